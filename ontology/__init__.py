@@ -1,0 +1,69 @@
+"""The HAKE activity ontology, typed records and HAKE annotation importers.
+
+``import ontology`` is light: standard library plus pyoxigraph/rdflib, never torch.
+
+>>> import ontology
+>>> onto = ontology.load()
+>>> onto.stats()["part_states"], onto.stats()["activities"]
+(93, 600)
+>>> onto.part_states["hand: hold"].index
+37
+
+Term lists (``onto.body_parts``, ``coarse_parts``, ``part_states``, ``hico_part_states``,
+``verbs``, ``objects``, ``activities``) are in the fixed channel order used by every tensor
+in the engine. Records (``PersonObservation``, ``ActivityPrediction``, ``Explanation``, ...)
+are the only things that cross package borders.
+"""
+
+from __future__ import annotations
+
+from ontology.errors import AnnotationFormatError, HakeError, RecordError, UnknownTermError
+from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance
+from ontology.ontology import COARSE_PART_ORDER, ActivityVocabulary, Ontology, load, turtle_path
+from ontology.records import (
+    ActivityPrediction,
+    Box,
+    Contribution,
+    DetectedObject,
+    Explanation,
+    ImageAnnotation,
+    Keypoint,
+    PersonAnnotation,
+    PersonObservation,
+)
+from ontology.terms import NAMESPACE, Activity, BodyPart, ObjectClass, PartState, Verb
+from ontology.vocabulary import Vocabulary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COARSE_PART_ORDER",
+    "MERGE_IOU",
+    "NAMESPACE",
+    "Activity",
+    "ActivityPrediction",
+    "ActivityVocabulary",
+    "AnnotationFormatError",
+    "BodyPart",
+    "Box",
+    "Contribution",
+    "DetectedObject",
+    "Explanation",
+    "HakeError",
+    "ImageAnnotation",
+    "Keypoint",
+    "ObjectClass",
+    "Ontology",
+    "PartState",
+    "PersonAnnotation",
+    "PersonObservation",
+    "RecordError",
+    "UnknownTermError",
+    "Verb",
+    "Vocabulary",
+    "__version__",
+    "load",
+    "read_hake_image",
+    "read_hake_instance",
+    "turtle_path",
+]

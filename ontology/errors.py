@@ -1,0 +1,64 @@
+"""The engine's exceptions, one tree for every package.
+
+::
+
+    HakeError                      base of everything the engine raises on purpose
+    ├── UnknownTermError           a name, id, IRI or index that the ontology does not hold
+    │                              (also a KeyError, so ``except KeyError`` keeps working)
+    ├── RecordError                a record failed validation (field name and value in the message)
+    │                              (also a ValueError)
+    └── AnnotationFormatError      an annotation file is malformed (file, key and field named)
+                                   (also a ValueError)
+
+Every message says what was expected, what arrived and, where there is one, how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AnnotationFormatError", "HakeError", "RecordError", "UnknownTermError"]
+
+
+class HakeError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class UnknownTermError(HakeError, KeyError):
+    """A term looked up in the ontology does not exist.
+
+    The message lists the closest existing terms. The ontology is a closed vocabulary:
+    an unknown term is never minted on the fly.
+    """
+
+    def __init__(self, kind: str, key: object, suggestions: list[str]) -> None:
+        self.kind = kind
+        self.key = key
+        self.suggestions = suggestions
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in suggestions)}?"
+            if suggestions
+            else "; list the valid terms with `hake ontology stats` or `ontology.load()`"
+        )
+        super().__init__(f"unknown {kind} {key!r}{hint}")
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class RecordError(HakeError, ValueError):
+    """A record (observation, prediction, explanation) failed validation."""
+
+    def __init__(self, record: str, field: str, value: object, expected: str) -> None:
+        self.record = record
+        self.field = field
+        self.value = value
+        super().__init__(f"{record}.{field}: expected {expected}, got {value!r}")
+
+
+class AnnotationFormatError(HakeError, ValueError):
+    """An annotation file is malformed; the message names the file, the key and the field."""
+
+    def __init__(self, path: str, key: str, field: str, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.field = field
+        super().__init__(f"{path}: entry {key!r}, field {field!r}: {problem}")

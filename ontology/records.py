@@ -1,0 +1,525 @@
+"""Records: the frozen dataclasses that cross package borders.
+
+Perception produces :class:`PersonObservation`; reasoning turns observations into
+:class:`ActivityPrediction` records carrying an :class:`Explanation`; the HAKE importers
+produce :class:`ImageAnnotation` and :class:`PersonAnnotation`; ``kg`` stores all of them.
+
+Records validate themselves when built: a probability outside [0, 1] or NaN, a term the
+ontology does not hold, a box with ``x2 < x1`` raise :class:`~ontology.errors.RecordError`
+naming the field and the value. Term keys may be given as ids, names or IRIs; they are
+stored as ids.
+
+>>> from ontology.records import Box, PersonObservation
+>>> obs = PersonObservation(image_id="img1", person_id="0", box=Box(10, 20, 110, 220),
+...                         part_states={"hand: hold": 0.9, "hip_sit_on": 0.7})
+>>> sorted(obs.part_states.items())
+[('hand_hold', 0.9), ('hip_sit_on', 0.7)]
+>>> PersonObservation(image_id="img1", person_id="0", part_states={"hand: hold": 1.5})
+Traceback (most recent call last):
+...
+ontology.errors.RecordError: PersonObservation.part_states['hand: hold']: expected a probability in [0, 1], got 1.5
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ontology.errors import RecordError, UnknownTermError
+from ontology.ontology import load
+from ontology.vocabulary import Vocabulary
+
+__all__ = [
+    "CONTRIBUTION_KINDS",
+    "ActivityPrediction",
+    "Box",
+    "Contribution",
+    "DetectedObject",
+    "Explanation",
+    "ImageAnnotation",
+    "Keypoint",
+    "PersonAnnotation",
+    "PersonObservation",
+]
+
+#: What a contribution to an explanation can be.
+CONTRIBUTION_KINDS = ("part_state", "object", "body_part")
+#: Where an observation came from.
+SOURCES = ("model", "annotation")
+
+
+# ---- validation helpers ---------------------------------------------------------------
+
+
+def _number(record: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise RecordError(record, name, value, "a number")
+    if not math.isfinite(value):
+        raise RecordError(record, name, value, "a finite number")
+    return float(value)
+
+
+def _probability(record: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        # NaN fails the range test too, so it lands here with the same message.
+        raise RecordError(record, name, value, "a probability in [0, 1]")
+    return float(value)
+
+
+def _text(record: str, name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise RecordError(record, name, value, "a non-empty string")
+    return value
+
+
+def _term(record: str, name: str, vocab: Vocabulary[Any], key: object) -> str:
+    try:
+        return str(vocab[key].id)
+    except UnknownTermError as err:
+        raise RecordError(record, name, key, f"a known {vocab.kind} ({err})") from None
+
+
+def _prob_map(record: str, name: str, vocab: Vocabulary[Any], values: object) -> dict[str, float]:
+    if not isinstance(values, Mapping):
+        raise RecordError(record, name, values, f"a mapping of {vocab.kind} -> probability")
+    out: dict[str, float] = {}
+    for key, prob in values.items():
+        term = _term(record, f"{name}[{key!r}]", vocab, key)
+        out[term] = _probability(record, f"{name}[{key!r}]", prob)
+    return out
+
+
+def _ids(record: str, name: str, vocab: Vocabulary[Any], keys: object) -> tuple[str, ...]:
+    if isinstance(keys, str) or not isinstance(keys, Iterable):
+        raise RecordError(record, name, keys, f"a sequence of {vocab.kind} terms")
+    out: list[str] = []
+    for i, key in enumerate(keys):
+        term = _term(record, f"{name}[{i}]", vocab, key)
+        if term not in out:
+            out.append(term)
+    return tuple(out)
+
+
+# ---- geometry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An axis-aligned box in pixels, ``(x1, y1)`` top-left, ``(x2, y2)`` bottom-right."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def __post_init__(self) -> None:
+        for name in ("x1", "y1", "x2", "y2"):
+            object.__setattr__(self, name, _number("Box", name, getattr(self, name)))
+        if self.x2 < self.x1:
+            raise RecordError("Box", "x2", self.x2, f"x2 >= x1 = {self.x1}")
+        if self.y2 < self.y1:
+            raise RecordError("Box", "y2", self.y2, f"y2 >= y1 = {self.y1}")
+
+    @classmethod
+    def of(cls, values: object) -> Box:
+        """A box from ``[x1, y1, x2, y2]``."""
+        if isinstance(values, Box):
+            return values
+        if not isinstance(values, list | tuple) or len(values) != 4:
+            raise RecordError("Box", "xyxy", values, "four numbers [x1, y1, x2, y2]")
+        return cls(*values)
+
+    @property
+    def area(self) -> float:
+        return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with ``other`` (0 when both are empty)."""
+        w = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        h = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        inter = w * h
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+
+@dataclass(frozen=True, slots=True)
+class Keypoint:
+    """One pose keypoint (COCO order in a person's tuple of 17) with its confidence."""
+
+    x: float
+    y: float
+    score: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "x", _number("Keypoint", "x", self.x))
+        object.__setattr__(self, "y", _number("Keypoint", "y", self.y))
+        object.__setattr__(self, "score", _probability("Keypoint", "score", self.score))
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedObject:
+    """An object near a person: an ontology object id, a detection score and (maybe) a box."""
+
+    object: str
+    score: float = 1.0
+    box: Box | None = None
+
+    def __post_init__(self) -> None:
+        onto = load()
+        object.__setattr__(self, "object", _term("DetectedObject", "object", onto.objects, self.object))
+        object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
+        if self.box is not None and not isinstance(self.box, Box):
+            object.__setattr__(self, "box", Box.of(self.box))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "object": self.object,
+            "score": self.score,
+            "box": None if self.box is None else self.box.to_list(),
+        }
+
+
+# ---- perception output ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonObservation:
+    """One person in one image or video frame, as perception (or an annotation) saw them.
+
+    Attributes:
+        image_id: the image (or video) the person is in.
+        person_id: unique within the image (or, for video, within the frame).
+        box: the person box, ``None`` for image-level evidence with no box.
+        part_states: part-state id -> probability (93-set terms; absent means unobserved).
+        active_parts: fine body-part id -> probability that the part takes part in an action.
+        objects: objects near the person with detection scores.
+        keypoints: 17 COCO keypoints, or ``None`` when pose was not run.
+        part_boxes: fine body-part id -> box.
+        frame_index, timestamp, track_id: set for video frames.
+        source: ``"model"`` (perception) or ``"annotation"`` (ground truth).
+        model: which model produced it (checkpoint names), ``None`` for annotations.
+    """
+
+    image_id: str
+    person_id: str
+    box: Box | None = None
+    part_states: Mapping[str, float] = field(default_factory=dict)
+    active_parts: Mapping[str, float] = field(default_factory=dict)
+    objects: tuple[DetectedObject, ...] = ()
+    keypoints: tuple[Keypoint, ...] | None = None
+    part_boxes: Mapping[str, Box] = field(default_factory=dict)
+    frame_index: int | None = None
+    timestamp: float | None = None
+    track_id: int | None = None
+    source: str = "model"
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        rec = "PersonObservation"
+        onto = load()
+        set_ = object.__setattr__
+        set_(self, "image_id", _text(rec, "image_id", self.image_id))
+        set_(self, "person_id", _text(rec, "person_id", self.person_id))
+        if self.box is not None and not isinstance(self.box, Box):
+            set_(self, "box", Box.of(self.box))
+        set_(self, "part_states", _prob_map(rec, "part_states", onto.part_states, self.part_states))
+        set_(self, "active_parts", _prob_map(rec, "active_parts", onto.body_parts, self.active_parts))
+        if not all(isinstance(o, DetectedObject) for o in self.objects):
+            raise RecordError(rec, "objects", self.objects, "a tuple of DetectedObject")
+        set_(self, "objects", tuple(self.objects))
+        if self.keypoints is not None:
+            if len(self.keypoints) != 17 or not all(isinstance(k, Keypoint) for k in self.keypoints):
+                raise RecordError(rec, "keypoints", self.keypoints, "17 Keypoint records (COCO order)")
+            set_(self, "keypoints", tuple(self.keypoints))
+        boxes: dict[str, Box] = {}
+        for key, box in dict(self.part_boxes).items():
+            boxes[_term(rec, f"part_boxes[{key!r}]", onto.body_parts, key)] = Box.of(box)
+        set_(self, "part_boxes", boxes)
+        if self.frame_index is not None and (
+            isinstance(self.frame_index, bool) or not isinstance(self.frame_index, int)
+            or self.frame_index < 0
+        ):
+            raise RecordError(rec, "frame_index", self.frame_index, "an int >= 0 or None")
+        if self.timestamp is not None:
+            set_(self, "timestamp", _number(rec, "timestamp", self.timestamp))
+        if self.source not in SOURCES:
+            raise RecordError(rec, "source", self.source, f"one of {SOURCES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the one-person-per-line observations format)."""
+        return {
+            "image_id": self.image_id,
+            "person_id": self.person_id,
+            "box": None if self.box is None else self.box.to_list(),
+            "part_states": dict(self.part_states),
+            "active_parts": dict(self.active_parts),
+            "objects": [o.to_dict() for o in self.objects],
+            "keypoints": None
+            if self.keypoints is None
+            else [[k.x, k.y, k.score] for k in self.keypoints],
+            "part_boxes": {k: b.to_list() for k, b in self.part_boxes.items()},
+            "frame_index": self.frame_index,
+            "timestamp": self.timestamp,
+            "track_id": self.track_id,
+            "source": self.source,
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PersonObservation:
+        """Inverse of :meth:`to_dict`; validates like the constructor."""
+        rec = "PersonObservation"
+        if not isinstance(data, Mapping):
+            raise RecordError(rec, "(record)", data, "a JSON object")
+        known = set(cls.__dataclass_fields__)
+        extra = set(data) - known
+        if extra:
+            raise RecordError(rec, "(keys)", sorted(extra), f"only keys from {sorted(known)}")
+        for required in ("image_id", "person_id"):
+            if required not in data:
+                raise RecordError(rec, required, None, "a value (the field is required)")
+        kwargs = dict(data)
+        if kwargs.get("box") is not None:
+            kwargs["box"] = Box.of(kwargs["box"])
+        objects = kwargs.get("objects") or []
+        if not isinstance(objects, list):
+            raise RecordError(rec, "objects", objects, "a list of {object, score, box}")
+        parsed = []
+        for i, o in enumerate(objects):
+            if not isinstance(o, Mapping) or "object" not in o:
+                raise RecordError(rec, f"objects[{i}]", o, "an object {object, score, box}")
+            parsed.append(DetectedObject(o["object"], o.get("score", 1.0),
+                                         None if o.get("box") is None else Box.of(o["box"])))
+        kwargs["objects"] = tuple(parsed)
+        if kwargs.get("keypoints") is not None:
+            kps = kwargs["keypoints"]
+            if not isinstance(kps, list) or not all(isinstance(k, list) and len(k) == 3 for k in kps):
+                raise RecordError(rec, "keypoints", kps, "17 [x, y, score] triples")
+            kwargs["keypoints"] = tuple(Keypoint(*k) for k in kps)
+        for key in ("part_states", "active_parts", "part_boxes"):
+            if kwargs.get(key) is None:
+                kwargs[key] = {}
+        return cls(**kwargs)
+
+
+# ---- reasoning output -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """How much one term pushed one activity's score, and along which ontology edge.
+
+    ``kind`` is one of :data:`CONTRIBUTION_KINDS`; ``term`` the term id; ``weight`` a signed
+    share of the score (positive supports the activity); ``edge`` the cross-level path used,
+    e.g. ``"part_state->verb->activity"``.
+    """
+
+    kind: str
+    term: str
+    weight: float
+    edge: str | None = None
+
+    def __post_init__(self) -> None:
+        rec = "Contribution"
+        if self.kind not in CONTRIBUTION_KINDS:
+            raise RecordError(rec, "kind", self.kind, f"one of {CONTRIBUTION_KINDS}")
+        onto = load()
+        vocab: Vocabulary[Any] = {
+            "part_state": onto.part_states, "object": onto.objects, "body_part": onto.body_parts,
+        }[self.kind]
+        object.__setattr__(self, "term", _term(rec, "term", vocab, self.term))
+        object.__setattr__(self, "weight", _number(rec, "weight", self.weight))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "term": self.term, "weight": self.weight, "edge": self.edge}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one activity was predicted for one person: contributions ranked by weight.
+
+    JSON form (:meth:`to_dict`)::
+
+        {"activity": "ride-bicycle", "method": "exact-decomposition",
+         "score": 0.93,
+         "contributions": [{"kind": "part_state", "term": "hip_sit_on",
+                            "weight": 0.41, "edge": "part_state->verb->activity"}, ...]}
+    """
+
+    activity: str
+    method: str
+    contributions: tuple[Contribution, ...]
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        rec = "Explanation"
+        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(self, "method", _text(rec, "method", self.method))
+        if not all(isinstance(c, Contribution) for c in self.contributions):
+            raise RecordError(rec, "contributions", self.contributions, "a tuple of Contribution")
+        ranked = sorted(self.contributions, key=lambda c: -c.weight)
+        object.__setattr__(self, "contributions", tuple(ranked))
+        if self.score is not None:
+            object.__setattr__(self, "score", _number(rec, "score", self.score))
+
+    def top(self, k: int) -> Explanation:
+        """The ``k`` largest contributions."""
+        return Explanation(self.activity, self.method, self.contributions[:k], self.score)
+
+    def threshold(self, min_weight: float) -> Explanation:
+        """Only contributions whose absolute weight is at least ``min_weight``."""
+        kept = tuple(c for c in self.contributions if abs(c.weight) >= min_weight)
+        return Explanation(self.activity, self.method, kept, self.score)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "activity": self.activity,
+            "method": self.method,
+            "score": self.score,
+            "contributions": [c.to_dict() for c in self.contributions],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+        for key in ("activity", "method", "contributions"):
+            if key not in data:
+                raise RecordError("Explanation", key, None, "a value (the field is required)")
+        contributions = tuple(
+            Contribution(c["kind"], c["term"], c["weight"], c.get("edge"))
+            for c in data["contributions"]
+        )
+        return cls(data["activity"], data["method"], contributions, data.get("score"))
+
+
+@dataclass(frozen=True)
+class ActivityPrediction:
+    """One activity predicted for one person, with the model that said so and why."""
+
+    image_id: str
+    person_id: str
+    activity: str
+    score: float
+    model: str
+    model_version: str = "unversioned"
+    explanation: Explanation | None = None
+
+    def __post_init__(self) -> None:
+        rec = "ActivityPrediction"
+        object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
+        object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
+        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(self, "score", _probability(rec, "score", self.score))
+        object.__setattr__(self, "model", _text(rec, "model", self.model))
+        if self.explanation is not None and self.explanation.activity != self.activity:
+            raise RecordError(rec, "explanation.activity", self.explanation.activity,
+                              f"the predicted activity {self.activity!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "person_id": self.person_id,
+            "activity": self.activity,
+            "score": self.score,
+            "model": self.model,
+            "model_version": self.model_version,
+            "explanation": None if self.explanation is None else self.explanation.to_dict(),
+        }
+
+
+# ---- annotations (what the HAKE importers produce) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageAnnotation:
+    """Image-level HAKE ground truth: activities, 76-set part states and active fine parts.
+
+    ``objects`` are the objects of the image's activities (the "known objects" setting).
+    """
+
+    image_id: str
+    activities: tuple[str, ...]
+    part_states: tuple[str, ...]
+    active_parts: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        rec = "ImageAnnotation"
+        onto = load()
+        object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
+        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
+        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
+        object.__setattr__(self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts))
+
+    @property
+    def objects(self) -> tuple[str, ...]:
+        activities = load().activities
+        return tuple(dict.fromkeys(activities[a].object for a in self.activities))
+
+    def to_observation(self) -> PersonObservation:
+        """The image's evidence as one box-less observation (source ``"annotation"``)."""
+        return PersonObservation(
+            image_id=self.image_id,
+            person_id="image",
+            part_states={p: 1.0 for p in self.part_states},
+            active_parts={p: 1.0 for p in self.active_parts},
+            objects=tuple(DetectedObject(o) for o in self.objects),
+            source="annotation",
+        )
+
+
+@dataclass(frozen=True)
+class PersonAnnotation:
+    """Instance-level HAKE ground truth for one person (one or more merged human-object pairs).
+
+    ``part_states`` are 76-set part-state ids labelled on any of the merged pairs,
+    ``active_parts`` the fine parts those labels were on, ``objects`` one entry per pair
+    (with its box), ``activities`` the pairs' activities, ``pairs`` how many pairs merged,
+    ``state_labels`` how many part-state labels those pairs carried (before de-duplication)
+    and ``pairs_without_states`` how many of them carried none.
+    """
+
+    image_id: str
+    person_id: str
+    box: Box
+    part_states: tuple[str, ...]
+    active_parts: tuple[str, ...]
+    activities: tuple[str, ...]
+    objects: tuple[DetectedObject, ...]
+    pairs: int
+    width: int
+    height: int
+    state_labels: int = 0
+    pairs_without_states: int = 0
+
+    def __post_init__(self) -> None:
+        rec = "PersonAnnotation"
+        onto = load()
+        object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
+        object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
+        if not isinstance(self.box, Box):
+            object.__setattr__(self, "box", Box.of(self.box))
+        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
+        object.__setattr__(self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts))
+        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
+        if self.pairs < 1:
+            raise RecordError(rec, "pairs", self.pairs, "at least 1")
+
+    def to_observation(self) -> PersonObservation:
+        """The person's ground-truth evidence as an observation (source ``"annotation"``)."""
+        return PersonObservation(
+            image_id=self.image_id,
+            person_id=self.person_id,
+            box=self.box,
+            part_states={p: 1.0 for p in self.part_states},
+            active_parts={p: 1.0 for p in self.active_parts},
+            objects=self.objects,
+            source="annotation",
+        )
