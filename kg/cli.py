@@ -66,13 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     onto = commands.add_parser(
-        "ontology", help="inspect the activity ontology",
+        "ontology",
+        help="inspect the activity ontology",
         description="Inspect the packaged HAKE activity ontology.",
         epilog="Example: hake ontology stats --json",
     )
     onto_commands = onto.add_subparsers(dest="ontology_command", metavar="SUBCOMMAND")
     stats = onto_commands.add_parser(
-        "stats", help="count the terms of each kind",
+        "stats",
+        help="count the terms of each kind",
         description="Count body parts, part states, verbs, objects and activities.",
         epilog="Example: hake ontology stats --json",
     )

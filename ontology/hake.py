@@ -17,8 +17,7 @@ human boxes within an image is bimodal with its trough near 0.4, so 0.5 separate
 re-drawn boxes from different people. Pairs without ``action_labels`` (15,204 of them) are
 valid: they add their activity and object but no part states.
 
->>> from ontology.hake import read_hake_instance  # doctest: +SKIP
->>> persons = read_hake_instance("hico-det-instance-level.tar.gz")  # doctest: +SKIP
+Usage: ``persons = read_hake_instance("hico-det-instance-level.tar.gz")``.
 """
 
 from __future__ import annotations
@@ -50,10 +49,14 @@ def _open_json(path: Path) -> Any:
     try:
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(path) as archive:
-                members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")]
+                members = [
+                    m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")
+                ]
                 if len(members) != 1:
                     raise AnnotationFormatError(
-                        str(path), "(archive)", "(members)",
+                        str(path),
+                        "(archive)",
+                        "(members)",
                         f"expected exactly one .json file in the archive, found "
                         f"{[m.name for m in members]}",
                     )
@@ -64,18 +67,24 @@ def _open_json(path: Path) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as err:
         raise AnnotationFormatError(
-            str(path), "(file)", "(json)",
+            str(path),
+            "(file)",
+            "(json)",
             f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}",
         ) from None
     except (tarfile.TarError, OSError) as err:
-        raise AnnotationFormatError(str(path), "(file)", "(archive)", f"cannot read: {err}") from None
+        raise AnnotationFormatError(
+            str(path), "(file)", "(archive)", f"cannot read: {err}"
+        ) from None
 
 
 def _entries(path: Path) -> dict[str, Any]:
     data = _open_json(path)
     if not isinstance(data, dict):
         raise AnnotationFormatError(
-            str(path), "(file)", "(top level)",
+            str(path),
+            "(file)",
+            "(top level)",
             f"expected a JSON object keyed by image name, got {type(data).__name__}",
         )
     return data
@@ -118,7 +127,9 @@ class _Entry:
             raise  # unreachable: fail() raises
 
 
-def read_hake_image(path: str | os.PathLike[str], progress: Progress | None = None) -> list[ImageAnnotation]:
+def read_hake_image(
+    path: str | os.PathLike[str], progress: Progress | None = None
+) -> list[ImageAnnotation]:
     """Read the image-level HAKE file (``hico-training-set-image-level.json`` or its archive).
 
     Each entry gives ``hoi_id`` (1-based HICO ids), ``parts_list`` (10 fine parts, 0/1) and
@@ -131,19 +142,25 @@ def read_hake_image(path: str | os.PathLike[str], progress: Progress | None = No
     out: list[ImageAnnotation] = []
     for n, (key, value) in enumerate(entries.items()):
         e = _Entry(path, key, value)
-        hoi = e.int_list(e.get(e.value, "hoi_id", "hoi_id"), "hoi_id", None, 1, len(onto.activities))
-        parts = e.int_list(e.get(e.value, "parts_list", "parts_list"), "parts_list", len(onto.body_parts), 0, 1)
+        hoi = e.int_list(
+            e.get(e.value, "hoi_id", "hoi_id"), "hoi_id", None, 1, len(onto.activities)
+        )
+        parts = e.int_list(
+            e.get(e.value, "parts_list", "parts_list"), "parts_list", len(onto.body_parts), 0, 1
+        )
         states: list[str] = []
         for part, group in groups:
             name = f"{part}_list"
             bits = e.int_list(e.get(e.value, name, name), name, len(group), 0, 1)
             states.extend(state.id for state, bit in zip(group, bits, strict=True) if bit)
-        out.append(ImageAnnotation(
-            image_id=key,
-            activities=tuple(onto.activities.by_hoi_id(h).id for h in hoi),
-            part_states=tuple(states),
-            active_parts=tuple(onto.body_parts[i].id for i, bit in enumerate(parts) if bit),
-        ))
+        out.append(
+            ImageAnnotation(
+                image_id=key,
+                activities=tuple(onto.activities.by_hoi_id(h).id for h in hoi),
+                part_states=tuple(states),
+                active_parts=tuple(onto.body_parts[i].id for i, bit in enumerate(parts) if bit),
+            )
+        )
         if progress is not None:
             progress(n + 1, len(entries))
     return out
@@ -190,14 +207,25 @@ def read_hake_instance(
             where = f"labels[{i}]"
             if not isinstance(pair, Mapping):
                 e.fail(where, f"expected a JSON object, got {type(pair).__name__}")
-            hoi = e.int_list([e.get(pair, "hoi_id", f"{where}.hoi_id")], f"{where}.hoi_id",
-                             1, 1, len(onto.activities))[0]
+            hoi = e.int_list(
+                [e.get(pair, "hoi_id", f"{where}.hoi_id")],
+                f"{where}.hoi_id",
+                1,
+                1,
+                len(onto.activities),
+            )[0]
             activity = onto.activities.by_hoi_id(hoi)
             human = e.box(e.get(pair, "human_bbox", f"{where}.human_bbox"), f"{where}.human_bbox")
-            obj_box = e.box(e.get(pair, "object_bbox", f"{where}.object_bbox"), f"{where}.object_bbox")
-            size = e.int_list([e.get(pair, "width", f"{where}.width"),
-                               e.get(pair, "height", f"{where}.height")],
-                              f"{where}.width/height", 2, 1, 1_000_000)
+            obj_box = e.box(
+                e.get(pair, "object_bbox", f"{where}.object_bbox"), f"{where}.object_bbox"
+            )
+            size = e.int_list(
+                [e.get(pair, "width", f"{where}.width"), e.get(pair, "height", f"{where}.height")],
+                f"{where}.width/height",
+                2,
+                1,
+                1_000_000,
+            )
             person = next((p for p in persons if p.box.iou(human) >= MERGE_IOU), None)
             if person is None:
                 person = _Person(human)
@@ -215,29 +243,41 @@ def read_hake_instance(
                 lw = f"{where}.action_labels[{j}]"
                 if not isinstance(label, Mapping):
                     e.fail(lw, f"expected an object, got {label!r}")
-                part_index = e.int_list([e.get(label, "human_part", f"{lw}.human_part")],
-                                        f"{lw}.human_part", 1, 0, len(onto.body_parts) - 1)[0]
+                part_index = e.int_list(
+                    [e.get(label, "human_part", f"{lw}.human_part")],
+                    f"{lw}.human_part",
+                    1,
+                    0,
+                    len(onto.body_parts) - 1,
+                )[0]
                 fine = onto.body_parts[part_index]
                 group = interacting[fine.coarse]
-                state_index = e.int_list([e.get(label, "partstate", f"{lw}.partstate")],
-                                         f"{lw}.partstate", 1, 0, len(group) - 1)[0]
+                state_index = e.int_list(
+                    [e.get(label, "partstate", f"{lw}.partstate")],
+                    f"{lw}.partstate",
+                    1,
+                    0,
+                    len(group) - 1,
+                )[0]
                 person.states[group[state_index].id] = None
                 person.parts[fine.id] = None
         for pid, person in enumerate(persons):
-            out.append(PersonAnnotation(
-                image_id=key,
-                person_id=str(pid),
-                box=person.box,
-                part_states=tuple(person.states),
-                active_parts=tuple(person.parts),
-                activities=tuple(person.activities),
-                objects=tuple(person.objects),
-                pairs=person.pairs,
-                width=person.size[0],
-                height=person.size[1],
-                state_labels=person.state_labels,
-                pairs_without_states=person.pairs_without_states,
-            ))
+            out.append(
+                PersonAnnotation(
+                    image_id=key,
+                    person_id=str(pid),
+                    box=person.box,
+                    part_states=tuple(person.states),
+                    active_parts=tuple(person.parts),
+                    activities=tuple(person.activities),
+                    objects=tuple(person.objects),
+                    pairs=person.pairs,
+                    width=person.size[0],
+                    height=person.size[1],
+                    state_labels=person.state_labels,
+                    pairs_without_states=person.pairs_without_states,
+                )
+            )
         if progress is not None:
             progress(n + 1, len(entries))
     return out

@@ -186,12 +186,15 @@ def load() -> Ontology:
             part=strip(str(one(s, "bodyPart")), "part_"),
             verb_phrase=str(one(s, "partVerb")),
             no_interaction=bool(one(s, "noInteraction")),
-            hico_index=None if opt(s, "hicoPartStateIndex") is None
+            hico_index=None
+            if opt(s, "hicoPartStateIndex") is None
             else int(str(opt(s, "hicoPartStateIndex"))),
         )
         for s in of_type("PartState")
     ]
-    hico = sorted((p for p in part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0)
+    hico = sorted(
+        (p for p in part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0
+    )
     verbs = [
         Verb(
             id=strip(s, "verb_"),
@@ -204,7 +207,10 @@ def load() -> Ontology:
     ]
     objects = [
         ObjectClass(
-            id=strip(s, "obj_"), name=label(s), iri=s, index=idx(s),
+            id=strip(s, "obj_"),
+            name=label(s),
+            iri=s,
+            index=idx(s),
             hico_id=int(str(one(s, "hicoObjectId"))),
         )
         for s in of_type("Object")

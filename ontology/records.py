@@ -14,10 +14,12 @@ stored as ids.
 ...                         part_states={"hand: hold": 0.9, "hip_sit_on": 0.7})
 >>> sorted(obs.part_states.items())
 [('hand_hold', 0.9), ('hip_sit_on', 0.7)]
->>> PersonObservation(image_id="img1", person_id="0", part_states={"hand: hold": 1.5})
-Traceback (most recent call last):
-...
-ontology.errors.RecordError: PersonObservation.part_states['hand: hold']: expected a probability in [0, 1], got 1.5
+>>> from ontology.errors import RecordError
+>>> try:
+...     PersonObservation(image_id="img1", person_id="0", part_states={"hand: hold": 1.5})
+... except RecordError as err:
+...     print(err)
+PersonObservation.part_states['hand: hold']: expected a probability in [0, 1], got 1.5
 """
 
 from __future__ import annotations
@@ -172,7 +174,9 @@ class DetectedObject:
 
     def __post_init__(self) -> None:
         onto = load()
-        object.__setattr__(self, "object", _term("DetectedObject", "object", onto.objects, self.object))
+        object.__setattr__(
+            self, "object", _term("DetectedObject", "object", onto.objects, self.object)
+        )
         object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
         if self.box is not None and not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
@@ -229,20 +233,27 @@ class PersonObservation:
         if self.box is not None and not isinstance(self.box, Box):
             set_(self, "box", Box.of(self.box))
         set_(self, "part_states", _prob_map(rec, "part_states", onto.part_states, self.part_states))
-        set_(self, "active_parts", _prob_map(rec, "active_parts", onto.body_parts, self.active_parts))
+        set_(
+            self, "active_parts", _prob_map(rec, "active_parts", onto.body_parts, self.active_parts)
+        )
         if not all(isinstance(o, DetectedObject) for o in self.objects):
             raise RecordError(rec, "objects", self.objects, "a tuple of DetectedObject")
         set_(self, "objects", tuple(self.objects))
         if self.keypoints is not None:
-            if len(self.keypoints) != 17 or not all(isinstance(k, Keypoint) for k in self.keypoints):
-                raise RecordError(rec, "keypoints", self.keypoints, "17 Keypoint records (COCO order)")
+            if len(self.keypoints) != 17 or not all(
+                isinstance(k, Keypoint) for k in self.keypoints
+            ):
+                raise RecordError(
+                    rec, "keypoints", self.keypoints, "17 Keypoint records (COCO order)"
+                )
             set_(self, "keypoints", tuple(self.keypoints))
         boxes: dict[str, Box] = {}
         for key, box in dict(self.part_boxes).items():
             boxes[_term(rec, f"part_boxes[{key!r}]", onto.body_parts, key)] = Box.of(box)
         set_(self, "part_boxes", boxes)
         if self.frame_index is not None and (
-            isinstance(self.frame_index, bool) or not isinstance(self.frame_index, int)
+            isinstance(self.frame_index, bool)
+            or not isinstance(self.frame_index, int)
             or self.frame_index < 0
         ):
             raise RecordError(rec, "frame_index", self.frame_index, "an int >= 0 or None")
@@ -294,12 +305,19 @@ class PersonObservation:
         for i, o in enumerate(objects):
             if not isinstance(o, Mapping) or "object" not in o:
                 raise RecordError(rec, f"objects[{i}]", o, "an object {object, score, box}")
-            parsed.append(DetectedObject(o["object"], o.get("score", 1.0),
-                                         None if o.get("box") is None else Box.of(o["box"])))
+            parsed.append(
+                DetectedObject(
+                    o["object"],
+                    o.get("score", 1.0),
+                    None if o.get("box") is None else Box.of(o["box"]),
+                )
+            )
         kwargs["objects"] = tuple(parsed)
         if kwargs.get("keypoints") is not None:
             kps = kwargs["keypoints"]
-            if not isinstance(kps, list) or not all(isinstance(k, list) and len(k) == 3 for k in kps):
+            if not isinstance(kps, list) or not all(
+                isinstance(k, list) and len(k) == 3 for k in kps
+            ):
                 raise RecordError(rec, "keypoints", kps, "17 [x, y, score] triples")
             kwargs["keypoints"] = tuple(Keypoint(*k) for k in kps)
         for key in ("part_states", "active_parts", "part_boxes"):
@@ -330,9 +348,12 @@ class Contribution:
         if self.kind not in CONTRIBUTION_KINDS:
             raise RecordError(rec, "kind", self.kind, f"one of {CONTRIBUTION_KINDS}")
         onto = load()
-        vocab: Vocabulary[Any] = {
-            "part_state": onto.part_states, "object": onto.objects, "body_part": onto.body_parts,
-        }[self.kind]
+        vocabs: dict[str, Vocabulary[Any]] = {
+            "part_state": onto.part_states,
+            "object": onto.objects,
+            "body_part": onto.body_parts,
+        }
+        vocab = vocabs[self.kind]
         object.__setattr__(self, "term", _term(rec, "term", vocab, self.term))
         object.__setattr__(self, "weight", _number(rec, "weight", self.weight))
 
@@ -359,7 +380,9 @@ class Explanation:
 
     def __post_init__(self) -> None:
         rec = "Explanation"
-        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(
+            self, "activity", _term(rec, "activity", load().activities, self.activity)
+        )
         object.__setattr__(self, "method", _text(rec, "method", self.method))
         if not all(isinstance(c, Contribution) for c in self.contributions):
             raise RecordError(rec, "contributions", self.contributions, "a tuple of Contribution")
@@ -416,12 +439,18 @@ class ActivityPrediction:
         rec = "ActivityPrediction"
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
-        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(
+            self, "activity", _term(rec, "activity", load().activities, self.activity)
+        )
         object.__setattr__(self, "score", _probability(rec, "score", self.score))
         object.__setattr__(self, "model", _text(rec, "model", self.model))
         if self.explanation is not None and self.explanation.activity != self.activity:
-            raise RecordError(rec, "explanation.activity", self.explanation.activity,
-                              f"the predicted activity {self.activity!r}")
+            raise RecordError(
+                rec,
+                "explanation.activity",
+                self.explanation.activity,
+                f"the predicted activity {self.activity!r}",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -454,9 +483,15 @@ class ImageAnnotation:
         rec = "ImageAnnotation"
         onto = load()
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
-        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
-        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
-        object.__setattr__(self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts))
+        object.__setattr__(
+            self, "activities", _ids(rec, "activities", onto.activities, self.activities)
+        )
+        object.__setattr__(
+            self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states)
+        )
+        object.__setattr__(
+            self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts)
+        )
 
     @property
     def objects(self) -> tuple[str, ...]:
@@ -506,9 +541,15 @@ class PersonAnnotation:
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
         if not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
-        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
-        object.__setattr__(self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts))
-        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
+        object.__setattr__(
+            self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states)
+        )
+        object.__setattr__(
+            self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts)
+        )
+        object.__setattr__(
+            self, "activities", _ids(rec, "activities", onto.activities, self.activities)
+        )
         if self.pairs < 1:
             raise RecordError(rec, "pairs", self.pairs, "at least 1")
 

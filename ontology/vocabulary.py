@@ -101,7 +101,7 @@ class Vocabulary(Generic[T], Sequence[T]):
         """Term names in channel order."""
         return [t.name for t in self._terms]
 
-    def index(self, key: object, start: int = 0, stop: int | None = None) -> int:  # type: ignore[override]
+    def index(self, key: object, start: int = 0, stop: int | None = None) -> int:
         """Channel index of the term named by ``key`` (id, name, IRI or index)."""
         return self[key].index
 

@@ -39,9 +39,17 @@ def test_counts() -> None:
 
 def test_turtle_parses_with_rdflib_and_round_trips(graph: rdflib.Graph, tmp_path: Path) -> None:
     assert (None, RDF.type, OWL.Ontology) in graph
-    for kind, n in [("PartState", 93), ("Verb", 157), ("Object", 80), ("Activity", 600), ("BodyPart", 16)]:
+    for kind, n in [
+        ("PartState", 93),
+        ("Verb", 157),
+        ("Object", 80),
+        ("Activity", 600),
+        ("BodyPart", 16),
+    ]:
         assert len(set(graph.subjects(RDF.type, HAKE[kind]))) == n
-        assert all((s, RDF.type, SKOS.Concept) in graph for s in graph.subjects(RDF.type, HAKE[kind]))
+        assert all(
+            (s, RDF.type, SKOS.Concept) in graph for s in graph.subjects(RDF.type, HAKE[kind])
+        )
     out = tmp_path / "round.ttl"
     graph.serialize(out, format="turtle")
     again = rdflib.Graph().parse(out, format="turtle")
@@ -73,9 +81,26 @@ def test_body_parts_and_part_states() -> None:
     onto = ontology.load()
     assert onto.coarse_parts.ids == ["foot", "leg", "hip", "hand", "arm", "head"]
     assert [p.side for p in onto.body_parts] == [
-        "right", "right", "left", "left", "mid", "mid", "right", "right", "left", "left"]
+        "right",
+        "right",
+        "left",
+        "left",
+        "mid",
+        "mid",
+        "right",
+        "right",
+        "left",
+        "left",
+    ]
     assert [len(onto.part_states_of(c)) for c in onto.coarse_parts.ids] == [16, 15, 6, 34, 8, 14]
-    assert [len(onto.hico_part_states_of(c)) for c in onto.coarse_parts.ids] == [12, 10, 5, 31, 5, 13]
+    assert [len(onto.hico_part_states_of(c)) for c in onto.coarse_parts.ids] == [
+        12,
+        10,
+        5,
+        31,
+        5,
+        13,
+    ]
     for part in onto.coarse_parts.ids:
         group = onto.hico_part_states_of(part)
         assert group[-1].no_interaction and not any(s.no_interaction for s in group[:-1])
@@ -94,7 +119,10 @@ def test_channel_order_is_stable() -> None:
     assert [p.id for p in onto.hico_part_states[:2]] == ["foot_stand_on", "foot_tread_on"]
     assert onto.verbs.ids[0] == "adjust" and onto.verbs.ids[57] == "no_interaction"
     assert onto.objects.ids[:2] == ["airplane", "apple"] and onto.objects.ids[-1] == "zebra"
-    assert onto.activities[0].id == "board-airplane" and onto.activities[599].id == "no_interaction-zebra"
+    assert (
+        onto.activities[0].id == "board-airplane"
+        and onto.activities[599].id == "no_interaction-zebra"
+    )
     assert onto.activities.by_hoi_id(19).id == "ride-bicycle"
     assert ontology.load() is ontology.load()
 
@@ -132,11 +160,16 @@ def test_import_is_light_and_fast() -> None:
 def test_turtle_matches_shared_vocabularies(hake_dir: Path) -> None:
     """The project's own Turtle holds exactly the HAKE vocabularies, in their order."""
     onto = ontology.load()
-    lines = lambda name: [ln.strip() for ln in (hake_dir / name).read_text().splitlines() if ln.strip()]  # noqa: E731
+
+    def lines(name: str) -> list[str]:
+        text = (hake_dir / name).read_text()
+        return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
     assert onto.part_states.names == lines("Part_State_93.txt")
     assert [p.name for p in onto.hico_part_states] == lines("Part_State_76.txt")
     assert onto.verbs.names == lines("verb_list_157.txt")
     assert onto.objects.ids == [ln.split()[1] for ln in lines("hico_obj_list.txt")]
     hois = [ln.split() for ln in lines("hico_hoi_list.txt")]
     assert [(a.hoi_id, a.object, onto.verbs[a.verb].name) for a in onto.activities] == [
-        (int(h), o, v) for h, o, v in hois]
+        (int(h), o, v) for h, o, v in hois
+    ]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from ontology import (
+    ActivityPrediction,
+    Box,
+    Contribution,
+    DetectedObject,
+    Explanation,
+    ImageAnnotation,
+    Keypoint,
+    PersonObservation,
+    RecordError,
+)
+
+
+def _observation(**overrides: object) -> PersonObservation:
+    fields: dict[str, object] = dict(
+        image_id="img-1",
+        person_id="0",
+        box=Box(10, 20, 110, 220),
+        part_states={"hand: hold": 0.9, "hip_sit_on": 0.7},
+        active_parts={"right hand": 1.0},
+        objects=(DetectedObject("bicycle", 0.8, Box(0, 0, 50, 50)),),
+        keypoints=tuple(Keypoint(i, i, 0.5) for i in range(17)),
+        part_boxes={"left_hand": [1, 2, 3, 4]},
+    )
+    fields.update(overrides)
+    return PersonObservation(**fields)  # type: ignore[arg-type]
+
+
+def test_terms_are_normalised_to_ids() -> None:
+    obs = _observation()
+    assert obs.part_states == {"hand_hold": 0.9, "hip_sit_on": 0.7}
+    assert obs.active_parts == {"right_hand": 1.0}
+    assert obs.part_boxes == {"left_hand": Box(1, 2, 3, 4)}
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, math.nan, "0.5", True])
+def test_bad_probability_names_field_and_value(bad: object) -> None:
+    with pytest.raises(
+        RecordError, match=r"part_states\['hand: hold'\]: expected a probability in \[0, 1\]"
+    ):
+        _observation(part_states={"hand: hold": bad})
+
+
+def test_unknown_term_names_field_value_and_suggestion() -> None:
+    with pytest.raises(
+        RecordError, match=r"part_states\['hand: hodl'\].*did you mean 'hand: hold'"
+    ):
+        _observation(part_states={"hand: hodl": 0.5})
+    with pytest.raises(RecordError, match=r"DetectedObject.object.*'bicylce'"):
+        DetectedObject("bicylce")
+
+
+def test_bad_boxes() -> None:
+    with pytest.raises(RecordError, match=r"Box.x2: expected x2 >= x1 = 10.0, got 5"):
+        Box(10, 0, 5, 10)
+    with pytest.raises(RecordError, match=r"Box.y1: expected a number, got nan"):
+        Box(0, math.nan, 5, 10)
+    with pytest.raises(RecordError, match="four numbers"):
+        Box.of([1, 2, 3])
+    assert Box(0, 0, 10, 10).iou(Box(5, 0, 15, 10)) == pytest.approx(1 / 3)
+
+
+def test_other_field_checks() -> None:
+    with pytest.raises(RecordError, match="image_id: expected a non-empty string"):
+        _observation(image_id="")
+    with pytest.raises(RecordError, match="keypoints: expected 17 Keypoint"):
+        _observation(keypoints=(Keypoint(0, 0, 1.0),))
+    with pytest.raises(RecordError, match="source: expected one of"):
+        _observation(source="guess")
+    with pytest.raises(RecordError, match="frame_index"):
+        _observation(frame_index=-1)
+
+
+def test_observation_json_round_trip() -> None:
+    obs = _observation(frame_index=3, timestamp=0.1, track_id=7, model="tiny")
+    line = json.dumps(obs.to_dict())
+    assert PersonObservation.from_dict(json.loads(line)) == obs
+
+
+def test_from_dict_rejects_unknown_and_missing_keys() -> None:
+    with pytest.raises(RecordError, match=r"\(keys\).*\['colour'\]"):
+        PersonObservation.from_dict({"image_id": "a", "person_id": "0", "colour": "red"})
+    with pytest.raises(RecordError, match="person_id: expected a value"):
+        PersonObservation.from_dict({"image_id": "a"})
+
+
+def test_explanation_ranks_thresholds_and_exports() -> None:
+    expl = Explanation(
+        activity="ride bicycle",
+        method="exact-decomposition",
+        score=0.9,
+        contributions=(
+            Contribution("object", "bicycle", 0.2, "object->activity"),
+            Contribution("part_state", "hip: sit on", 0.5, "part_state->verb->activity"),
+            Contribution("part_state", "head: eat", -0.05),
+        ),
+    )
+    assert [c.term for c in expl.contributions] == ["hip_sit_on", "bicycle", "head_eat"]
+    assert [c.term for c in expl.top(1).contributions] == ["hip_sit_on"]
+    assert [c.term for c in expl.threshold(0.1).contributions] == ["hip_sit_on", "bicycle"]
+    assert expl.activity == "ride-bicycle"
+    assert Explanation.from_dict(json.loads(expl.to_json())) == expl
+    with pytest.raises(RecordError, match="Contribution.kind"):
+        Contribution("verb", "ride", 0.1)
+
+
+def test_prediction_validates_score_and_explanation() -> None:
+    expl = Explanation("ride-bicycle", "rule", ())
+    pred = ActivityPrediction("img", "0", "ride bicycle", 0.7, "rule", explanation=expl)
+    assert pred.to_dict()["activity"] == "ride-bicycle"
+    with pytest.raises(RecordError, match="score: expected a probability"):
+        ActivityPrediction("img", "0", "ride-bicycle", 1.2, "rule")
+    with pytest.raises(RecordError, match="explanation.activity"):
+        ActivityPrediction("img", "0", "board-airplane", 0.5, "rule", explanation=expl)
+
+
+def test_image_annotation_objects_and_observation() -> None:
+    ann = ImageAnnotation(
+        "img", ("ride-bicycle", "hold-bicycle", "board-airplane"), ("hand_hold",), ("mid_hip",)
+    )
+    assert ann.objects == ("bicycle", "airplane")
+    obs = ann.to_observation()
+    assert obs.source == "annotation" and obs.part_states == {"hand_hold": 1.0}
+    assert [o.object for o in obs.objects] == ["bicycle", "airplane"]
