@@ -17,7 +17,15 @@ are the only things that cross package borders.
 
 from __future__ import annotations
 
-from ontology.errors import AnnotationFormatError, HakeError, RecordError, UnknownTermError
+from ontology.errors import (
+    AnnotationFormatError,
+    HakeError,
+    QueryError,
+    ReadOnlyError,
+    RecordError,
+    StoreError,
+    UnknownTermError,
+)
 from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance
 from ontology.ontology import COARSE_PART_ORDER, ActivityVocabulary, Ontology, load, turtle_path
 from ontology.records import (
@@ -57,7 +65,10 @@ __all__ = [
     "PartState",
     "PersonAnnotation",
     "PersonObservation",
+    "QueryError",
+    "ReadOnlyError",
     "RecordError",
+    "StoreError",
     "UnknownTermError",
     "Verb",
     "Vocabulary",

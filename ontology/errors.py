@@ -7,15 +7,26 @@
     │                              (also a KeyError, so ``except KeyError`` keeps working)
     ├── RecordError                a record failed validation (field name and value in the message)
     │                              (also a ValueError)
-    └── AnnotationFormatError      an annotation file is malformed (file, key and field named)
-                                   (also a ValueError)
+    ├── AnnotationFormatError      an annotation file is malformed (file, key and field named)
+    │                              (also a ValueError)
+    └── StoreError                 a graph store could not be opened, read or written
+        ├── ReadOnlyError          a write was attempted on a store or query that is read-only
+        └── QueryError             the database rejected a Cypher query (its message included)
 
 Every message says what was expected, what arrived and, where there is one, how to fix it.
 """
 
 from __future__ import annotations
 
-__all__ = ["AnnotationFormatError", "HakeError", "RecordError", "UnknownTermError"]
+__all__ = [
+    "AnnotationFormatError",
+    "HakeError",
+    "QueryError",
+    "ReadOnlyError",
+    "RecordError",
+    "StoreError",
+    "UnknownTermError",
+]
 
 
 class HakeError(Exception):
@@ -62,3 +73,15 @@ class AnnotationFormatError(HakeError, ValueError):
         self.key = key
         self.field = field
         super().__init__(f"{path}: entry {key!r}, field {field!r}: {problem}")
+
+
+class StoreError(HakeError):
+    """A graph store could not be opened, read or written."""
+
+
+class ReadOnlyError(StoreError):
+    """A write was attempted through a read-only store or a read-only query."""
+
+
+class QueryError(StoreError):
+    """The database rejected a Cypher query; the message carries the database's own words."""

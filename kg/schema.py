@@ -1,0 +1,123 @@
+"""The graph schema: one definition for every store (a public contract for users' queries).
+
+Ontology (loaded by ``hake init``)::
+
+    (:BodyPart {id, name, granularity, side, idx})-[:PART_OF]->(:BodyPart)      fine -> coarse
+    (:PartState {id, name, part, verb_phrase, no_interaction, idx, hico_idx})
+        -[:OF_PART]->(:BodyPart)                                             -> coarse part
+    (:Verb {id, name, idx, hico_id})
+    (:Object {id, name, idx, hico_id})
+    (:Activity {id, name, idx, hoi_id})-[:HAS_VERB]->(:Verb)
+    (:Activity)-[:HAS_OBJECT]->(:Object)
+
+Cross-level evidence (computed from ingested annotations, :mod:`kg.evidence`)::
+
+    (:PartState)-[:IMPLIES {count, cond_prob, npmi, weight}]->(:Activity)
+    (:PartState)-[:IMPLIES {count, cond_prob, npmi, weight}]->(:Verb)
+
+Instances::
+
+    (:Person {id, person_id, bbox, keypoints, track_id, source, model})-[:IN_IMAGE]->
+        (:Image {id, width, height, frame_index, timestamp, video})
+    (:Person)-[:HAS_STATE {prob, source, model}]->(:PartState)
+    (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
+    (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
+    (:Person)-[:DOES {score, source, model, version, created}]->(:Activity)
+    (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, version, score, created})
+    (:Explanation)-[:EXPLAINS]->(:Activity)
+    (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, rank, kind, edge}]->(:Explanation)
+
+``Person.id`` is ``"<image id>/<person id>"``, unique in the store; ``Person.person_id`` is
+the id within the image. Every node has ``id``; ontology nodes also ``name`` (the ontology
+label: ``"hand: hold"``, ``"ride"``, ``"bicycle"``, ``"ride bicycle"``) and ``idx`` (the
+channel index). ``source`` is ``"annotation"`` or ``"model"``.
+
+Person -> image is ``IN_IMAGE``, not ``IN``: ``IN`` is a reserved word in LadybugDB's parser
+(``MATCH (p)-[:IN]->(i)`` fails there), and the schema must read the same on every store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["NODES", "RELS", "NodeTable", "RelTable", "ladybug_ddl", "person_key"]
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """A node label with its typed properties (``id`` is the primary key)."""
+
+    label: str
+    properties: tuple[tuple[str, str], ...]  # (name, LadybugDB type)
+
+
+@dataclass(frozen=True)
+class RelTable:
+    """A relationship type, the (from label, to label) pairs it joins, and its properties."""
+
+    type: str
+    pairs: tuple[tuple[str, str], ...]
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+NODES: tuple[NodeTable, ...] = (
+    NodeTable("BodyPart", (("id", "STRING"), ("name", "STRING"), ("granularity", "STRING"),
+                           ("side", "STRING"), ("idx", "INT64"))),
+    NodeTable("PartState", (("id", "STRING"), ("name", "STRING"), ("part", "STRING"),
+                            ("verb_phrase", "STRING"), ("no_interaction", "BOOLEAN"),
+                            ("idx", "INT64"), ("hico_idx", "INT64"))),
+    NodeTable("Verb", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
+    NodeTable("Object", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
+    NodeTable("Activity", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64"))),
+    NodeTable("Image", (("id", "STRING"), ("width", "INT64"), ("height", "INT64"),
+                        ("frame_index", "INT64"), ("timestamp", "DOUBLE"), ("video", "STRING"))),
+    NodeTable("Person", (("id", "STRING"), ("person_id", "STRING"), ("bbox", "DOUBLE[]"),
+                         ("keypoints", "DOUBLE[]"), ("track_id", "INT64"), ("source", "STRING"),
+                         ("model", "STRING"))),
+    NodeTable("Explanation", (("id", "STRING"), ("method", "STRING"), ("model", "STRING"),
+                              ("version", "STRING"), ("score", "DOUBLE"), ("created", "STRING"))),
+)
+
+_EVIDENCE = (("count", "INT64"), ("cond_prob", "DOUBLE"), ("npmi", "DOUBLE"), ("weight", "DOUBLE"))
+
+RELS: tuple[RelTable, ...] = (
+    RelTable("PART_OF", (("BodyPart", "BodyPart"),)),
+    RelTable("OF_PART", (("PartState", "BodyPart"),)),
+    RelTable("HAS_VERB", (("Activity", "Verb"),)),
+    RelTable("HAS_OBJECT", (("Activity", "Object"),)),
+    RelTable("IMPLIES", (("PartState", "Activity"), ("PartState", "Verb")), _EVIDENCE),
+    RelTable("IN_IMAGE", (("Person", "Image"),)),
+    RelTable("HAS_STATE", (("Person", "PartState"),),
+             (("prob", "DOUBLE"), ("source", "STRING"), ("model", "STRING"))),
+    RelTable("USES_PART", (("Person", "BodyPart"),), (("prob", "DOUBLE"), ("source", "STRING"))),
+    RelTable("NEAR", (("Person", "Object"),), (("score", "DOUBLE"), ("count", "INT64"))),
+    RelTable("DOES", (("Person", "Activity"),),
+             (("score", "DOUBLE"), ("source", "STRING"), ("model", "STRING"),
+              ("version", "STRING"), ("created", "STRING"))),
+    RelTable("EXPLAINED_BY", (("Person", "Explanation"),)),
+    RelTable("EXPLAINS", (("Explanation", "Activity"),)),
+    RelTable("CONTRIBUTES_TO",
+             (("PartState", "Explanation"), ("Object", "Explanation"), ("BodyPart", "Explanation")),
+             (("weight", "DOUBLE"), ("rank", "INT64"), ("kind", "STRING"), ("edge", "STRING"))),
+)
+
+NODE_BY_LABEL = {n.label: n for n in NODES}
+REL_BY_TYPE = {r.type: r for r in RELS}
+
+
+def ladybug_ddl() -> list[str]:
+    """``CREATE ... TABLE IF NOT EXISTS`` statements for LadybugDB, nodes first."""
+    out = []
+    for node in NODES:
+        cols = ", ".join(f"{name} {typ}" for name, typ in node.properties)
+        out.append(f"CREATE NODE TABLE IF NOT EXISTS {node.label}({cols}, PRIMARY KEY(id))")
+    for rel in RELS:
+        parts = [f"FROM {a} TO {b}" for a, b in rel.pairs]
+        parts += [f"{name} {typ}" for name, typ in rel.properties]
+        out.append(f"CREATE REL TABLE IF NOT EXISTS {rel.type}({', '.join(parts)})")
+    return out
+
+
+def person_key(image_id: str, person_id: str) -> str:
+    """The store-wide id of a person: ``"<image id>/<person id>"``."""
+    return f"{image_id}/{person_id}"

@@ -1,0 +1,97 @@
+"""The store protocol every backend implements, and helpers they share.
+
+Callers pass a store object (:class:`~kg.store.embedded.EmbeddedStore` or
+:class:`~kg.store.neo4j.Neo4jStore`), never a backend name. Cypher is always a literal
+string plus parameters; results come back as plain ``list[dict]`` with nodes and
+relationships turned into dicts of their properties.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+from ontology.errors import ReadOnlyError
+
+__all__ = ["GraphStore", "Rows", "check_read_only", "is_write_query"]
+
+#: Rows for batched writes: each row a JSON-like dict, reachable as ``r`` after ``UNWIND $rows AS r``.
+Rows = Sequence[Mapping[str, Any]]
+
+#: Called as ``progress(rows_done)`` after each written batch.
+BatchProgress = Callable[[int], None]
+
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`")
+_WRITE = re.compile(
+    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|IMPORT|EXPORT)\b",
+    re.IGNORECASE,
+)
+
+
+def is_write_query(cypher: str) -> bool:
+    """Whether ``cypher`` contains a clause that writes (string literals are ignored)."""
+    return _WRITE.search(_STRINGS.sub("''", cypher)) is not None
+
+
+def check_read_only(cypher: str) -> None:
+    """Raise :class:`ReadOnlyError` if ``cypher`` writes."""
+    if is_write_query(cypher):
+        raise ReadOnlyError(
+            "this query writes (CREATE/MERGE/SET/DELETE/...), but it was sent as a read: "
+            "use store.execute(...) in Python or `hake query --write` on the command line"
+        )
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """What every backend offers. All methods raise :class:`ontology.StoreError` subclasses."""
+
+    #: ``"embedded"`` or ``"neo4j"``.
+    backend: str
+    #: True when the store was opened read-only: :meth:`execute` then raises.
+    read_only: bool
+
+    def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run a read-only query; a query that writes raises :class:`ReadOnlyError`."""
+        ...
+
+    def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Run a query that may write (inside the open transaction, if any)."""
+        ...
+
+    def run_batches(
+        self, cypher: str, rows: Rows, batch_size: int = 5_000,
+        progress: BatchProgress | None = None,
+    ) -> None:
+        """Run ``cypher`` (which starts ``UNWIND $rows AS r``) over ``rows`` in batches."""
+        ...
+
+    def bulk_insert(self, label: str, rows: Rows) -> None:
+        """Insert new nodes of ``label`` (ids must not exist yet). Fast path for ingest."""
+        ...
+
+    def bulk_relate(self, rel: str, from_label: str, to_label: str, rows: Rows) -> None:
+        """Insert new relationships; each row has ``from``, ``to`` ids and the properties."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything inside the ``with`` block commits together or not at all."""
+        ...
+
+    def ensure_schema(self) -> None:
+        """Create tables / indexes of :mod:`kg.schema` (idempotent)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> GraphStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def batched(rows: Rows, size: int) -> Iterator[list[Mapping[str, Any]]]:
+    """Consecutive slices of ``rows`` of at most ``size`` rows."""
+    for start in range(0, len(rows), size):
+        yield list(rows[start : start + size])

@@ -1,0 +1,206 @@
+"""The embedded store: LadybugDB (``ladybug``, the maintained fork of Kuzu) in a directory.
+
+No server to start: ``EmbeddedStore("my-graph")`` creates ``my-graph/graph.lbug`` and the
+schema of :mod:`kg.schema` on first use.
+
+Dialect notes (LadybugDB 0.22): lists are 1-based (``p.bbox[1]`` is x1), one label per node,
+``label(n)`` rather than ``labels(n)``, no ``shortestPath``. Known bug in 0.22.0:
+``UNWIND $rows MERGE (p) MERGE (s) MERGE (p)-[]->(s)`` silently drops edges when ``p`` is
+created in the same statement and repeats across rows. This store's writers therefore write
+nodes first and then edges with ``MATCH ... MERGE`` (see ``tests/kg/store``, which keeps a
+regression test).
+
+>>> import tempfile
+>>> from kg.store.embedded import EmbeddedStore
+>>> with EmbeddedStore(tempfile.mkdtemp()) as store:
+...     _ = store.execute("CREATE (:Verb {id: $id, name: $name})", id="ride", name="ride")
+...     store.query("MATCH (v:Verb) RETURN v.name AS name")
+[{'name': 'ride'}]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_ddl
+from kg.store.base import BatchProgress, Rows, batched, check_read_only
+from ontology.errors import QueryError, ReadOnlyError, StoreError
+
+__all__ = ["EmbeddedStore"]
+
+DB_FILE = "graph.lbug"
+
+_ARROW_TYPES = {"STRING": "string", "INT64": "int64", "DOUBLE": "float64", "BOOLEAN": "bool"}
+
+
+def _plain(value: Any) -> Any:
+    """Nodes/relationships come back from ladybug as dicts with ``_id``/``_label`` and every
+    column of their table: keep only the properties that are set, as Neo4j does."""
+    if isinstance(value, dict):
+        if "_ID" in value or "_LABEL" in value:
+            return {k: _plain(v) for k, v in value.items() if not k.startswith("_") and v is not None}
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class EmbeddedStore:
+    """A LadybugDB database in directory ``path``, opened read-write or read-only.
+
+    Args:
+        path: directory holding the database (created when missing, unless read-only).
+        read_only: open without write access; several read-only stores may share a path.
+        buffer_pool_bytes: LadybugDB buffer pool size (0 = its default).
+    """
+
+    backend = "embedded"
+
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False,
+                 buffer_pool_bytes: int = 0) -> None:
+        import ladybug
+
+        self.path = Path(path)
+        self.read_only = read_only
+        db_file = self.path / DB_FILE
+        if read_only and not db_file.exists():
+            raise StoreError(
+                f"no embedded store at {self.path} (looked for {db_file}); "
+                f"create one with `hake init --store {self.path}`"
+            )
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"--store must be a directory, but {self.path} is a file")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._db = ladybug.Database(str(db_file), read_only=read_only,
+                                        buffer_pool_size=buffer_pool_bytes)
+            self._conn = ladybug.Connection(self._db)
+        except RuntimeError as err:
+            raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
+        self._in_tx = False
+        if not read_only:
+            self.ensure_schema()
+
+    # -- protocol ------------------------------------------------------------------------
+
+    def _run(self, cypher: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        try:
+            result = self._conn.execute(cypher, dict(params) if params else None)
+        except RuntimeError as err:
+            message = str(err)
+            if "read-only" in message.lower() or "read only" in message.lower():
+                raise ReadOnlyError(f"the store {self.path} is open read-only: {message}") from None
+            raise QueryError(f"{message}\n  in query: {cypher.strip()}") from None
+        results = result if isinstance(result, list) else [result]
+        last = results[-1]
+        columns = last.get_column_names()
+        rows = [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in last]
+        for r in results:
+            r.close()
+        return rows
+
+    def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        check_read_only(cypher)
+        return self._run(cypher, params)
+
+    def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        self._check_writable()
+        return self._run(cypher, params)
+
+    def run_batches(self, cypher: str, rows: Rows, batch_size: int = 5_000,
+                    progress: BatchProgress | None = None) -> None:
+        self._check_writable()
+        done = 0
+        for batch in batched(rows, batch_size):
+            self._run(cypher, {"rows": batch})
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+
+    def bulk_insert(self, label: str, rows: Rows) -> None:
+        """``COPY`` new nodes from an Arrow table built from ``rows`` (schema column order)."""
+        self._check_writable()
+        node = NODE_BY_LABEL.get(label)
+        if node is None:
+            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
+        if rows:
+            self._copy(label, self._arrow(node.properties, rows, ()), "")
+
+    def bulk_relate(self, rel: str, from_label: str, to_label: str, rows: Rows) -> None:
+        """``COPY`` new relationships; rows carry ``from``/``to`` node ids and properties."""
+        self._check_writable()
+        table = REL_BY_TYPE.get(rel)
+        if table is None or (from_label, to_label) not in table.pairs:
+            raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
+        if rows:
+            arrow = self._arrow(table.properties, rows, ("from", "to"))
+            options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
+            self._copy(rel, arrow, options)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._check_writable()
+        if self._in_tx:
+            raise StoreError("transactions do not nest: a transaction is already open on this store")
+        self._run("BEGIN TRANSACTION", None)
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._in_tx = False
+            self._run("ROLLBACK", None)
+            raise
+        self._in_tx = False
+        self._run("COMMIT", None)
+
+    def ensure_schema(self) -> None:
+        self._check_writable()
+        for statement in ladybug_ddl():
+            self._run(statement, None)
+
+    def close(self) -> None:
+        self._conn.close()
+        self._db.close()
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read-write"
+        return f"EmbeddedStore({str(self.path)!r}, {mode})"
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"the store {self.path} is open read-only; open it with read_only=False "
+                "(or pass --write to `hake query`) to change it"
+            )
+
+    @staticmethod
+    def _arrow(properties: tuple[tuple[str, str], ...], rows: Rows,
+               keys: tuple[str, ...]) -> Any:
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {}
+        for key in keys:
+            columns[key] = pa.array([r[key] for r in rows], type=pa.string())
+        for name, typ in properties:
+            arrow_type = (pa.list_(pa.float64()) if typ == "DOUBLE[]"
+                          else pa.type_for_alias(_ARROW_TYPES[typ]))
+            columns[name] = pa.array([r.get(name) for r in rows], type=arrow_type)
+        return pa.table(columns)
+
+    def _copy(self, table: str, arrow: Any, options: str) -> None:
+        # COPY reads the Arrow table from this local variable by name.
+        _hake_copy_table = arrow  # noqa: F841
+        # ``table`` and ``options`` come from kg.schema, never from user input.
+        self._run(f"COPY {table} FROM _hake_copy_table{options}", None)
