@@ -61,21 +61,71 @@ class RelTable:
 
 
 NODES: tuple[NodeTable, ...] = (
-    NodeTable("BodyPart", (("id", "STRING"), ("name", "STRING"), ("granularity", "STRING"),
-                           ("side", "STRING"), ("idx", "INT64"))),
-    NodeTable("PartState", (("id", "STRING"), ("name", "STRING"), ("part", "STRING"),
-                            ("verb_phrase", "STRING"), ("no_interaction", "BOOLEAN"),
-                            ("idx", "INT64"), ("hico_idx", "INT64"))),
-    NodeTable("Verb", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
-    NodeTable("Object", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
-    NodeTable("Activity", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64"))),
-    NodeTable("Image", (("id", "STRING"), ("width", "INT64"), ("height", "INT64"),
-                        ("frame_index", "INT64"), ("timestamp", "DOUBLE"), ("video", "STRING"))),
-    NodeTable("Person", (("id", "STRING"), ("person_id", "STRING"), ("bbox", "DOUBLE[]"),
-                         ("keypoints", "DOUBLE[]"), ("track_id", "INT64"), ("source", "STRING"),
-                         ("model", "STRING"))),
-    NodeTable("Explanation", (("id", "STRING"), ("method", "STRING"), ("model", "STRING"),
-                              ("version", "STRING"), ("score", "DOUBLE"), ("created", "STRING"))),
+    NodeTable(
+        "BodyPart",
+        (
+            ("id", "STRING"),
+            ("name", "STRING"),
+            ("granularity", "STRING"),
+            ("side", "STRING"),
+            ("idx", "INT64"),
+        ),
+    ),
+    NodeTable(
+        "PartState",
+        (
+            ("id", "STRING"),
+            ("name", "STRING"),
+            ("part", "STRING"),
+            ("verb_phrase", "STRING"),
+            ("no_interaction", "BOOLEAN"),
+            ("idx", "INT64"),
+            ("hico_idx", "INT64"),
+        ),
+    ),
+    NodeTable(
+        "Verb", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))
+    ),
+    NodeTable(
+        "Object", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))
+    ),
+    NodeTable(
+        "Activity", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64"))
+    ),
+    NodeTable(
+        "Image",
+        (
+            ("id", "STRING"),
+            ("width", "INT64"),
+            ("height", "INT64"),
+            ("frame_index", "INT64"),
+            ("timestamp", "DOUBLE"),
+            ("video", "STRING"),
+        ),
+    ),
+    NodeTable(
+        "Person",
+        (
+            ("id", "STRING"),
+            ("person_id", "STRING"),
+            ("bbox", "DOUBLE[]"),
+            ("keypoints", "DOUBLE[]"),
+            ("track_id", "INT64"),
+            ("source", "STRING"),
+            ("model", "STRING"),
+        ),
+    ),
+    NodeTable(
+        "Explanation",
+        (
+            ("id", "STRING"),
+            ("method", "STRING"),
+            ("model", "STRING"),
+            ("version", "STRING"),
+            ("score", "DOUBLE"),
+            ("created", "STRING"),
+        ),
+    ),
 )
 
 _EVIDENCE = (("count", "INT64"), ("cond_prob", "DOUBLE"), ("npmi", "DOUBLE"), ("weight", "DOUBLE"))
@@ -87,18 +137,31 @@ RELS: tuple[RelTable, ...] = (
     RelTable("HAS_OBJECT", (("Activity", "Object"),)),
     RelTable("IMPLIES", (("PartState", "Activity"), ("PartState", "Verb")), _EVIDENCE),
     RelTable("IN_IMAGE", (("Person", "Image"),)),
-    RelTable("HAS_STATE", (("Person", "PartState"),),
-             (("prob", "DOUBLE"), ("source", "STRING"), ("model", "STRING"))),
+    RelTable(
+        "HAS_STATE",
+        (("Person", "PartState"),),
+        (("prob", "DOUBLE"), ("source", "STRING"), ("model", "STRING")),
+    ),
     RelTable("USES_PART", (("Person", "BodyPart"),), (("prob", "DOUBLE"), ("source", "STRING"))),
     RelTable("NEAR", (("Person", "Object"),), (("score", "DOUBLE"), ("count", "INT64"))),
-    RelTable("DOES", (("Person", "Activity"),),
-             (("score", "DOUBLE"), ("source", "STRING"), ("model", "STRING"),
-              ("version", "STRING"), ("created", "STRING"))),
+    RelTable(
+        "DOES",
+        (("Person", "Activity"),),
+        (
+            ("score", "DOUBLE"),
+            ("source", "STRING"),
+            ("model", "STRING"),
+            ("version", "STRING"),
+            ("created", "STRING"),
+        ),
+    ),
     RelTable("EXPLAINED_BY", (("Person", "Explanation"),)),
     RelTable("EXPLAINS", (("Explanation", "Activity"),)),
-    RelTable("CONTRIBUTES_TO",
-             (("PartState", "Explanation"), ("Object", "Explanation"), ("BodyPart", "Explanation")),
-             (("weight", "DOUBLE"), ("rank", "INT64"), ("kind", "STRING"), ("edge", "STRING"))),
+    RelTable(
+        "CONTRIBUTES_TO",
+        (("PartState", "Explanation"), ("Object", "Explanation"), ("BodyPart", "Explanation")),
+        (("weight", "DOUBLE"), ("rank", "INT64"), ("kind", "STRING"), ("edge", "STRING")),
+    ),
 )
 
 NODE_BY_LABEL = {n.label: n for n in NODES}

@@ -17,8 +17,11 @@ from ontology.errors import ReadOnlyError
 
 __all__ = ["GraphStore", "Rows", "check_read_only", "is_write_query"]
 
-#: Rows for batched writes: each row a JSON-like dict, reachable as ``r`` after ``UNWIND $rows AS r``.
+#: Rows for batched writes: JSON-like dicts, each ``r`` after ``UNWIND $rows AS r``.
 Rows = Sequence[Mapping[str, Any]]
+
+#: Column-wise data for bulk writes: property name -> equal-length list of values.
+Columns = Mapping[str, Sequence[Any]]
 
 #: Called as ``progress(rows_done)`` after each written batch.
 BatchProgress = Callable[[int], None]
@@ -62,18 +65,25 @@ class GraphStore(Protocol):
         ...
 
     def run_batches(
-        self, cypher: str, rows: Rows, batch_size: int = 5_000,
+        self,
+        cypher: str,
+        rows: Rows,
+        batch_size: int = 5_000,
         progress: BatchProgress | None = None,
     ) -> None:
         """Run ``cypher`` (which starts ``UNWIND $rows AS r``) over ``rows`` in batches."""
         ...
 
-    def bulk_insert(self, label: str, rows: Rows) -> None:
-        """Insert new nodes of ``label`` (ids must not exist yet). Fast path for ingest."""
+    def bulk_insert(self, label: str, columns: Columns) -> None:
+        """Insert new nodes of ``label`` (ids must not exist yet). Fast path for ingest.
+
+        ``columns`` maps property names of :mod:`kg.schema` to equal-length lists; missing
+        properties are null.
+        """
         ...
 
-    def bulk_relate(self, rel: str, from_label: str, to_label: str, rows: Rows) -> None:
-        """Insert new relationships; each row has ``from``, ``to`` ids and the properties."""
+    def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
+        """Insert new relationships: columns ``from`` and ``to`` (node ids) and properties."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -89,6 +99,16 @@ class GraphStore(Protocol):
     def __enter__(self) -> GraphStore: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def column_length(columns: Columns) -> int:
+    """The common length of ``columns``; raises ValueError when lengths differ."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"bulk columns differ in length: { {k: len(v) for k, v in columns.items()} }"
+        )
+    return lengths.pop() if lengths else 0
 
 
 def batched(rows: Rows, size: int) -> Iterator[list[Mapping[str, Any]]]:

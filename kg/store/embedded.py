@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_ddl
-from kg.store.base import BatchProgress, Rows, batched, check_read_only
+from kg.store.base import BatchProgress, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
 __all__ = ["EmbeddedStore"]
@@ -42,7 +42,9 @@ def _plain(value: Any) -> Any:
     column of their table: keep only the properties that are set, as Neo4j does."""
     if isinstance(value, dict):
         if "_ID" in value or "_LABEL" in value:
-            return {k: _plain(v) for k, v in value.items() if not k.startswith("_") and v is not None}
+            return {
+                k: _plain(v) for k, v in value.items() if not k.startswith("_") and v is not None
+            }
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -60,8 +62,9 @@ class EmbeddedStore:
 
     backend = "embedded"
 
-    def __init__(self, path: str | os.PathLike[str], read_only: bool = False,
-                 buffer_pool_bytes: int = 0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], read_only: bool = False, buffer_pool_bytes: int = 0
+    ) -> None:
         import ladybug
 
         self.path = Path(path)
@@ -76,8 +79,9 @@ class EmbeddedStore:
             raise StoreError(f"--store must be a directory, but {self.path} is a file")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(str(db_file), read_only=read_only,
-                                        buffer_pool_size=buffer_pool_bytes)
+            self._db = ladybug.Database(
+                str(db_file), read_only=read_only, buffer_pool_size=buffer_pool_bytes
+            )
             self._conn = ladybug.Connection(self._db)
         except RuntimeError as err:
             raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
@@ -111,8 +115,13 @@ class EmbeddedStore:
         self._check_writable()
         return self._run(cypher, params)
 
-    def run_batches(self, cypher: str, rows: Rows, batch_size: int = 5_000,
-                    progress: BatchProgress | None = None) -> None:
+    def run_batches(
+        self,
+        cypher: str,
+        rows: Rows,
+        batch_size: int = 5_000,
+        progress: BatchProgress | None = None,
+    ) -> None:
         self._check_writable()
         done = 0
         for batch in batched(rows, batch_size):
@@ -121,23 +130,25 @@ class EmbeddedStore:
             if progress is not None:
                 progress(done)
 
-    def bulk_insert(self, label: str, rows: Rows) -> None:
-        """``COPY`` new nodes from an Arrow table built from ``rows`` (schema column order)."""
+    def bulk_insert(self, label: str, columns: Columns) -> None:
+        """``COPY`` new nodes from an Arrow table built from ``columns`` (schema order)."""
         self._check_writable()
         node = NODE_BY_LABEL.get(label)
         if node is None:
-            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
-        if rows:
-            self._copy(label, self._arrow(node.properties, rows, ()), "")
+            raise StoreError(
+                f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}"
+            )
+        if column_length(columns):
+            self._copy(label, self._arrow(node.properties, columns, ()), "")
 
-    def bulk_relate(self, rel: str, from_label: str, to_label: str, rows: Rows) -> None:
+    def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         """``COPY`` new relationships; rows carry ``from``/``to`` node ids and properties."""
         self._check_writable()
         table = REL_BY_TYPE.get(rel)
         if table is None or (from_label, to_label) not in table.pairs:
             raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
-        if rows:
-            arrow = self._arrow(table.properties, rows, ("from", "to"))
+        if column_length(columns):
+            arrow = self._arrow(table.properties, columns, ("from", "to"))
             options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
             self._copy(rel, arrow, options)
 
@@ -145,7 +156,9 @@ class EmbeddedStore:
     def transaction(self) -> Iterator[None]:
         self._check_writable()
         if self._in_tx:
-            raise StoreError("transactions do not nest: a transaction is already open on this store")
+            raise StoreError(
+                "transactions do not nest: a transaction is already open on this store"
+            )
         self._run("BEGIN TRANSACTION", None)
         self._in_tx = True
         try:
@@ -186,18 +199,33 @@ class EmbeddedStore:
             )
 
     @staticmethod
-    def _arrow(properties: tuple[tuple[str, str], ...], rows: Rows,
-               keys: tuple[str, ...]) -> Any:
+    def _arrow(
+        properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]
+    ) -> Any:
         import pyarrow as pa
 
-        columns: dict[str, Any] = {}
+        n = column_length(columns)
+        unknown = set(columns) - set(keys) - {name for name, _ in properties}
+        if unknown:
+            raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
+        arrays: dict[str, Any] = {}
         for key in keys:
-            columns[key] = pa.array([r[key] for r in rows], type=pa.string())
+            if key not in columns:
+                raise StoreError(f"bulk relationship columns need {key!r}")
+            arrays[key] = pa.array(columns[key], type=pa.string())
         for name, typ in properties:
-            arrow_type = (pa.list_(pa.float64()) if typ == "DOUBLE[]"
-                          else pa.type_for_alias(_ARROW_TYPES[typ]))
-            columns[name] = pa.array([r.get(name) for r in rows], type=arrow_type)
-        return pa.table(columns)
+            arrow_type = (
+                pa.list_(pa.float64())
+                if typ == "DOUBLE[]"
+                else pa.type_for_alias(_ARROW_TYPES[typ])
+            )
+            values = columns.get(name)
+            arrays[name] = (
+                pa.nulls(n, type=arrow_type)
+                if values is None
+                else pa.array(values, type=arrow_type)
+            )
+        return pa.table(arrays)
 
     def _copy(self, table: str, arrow: Any, options: str) -> None:
         # COPY reads the Arrow table from this local variable by name.

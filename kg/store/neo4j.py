@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kg.schema import NODE_BY_LABEL, NODES, REL_BY_TYPE
-from kg.store.base import BatchProgress, Rows, batched, check_read_only
+from kg.store.base import BatchProgress, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
 __all__ = ["Neo4jStore"]
@@ -38,6 +38,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _rows(columns: Columns, keys: list[str]) -> list[dict[str, Any]]:
+    n = column_length(columns)
+    unknown = set(columns) - set(keys)
+    if unknown:
+        raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
+    present = [(k, columns[k]) for k in keys if k in columns]
+    return [{k: values[i] for k, values in present} for i in range(n)]
+
+
 class Neo4jStore:
     """A graph in a Neo4j (or Neo4j-compatible Bolt) database.
 
@@ -50,8 +59,14 @@ class Neo4jStore:
 
     backend = "neo4j"
 
-    def __init__(self, uri: str, user: str | None = "neo4j", password: str | None = None,
-                 database: str | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        user: str | None = "neo4j",
+        password: str | None = None,
+        database: str | None = None,
+        read_only: bool = False,
+    ) -> None:
         import neo4j
 
         self.uri = uri
@@ -61,8 +76,12 @@ class Neo4jStore:
         try:
             self._driver = neo4j.GraphDatabase.driver(uri, auth=auth)
             self._driver.verify_connectivity()
-        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, ValueError,
-                OSError) as err:
+        except (
+            neo4j.exceptions.Neo4jError,
+            neo4j.exceptions.DriverError,
+            ValueError,
+            OSError,
+        ) as err:
             raise StoreError(
                 f"cannot connect to {uri} (database {database or 'default'}): {err}; check "
                 "the URI and that the server is up, and NEO4J_USER / NEO4J_PASSWORD"
@@ -74,27 +93,36 @@ class Neo4jStore:
 
     @classmethod
     def from_env(cls, uri: str | None = None, read_only: bool = False) -> Neo4jStore:
-        """A store configured from ``NEO4J_URI``/``NEO4J_USER``/``NEO4J_PASSWORD``/``NEO4J_DATABASE``."""
+        """A store set up from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD and NEO4J_DATABASE."""
         uri = uri or os.environ.get("NEO4J_URI")
         if not uri:
             raise StoreError("no Neo4j URI: pass --neo4j bolt://HOST:7687 or set NEO4J_URI")
-        return cls(uri, os.environ.get("NEO4J_USER", "neo4j"), os.environ.get("NEO4J_PASSWORD"),
-                   os.environ.get("NEO4J_DATABASE") or None, read_only=read_only)
+        return cls(
+            uri,
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD"),
+            os.environ.get("NEO4J_DATABASE") or None,
+            read_only=read_only,
+        )
 
     # -- protocol ------------------------------------------------------------------------
 
-    def _run(self, cypher: str, params: Mapping[str, Any] | None, write: bool) -> list[dict[str, Any]]:
+    def _run(
+        self, cypher: str, params: Mapping[str, Any] | None, write: bool
+    ) -> list[dict[str, Any]]:
         import neo4j
 
         try:
             if self._tx is not None:
                 result = self._tx.run(cypher, dict(params or {}))
-                return [{k: _plain(v) for k, v in rec.items()} for rec in result]
+                return [{k: _plain(rec[k]) for k in rec.keys()} for rec in result]  # noqa: SIM118
             records, _, _ = self._driver.execute_query(
-                cypher, dict(params or {}), database_=self.database,
+                cypher,
+                dict(params or {}),
+                database_=self.database,
                 routing_=neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ,
             )
-            return [{k: _plain(v) for k, v in rec.items()} for rec in records]
+            return [{k: _plain(rec[k]) for k in rec.keys()} for rec in records]  # noqa: SIM118
         except neo4j.exceptions.Neo4jError as err:
             raise QueryError(f"{err.message or err}\n  in query: {cypher.strip()}") from None
         except neo4j.exceptions.DriverError as err:
@@ -108,8 +136,13 @@ class Neo4jStore:
         self._check_writable()
         return self._run(cypher, params, write=True)
 
-    def run_batches(self, cypher: str, rows: Rows, batch_size: int = 5_000,
-                    progress: BatchProgress | None = None) -> None:
+    def run_batches(
+        self,
+        cypher: str,
+        rows: Rows,
+        batch_size: int = 5_000,
+        progress: BatchProgress | None = None,
+    ) -> None:
         self._check_writable()
         done = 0
         for batch in batched(rows, batch_size):
@@ -118,16 +151,18 @@ class Neo4jStore:
             if progress is not None:
                 progress(done)
 
-    def bulk_insert(self, label: str, rows: Rows) -> None:
+    def bulk_insert(self, label: str, columns: Columns) -> None:
         node = NODE_BY_LABEL.get(label)
         if node is None:
-            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
+            raise StoreError(
+                f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}"
+            )
         props = ", ".join(f"{name}: r.{name}" for name, _ in node.properties)
         # The label and property names come from kg.schema, never from user input.
         cypher = f"UNWIND $rows AS r CREATE (:{label} {{{props}}})"
-        self.run_batches(cypher, [{k: row.get(k) for k, _ in node.properties} for row in rows])
+        self.run_batches(cypher, _rows(columns, [name for name, _ in node.properties]))
 
-    def bulk_relate(self, rel: str, from_label: str, to_label: str, rows: Rows) -> None:
+    def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         table = REL_BY_TYPE.get(rel)
         if table is None or (from_label, to_label) not in table.pairs:
             raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
@@ -137,13 +172,15 @@ class Neo4jStore:
             f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
         )
         keys = ["from", "to", *(name for name, _ in table.properties)]
-        self.run_batches(cypher, [{k: row.get(k) for k in keys} for row in rows])
+        self.run_batches(cypher, _rows(columns, keys))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self._check_writable()
         if self._tx is not None:
-            raise StoreError("transactions do not nest: a transaction is already open on this store")
+            raise StoreError(
+                "transactions do not nest: a transaction is already open on this store"
+            )
         self._session = self._driver.session(database=self.database)
         self._tx = self._session.begin_transaction()
         try:
@@ -167,12 +204,19 @@ class Neo4jStore:
         for node in NODES:
             name = f"hake_{node.label.lower()}_id"
             try:
-                self._run(f"CREATE CONSTRAINT {name} IF NOT EXISTS "
-                          f"FOR (n:{node.label}) REQUIRE n.id IS UNIQUE", None, write=True)
+                self._run(
+                    f"CREATE CONSTRAINT {name} IF NOT EXISTS "
+                    f"FOR (n:{node.label}) REQUIRE n.id IS UNIQUE",
+                    None,
+                    write=True,
+                )
             except (QueryError, neo4j.exceptions.Neo4jError):
                 # Servers without constraints (e.g. ArcadeDB's Bolt plugin): an index then.
-                self._run(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{node.label}) ON (n.id)",
-                          None, write=True)
+                self._run(
+                    f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{node.label}) ON (n.id)",
+                    None,
+                    write=True,
+                )
 
     def close(self) -> None:
         self._driver.close()

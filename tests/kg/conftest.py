@@ -27,14 +27,27 @@ _PASSWORD = "hake-test-password"
 def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str, str]]:
     """(uri, user, password, database) of a running Bolt server."""
     if os.environ.get("NEO4J_URI"):
-        yield (os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
-               os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("NEO4J_DATABASE", "neo4j"))
+        yield (
+            os.environ["NEO4J_URI"],
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", ""),
+            os.environ.get("NEO4J_DATABASE", "neo4j"),
+        )
         return
     root = tmp_path_factory.mktemp("arcadedb")
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("bolt_server.py")), str(root / "db"), _PASSWORD],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=root,
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bolt_server.py")),
+            str(root / "db"),
+            _PASSWORD,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        cwd=root,
     )
     assert proc.stdout is not None and proc.stdin is not None
     deadline = time.monotonic() + 120
@@ -46,8 +59,10 @@ def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     if not line.startswith("READY"):
         proc.kill()
         log.close()
-        raise RuntimeError(f"the Bolt test server did not start; see {root / 'server.log'}:\n"
-                           + (root / "server.log").read_text()[-3000:])
+        raise RuntimeError(
+            f"the Bolt test server did not start; see {root / 'server.log'}:\n"
+            + (root / "server.log").read_text()[-3000:]
+        )
     _, port, database = line.split()
     try:
         yield (f"bolt://127.0.0.1:{port}", "root", _PASSWORD, database)

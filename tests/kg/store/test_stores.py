@@ -16,31 +16,47 @@ def test_protocol(store: GraphStore) -> None:
 
 
 def test_parameters_and_plain_rows(store: GraphStore) -> None:
-    store.execute("CREATE (:Verb {id: $id, name: $name, idx: $idx})", id="ride", name="ride", idx=76)
-    assert store.query("MATCH (v:Verb {id: $id}) RETURN v.name AS name, v.idx AS idx", id="ride") == [
-        {"name": "ride", "idx": 76}]
+    store.execute(
+        "CREATE (:Verb {id: $id, name: $name, idx: $idx})", id="ride", name="ride", idx=76
+    )
+    assert store.query(
+        "MATCH (v:Verb {id: $id}) RETURN v.name AS name, v.idx AS idx", id="ride"
+    ) == [{"name": "ride", "idx": 76}]
     # Nodes come back as dicts of the properties that are set, on every backend.
-    assert store.query("MATCH (v:Verb) RETURN v") == [{"v": {"id": "ride", "name": "ride", "idx": 76}}]
+    assert store.query("MATCH (v:Verb) RETURN v") == [
+        {"v": {"id": "ride", "name": "ride", "idx": 76}}
+    ]
 
 
 def test_user_input_is_never_formatted_into_queries(store: GraphStore) -> None:
     evil = "x'}) DETACH DELETE n //"
     store.execute("CREATE (:Verb {id: $id})", id=evil)
-    assert store.query("MATCH (v:Verb) WHERE v.id = $id RETURN count(v) AS n", id=evil) == [{"n": 1}]
+    assert store.query("MATCH (v:Verb) WHERE v.id = $id RETURN count(v) AS n", id=evil) == [
+        {"n": 1}
+    ]
 
 
 def test_run_batches_and_bulk_paths(store: GraphStore) -> None:
     rows = [{"id": f"v{i}", "name": f"verb {i}"} for i in range(25)]
     seen: list[int] = []
-    store.run_batches("UNWIND $rows AS r MERGE (v:Verb {id: r.id}) SET v.name = r.name", rows,
-                      batch_size=10, progress=seen.append)
+    store.run_batches(
+        "UNWIND $rows AS r MERGE (v:Verb {id: r.id}) SET v.name = r.name",
+        rows,
+        batch_size=10,
+        progress=seen.append,
+    )
     assert seen == [10, 20, 25]
-    store.bulk_insert("PartState", [{"id": "hand_hold", "name": "hand: hold", "idx": 37}])
-    store.bulk_relate("IMPLIES", "PartState", "Verb",
-                      [{"from": "hand_hold", "to": "v3", "count": 4, "npmi": 0.25}])
+    store.bulk_insert("PartState", {"id": ["hand_hold"], "name": ["hand: hold"], "idx": [37]})
+    store.bulk_relate(
+        "IMPLIES",
+        "PartState",
+        "Verb",
+        {"from": ["hand_hold"], "to": ["v3"], "count": [4], "npmi": [0.25]},
+    )
     assert store.query(
         "MATCH (s:PartState)-[e:IMPLIES]->(v:Verb) RETURN s.id AS s, v.name AS v, e.count AS c, "
-        "e.npmi AS npmi") == [{"s": "hand_hold", "v": "verb 3", "c": 4, "npmi": 0.25}]
+        "e.npmi AS npmi"
+    ) == [{"s": "hand_hold", "v": "verb 3", "c": 4, "npmi": 0.25}]
     assert store.query("MATCH (v:Verb) RETURN count(v) AS n") == [{"n": 25}]
 
 
@@ -49,7 +65,7 @@ def test_transaction_is_all_or_nothing(store: GraphStore) -> None:
         store.execute("CREATE (:Verb {id: 'kept'})")
     with pytest.raises(RuntimeError, match="boom"), store.transaction():
         store.execute("CREATE (:Verb {id: 'dropped'})")
-        store.bulk_insert("Verb", [{"id": "dropped-too"}])
+        store.bulk_insert("Verb", {"id": ["dropped-too"]})
         raise RuntimeError("boom")
     assert store.query("MATCH (v:Verb) RETURN v.id AS id") == [{"id": "kept"}]
 
@@ -63,8 +79,12 @@ def test_edges_written_after_nodes_are_all_kept(store: GraphStore) -> None:
     store.run_batches("UNWIND $rows AS r MERGE (:PartState {id: r.s})", rows)
     store.run_batches(
         "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (s:PartState {id: r.s}) "
-        "MERGE (p)-[:HAS_STATE]->(s)", rows)
-    assert store.query("MATCH (:Person)-[e:HAS_STATE]->(:PartState) RETURN count(e) AS n") == [{"n": 12}]
+        "MERGE (p)-[:HAS_STATE]->(s)",
+        rows,
+    )
+    assert store.query("MATCH (:Person)-[e:HAS_STATE]->(:PartState) RETURN count(e) AS n") == [
+        {"n": 12}
+    ]
 
 
 def test_read_queries_refuse_writes(store: GraphStore) -> None:
@@ -72,7 +92,9 @@ def test_read_queries_refuse_writes(store: GraphStore) -> None:
         store.query("MATCH (n) DETACH DELETE n")
     # Keywords inside string literals are data, not clauses.
     assert store.query("RETURN 'CREATE' AS word") == [{"word": "CREATE"}]
-    assert is_write_query("match (n) set n.x = 1") and not is_write_query("MATCH (n) RETURN n.created")
+    assert is_write_query("match (n) set n.x = 1") and not is_write_query(
+        "MATCH (n) RETURN n.created"
+    )
 
 
 def test_bad_query_raises_query_error_with_the_database_message(store: GraphStore) -> None:
