@@ -83,15 +83,9 @@ NODES: tuple[NodeTable, ...] = (
             ("hico_idx", "INT64"),
         ),
     ),
-    NodeTable(
-        "Verb", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))
-    ),
-    NodeTable(
-        "Object", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))
-    ),
-    NodeTable(
-        "Activity", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64"))
-    ),
+    NodeTable("Verb", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
+    NodeTable("Object", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64"))),
+    NodeTable("Activity", (("id", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64"))),
     NodeTable(
         "Image",
         (

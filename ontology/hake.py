@@ -49,16 +49,13 @@ def _open_json(path: Path) -> Any:
     try:
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(path) as archive:
-                members = [
-                    m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")
-                ]
+                members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")]
                 if len(members) != 1:
                     raise AnnotationFormatError(
                         str(path),
                         "(archive)",
                         "(members)",
-                        f"expected exactly one .json file in the archive, found "
-                        f"{[m.name for m in members]}",
+                        f"expected exactly one .json file in the archive, found {[m.name for m in members]}",
                     )
                 handle: IO[bytes] | None = archive.extractfile(members[0])
                 assert handle is not None  # isfile() members always extract
@@ -73,9 +70,7 @@ def _open_json(path: Path) -> Any:
             f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}",
         ) from None
     except (tarfile.TarError, OSError) as err:
-        raise AnnotationFormatError(
-            str(path), "(file)", "(archive)", f"cannot read: {err}"
-        ) from None
+        raise AnnotationFormatError(str(path), "(file)", "(archive)", f"cannot read: {err}") from None
 
 
 def _entries(path: Path) -> dict[str, Any]:
@@ -127,9 +122,7 @@ class _Entry:
             raise  # unreachable: fail() raises
 
 
-def read_hake_image(
-    path: str | os.PathLike[str], progress: Progress | None = None
-) -> list[ImageAnnotation]:
+def read_hake_image(path: str | os.PathLike[str], progress: Progress | None = None) -> list[ImageAnnotation]:
     """Read the image-level HAKE file (``hico-training-set-image-level.json`` or its archive).
 
     Each entry gives ``hoi_id`` (1-based HICO ids), ``parts_list`` (10 fine parts, 0/1) and
@@ -142,9 +135,7 @@ def read_hake_image(
     out: list[ImageAnnotation] = []
     for n, (key, value) in enumerate(entries.items()):
         e = _Entry(path, key, value)
-        hoi = e.int_list(
-            e.get(e.value, "hoi_id", "hoi_id"), "hoi_id", None, 1, len(onto.activities)
-        )
+        hoi = e.int_list(e.get(e.value, "hoi_id", "hoi_id"), "hoi_id", None, 1, len(onto.activities))
         parts = e.int_list(
             e.get(e.value, "parts_list", "parts_list"), "parts_list", len(onto.body_parts), 0, 1
         )
@@ -216,9 +207,7 @@ def read_hake_instance(
             )[0]
             activity = onto.activities.by_hoi_id(hoi)
             human = e.box(e.get(pair, "human_bbox", f"{where}.human_bbox"), f"{where}.human_bbox")
-            obj_box = e.box(
-                e.get(pair, "object_bbox", f"{where}.object_bbox"), f"{where}.object_bbox"
-            )
+            obj_box = e.box(e.get(pair, "object_bbox", f"{where}.object_bbox"), f"{where}.object_bbox")
             size = e.int_list(
                 [e.get(pair, "width", f"{where}.width"), e.get(pair, "height", f"{where}.height")],
                 f"{where}.width/height",

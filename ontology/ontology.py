@@ -192,9 +192,7 @@ def load() -> Ontology:
         )
         for s in of_type("PartState")
     ]
-    hico = sorted(
-        (p for p in part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0
-    )
+    hico = sorted((p for p in part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0)
     verbs = [
         Verb(
             id=strip(s, "verb_"),

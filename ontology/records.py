@@ -40,6 +40,7 @@ __all__ = [
     "Box",
     "Contribution",
     "DetectedObject",
+    "EvidenceEdge",
     "Explanation",
     "ImageAnnotation",
     "Keypoint",
@@ -174,9 +175,7 @@ class DetectedObject:
 
     def __post_init__(self) -> None:
         onto = load()
-        object.__setattr__(
-            self, "object", _term("DetectedObject", "object", onto.objects, self.object)
-        )
+        object.__setattr__(self, "object", _term("DetectedObject", "object", onto.objects, self.object))
         object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
         if self.box is not None and not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
@@ -233,19 +232,13 @@ class PersonObservation:
         if self.box is not None and not isinstance(self.box, Box):
             set_(self, "box", Box.of(self.box))
         set_(self, "part_states", _prob_map(rec, "part_states", onto.part_states, self.part_states))
-        set_(
-            self, "active_parts", _prob_map(rec, "active_parts", onto.body_parts, self.active_parts)
-        )
+        set_(self, "active_parts", _prob_map(rec, "active_parts", onto.body_parts, self.active_parts))
         if not all(isinstance(o, DetectedObject) for o in self.objects):
             raise RecordError(rec, "objects", self.objects, "a tuple of DetectedObject")
         set_(self, "objects", tuple(self.objects))
         if self.keypoints is not None:
-            if len(self.keypoints) != 17 or not all(
-                isinstance(k, Keypoint) for k in self.keypoints
-            ):
-                raise RecordError(
-                    rec, "keypoints", self.keypoints, "17 Keypoint records (COCO order)"
-                )
+            if len(self.keypoints) != 17 or not all(isinstance(k, Keypoint) for k in self.keypoints):
+                raise RecordError(rec, "keypoints", self.keypoints, "17 Keypoint records (COCO order)")
             set_(self, "keypoints", tuple(self.keypoints))
         boxes: dict[str, Box] = {}
         for key, box in dict(self.part_boxes).items():
@@ -271,9 +264,7 @@ class PersonObservation:
             "part_states": dict(self.part_states),
             "active_parts": dict(self.active_parts),
             "objects": [o.to_dict() for o in self.objects],
-            "keypoints": None
-            if self.keypoints is None
-            else [[k.x, k.y, k.score] for k in self.keypoints],
+            "keypoints": None if self.keypoints is None else [[k.x, k.y, k.score] for k in self.keypoints],
             "part_boxes": {k: b.to_list() for k, b in self.part_boxes.items()},
             "frame_index": self.frame_index,
             "timestamp": self.timestamp,
@@ -315,9 +306,7 @@ class PersonObservation:
         kwargs["objects"] = tuple(parsed)
         if kwargs.get("keypoints") is not None:
             kps = kwargs["keypoints"]
-            if not isinstance(kps, list) or not all(
-                isinstance(k, list) and len(k) == 3 for k in kps
-            ):
+            if not isinstance(kps, list) or not all(isinstance(k, list) and len(k) == 3 for k in kps):
                 raise RecordError(rec, "keypoints", kps, "17 [x, y, score] triples")
             kwargs["keypoints"] = tuple(Keypoint(*k) for k in kps)
         for key in ("part_states", "active_parts", "part_boxes"):
@@ -380,9 +369,7 @@ class Explanation:
 
     def __post_init__(self) -> None:
         rec = "Explanation"
-        object.__setattr__(
-            self, "activity", _term(rec, "activity", load().activities, self.activity)
-        )
+        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
         object.__setattr__(self, "method", _text(rec, "method", self.method))
         if not all(isinstance(c, Contribution) for c in self.contributions):
             raise RecordError(rec, "contributions", self.contributions, "a tuple of Contribution")
@@ -417,8 +404,7 @@ class Explanation:
             if key not in data:
                 raise RecordError("Explanation", key, None, "a value (the field is required)")
         contributions = tuple(
-            Contribution(c["kind"], c["term"], c["weight"], c.get("edge"))
-            for c in data["contributions"]
+            Contribution(c["kind"], c["term"], c["weight"], c.get("edge")) for c in data["contributions"]
         )
         return cls(data["activity"], data["method"], contributions, data.get("score"))
 
@@ -439,9 +425,7 @@ class ActivityPrediction:
         rec = "ActivityPrediction"
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
-        object.__setattr__(
-            self, "activity", _term(rec, "activity", load().activities, self.activity)
-        )
+        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
         object.__setattr__(self, "score", _probability(rec, "score", self.score))
         object.__setattr__(self, "model", _text(rec, "model", self.model))
         if self.explanation is not None and self.explanation.activity != self.activity:
@@ -483,12 +467,8 @@ class ImageAnnotation:
         rec = "ImageAnnotation"
         onto = load()
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
-        object.__setattr__(
-            self, "activities", _ids(rec, "activities", onto.activities, self.activities)
-        )
-        object.__setattr__(
-            self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states)
-        )
+        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
+        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
         object.__setattr__(
             self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts)
         )
@@ -541,15 +521,11 @@ class PersonAnnotation:
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
         if not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
-        object.__setattr__(
-            self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states)
-        )
+        object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
         object.__setattr__(
             self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts)
         )
-        object.__setattr__(
-            self, "activities", _ids(rec, "activities", onto.activities, self.activities)
-        )
+        object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
         if self.pairs < 1:
             raise RecordError(rec, "pairs", self.pairs, "at least 1")
 
@@ -564,3 +540,44 @@ class PersonAnnotation:
             objects=self.objects,
             source="annotation",
         )
+
+
+# ---- cross-level evidence (what kg hands to reasoning) -----------------------------------
+
+#: What a cross-level evidence edge can point at.
+EVIDENCE_TARGETS = ("activity", "verb")
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceEdge:
+    """``(:PartState)-[:IMPLIES]->(:Activity|:Verb)`` with the statistics behind it.
+
+    ``count``: persons annotated with both; ``cond_prob``: P(target | part state);
+    ``npmi``: normalised pointwise mutual information in [-1, 1]; ``weight``: the evidence
+    weight reasoning starts from (``max(npmi, 0)``).
+    """
+
+    part_state: str
+    target: str
+    target_kind: str
+    count: int
+    cond_prob: float
+    npmi: float
+    weight: float
+
+    def __post_init__(self) -> None:
+        rec = "EvidenceEdge"
+        onto = load()
+        object.__setattr__(self, "part_state", _term(rec, "part_state", onto.part_states, self.part_state))
+        if self.target_kind not in EVIDENCE_TARGETS:
+            raise RecordError(rec, "target_kind", self.target_kind, f"one of {EVIDENCE_TARGETS}")
+        vocab: Vocabulary[Any] = onto.activities if self.target_kind == "activity" else onto.verbs
+        object.__setattr__(self, "target", _term(rec, "target", vocab, self.target))
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
+            raise RecordError(rec, "count", self.count, "an int >= 0")
+        object.__setattr__(self, "cond_prob", _probability(rec, "cond_prob", self.cond_prob))
+        npmi = _number(rec, "npmi", self.npmi)
+        if not -1.0 - 1e-9 <= npmi <= 1.0 + 1e-9:
+            raise RecordError(rec, "npmi", npmi, "a value in [-1, 1]")
+        object.__setattr__(self, "npmi", npmi)
+        object.__setattr__(self, "weight", _number(rec, "weight", self.weight))

@@ -105,9 +105,7 @@ def column_length(columns: Columns) -> int:
     """The common length of ``columns``; raises ValueError when lengths differ."""
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
-        raise ValueError(
-            f"bulk columns differ in length: { {k: len(v) for k, v in columns.items()} }"
-        )
+        raise ValueError(f"bulk columns differ in length: { {k: len(v) for k, v in columns.items()} }")
     return lengths.pop() if lengths else 0
 
 

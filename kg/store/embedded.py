@@ -42,9 +42,7 @@ def _plain(value: Any) -> Any:
     column of their table: keep only the properties that are set, as Neo4j does."""
     if isinstance(value, dict):
         if "_ID" in value or "_LABEL" in value:
-            return {
-                k: _plain(v) for k, v in value.items() if not k.startswith("_") and v is not None
-            }
+            return {k: _plain(v) for k, v in value.items() if not k.startswith("_") and v is not None}
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -79,9 +77,7 @@ class EmbeddedStore:
             raise StoreError(f"--store must be a directory, but {self.path} is a file")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(
-                str(db_file), read_only=read_only, buffer_pool_size=buffer_pool_bytes
-            )
+            self._db = ladybug.Database(str(db_file), read_only=read_only, buffer_pool_size=buffer_pool_bytes)
             self._conn = ladybug.Connection(self._db)
         except RuntimeError as err:
             raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
@@ -135,9 +131,7 @@ class EmbeddedStore:
         self._check_writable()
         node = NODE_BY_LABEL.get(label)
         if node is None:
-            raise StoreError(
-                f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}"
-            )
+            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
         if column_length(columns):
             self._copy(label, self._arrow(node.properties, columns, ()), "")
 
@@ -156,9 +150,7 @@ class EmbeddedStore:
     def transaction(self) -> Iterator[None]:
         self._check_writable()
         if self._in_tx:
-            raise StoreError(
-                "transactions do not nest: a transaction is already open on this store"
-            )
+            raise StoreError("transactions do not nest: a transaction is already open on this store")
         self._run("BEGIN TRANSACTION", None)
         self._in_tx = True
         try:
@@ -199,9 +191,7 @@ class EmbeddedStore:
             )
 
     @staticmethod
-    def _arrow(
-        properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]
-    ) -> Any:
+    def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]) -> Any:
         import pyarrow as pa
 
         n = column_length(columns)
@@ -214,16 +204,10 @@ class EmbeddedStore:
                 raise StoreError(f"bulk relationship columns need {key!r}")
             arrays[key] = pa.array(columns[key], type=pa.string())
         for name, typ in properties:
-            arrow_type = (
-                pa.list_(pa.float64())
-                if typ == "DOUBLE[]"
-                else pa.type_for_alias(_ARROW_TYPES[typ])
-            )
+            arrow_type = pa.list_(pa.float64()) if typ == "DOUBLE[]" else pa.type_for_alias(_ARROW_TYPES[typ])
             values = columns.get(name)
             arrays[name] = (
-                pa.nulls(n, type=arrow_type)
-                if values is None
-                else pa.array(values, type=arrow_type)
+                pa.nulls(n, type=arrow_type) if values is None else pa.array(values, type=arrow_type)
             )
         return pa.table(arrays)
 

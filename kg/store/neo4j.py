@@ -107,9 +107,7 @@ class Neo4jStore:
 
     # -- protocol ------------------------------------------------------------------------
 
-    def _run(
-        self, cypher: str, params: Mapping[str, Any] | None, write: bool
-    ) -> list[dict[str, Any]]:
+    def _run(self, cypher: str, params: Mapping[str, Any] | None, write: bool) -> list[dict[str, Any]]:
         import neo4j
 
         try:
@@ -154,9 +152,7 @@ class Neo4jStore:
     def bulk_insert(self, label: str, columns: Columns) -> None:
         node = NODE_BY_LABEL.get(label)
         if node is None:
-            raise StoreError(
-                f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}"
-            )
+            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
         props = ", ".join(f"{name}: r.{name}" for name, _ in node.properties)
         # The label and property names come from kg.schema, never from user input.
         cypher = f"UNWIND $rows AS r CREATE (:{label} {{{props}}})"
@@ -178,9 +174,7 @@ class Neo4jStore:
     def transaction(self) -> Iterator[None]:
         self._check_writable()
         if self._tx is not None:
-            raise StoreError(
-                "transactions do not nest: a transaction is already open on this store"
-            )
+            raise StoreError("transactions do not nest: a transaction is already open on this store")
         self._session = self._driver.session(database=self.database)
         self._tx = self._session.begin_transaction()
         try:
@@ -205,8 +199,7 @@ class Neo4jStore:
             name = f"hake_{node.label.lower()}_id"
             try:
                 self._run(
-                    f"CREATE CONSTRAINT {name} IF NOT EXISTS "
-                    f"FOR (n:{node.label}) REQUIRE n.id IS UNIQUE",
+                    f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{node.label}) REQUIRE n.id IS UNIQUE",
                     None,
                     write=True,
                 )

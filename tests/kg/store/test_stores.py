@@ -16,24 +16,18 @@ def test_protocol(store: GraphStore) -> None:
 
 
 def test_parameters_and_plain_rows(store: GraphStore) -> None:
-    store.execute(
-        "CREATE (:Verb {id: $id, name: $name, idx: $idx})", id="ride", name="ride", idx=76
-    )
-    assert store.query(
-        "MATCH (v:Verb {id: $id}) RETURN v.name AS name, v.idx AS idx", id="ride"
-    ) == [{"name": "ride", "idx": 76}]
-    # Nodes come back as dicts of the properties that are set, on every backend.
-    assert store.query("MATCH (v:Verb) RETURN v") == [
-        {"v": {"id": "ride", "name": "ride", "idx": 76}}
+    store.execute("CREATE (:Verb {id: $id, name: $name, idx: $idx})", id="ride", name="ride", idx=76)
+    assert store.query("MATCH (v:Verb {id: $id}) RETURN v.name AS name, v.idx AS idx", id="ride") == [
+        {"name": "ride", "idx": 76}
     ]
+    # Nodes come back as dicts of the properties that are set, on every backend.
+    assert store.query("MATCH (v:Verb) RETURN v") == [{"v": {"id": "ride", "name": "ride", "idx": 76}}]
 
 
 def test_user_input_is_never_formatted_into_queries(store: GraphStore) -> None:
     evil = "x'}) DETACH DELETE n //"
     store.execute("CREATE (:Verb {id: $id})", id=evil)
-    assert store.query("MATCH (v:Verb) WHERE v.id = $id RETURN count(v) AS n", id=evil) == [
-        {"n": 1}
-    ]
+    assert store.query("MATCH (v:Verb) WHERE v.id = $id RETURN count(v) AS n", id=evil) == [{"n": 1}]
 
 
 def test_run_batches_and_bulk_paths(store: GraphStore) -> None:
@@ -78,13 +72,10 @@ def test_edges_written_after_nodes_are_all_kept(store: GraphStore) -> None:
     store.run_batches("UNWIND $rows AS r MERGE (:Person {id: r.p})", rows)
     store.run_batches("UNWIND $rows AS r MERGE (:PartState {id: r.s})", rows)
     store.run_batches(
-        "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (s:PartState {id: r.s}) "
-        "MERGE (p)-[:HAS_STATE]->(s)",
+        "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (s:PartState {id: r.s}) MERGE (p)-[:HAS_STATE]->(s)",
         rows,
     )
-    assert store.query("MATCH (:Person)-[e:HAS_STATE]->(:PartState) RETURN count(e) AS n") == [
-        {"n": 12}
-    ]
+    assert store.query("MATCH (:Person)-[e:HAS_STATE]->(:PartState) RETURN count(e) AS n") == [{"n": 12}]
 
 
 def test_read_queries_refuse_writes(store: GraphStore) -> None:
@@ -92,9 +83,7 @@ def test_read_queries_refuse_writes(store: GraphStore) -> None:
         store.query("MATCH (n) DETACH DELETE n")
     # Keywords inside string literals are data, not clauses.
     assert store.query("RETURN 'CREATE' AS word") == [{"word": "CREATE"}]
-    assert is_write_query("match (n) set n.x = 1") and not is_write_query(
-        "MATCH (n) RETURN n.created"
-    )
+    assert is_write_query("match (n) set n.x = 1") and not is_write_query("MATCH (n) RETURN n.created")
 
 
 def test_bad_query_raises_query_error_with_the_database_message(store: GraphStore) -> None:

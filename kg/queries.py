@@ -1,0 +1,78 @@
+"""Documented example queries that run unchanged on the embedded store and on Neo4j.
+
+The portable Cypher subset (what these use, and what users should stay within when a query
+must run on both backends): ``MATCH``, ``OPTIONAL MATCH``, ``WHERE``, ``WITH``, ``UNWIND``,
+``RETURN`` with aliases, aggregates (``count``, ``count(DISTINCT ...)``, ``sum``, ``avg``,
+``min``, ``max``, ``collect``), ``ORDER BY``, ``SKIP``/``LIMIT``, variable-length paths
+``*a..b``, ``MERGE`` on nodes, parameters ``$name``.
+
+Not portable: list indexing (LadybugDB lists are 1-based, Neo4j's 0-based), ``labels(n)``
+(LadybugDB has ``label(n)``; return a property such as ``n.id`` instead), multi-label nodes,
+``shortestPath``, ``ORDER BY`` an alias that has the name of a node variable
+(``RETURN p.id AS p ORDER BY p`` orders by the node on LadybugDB, which it refuses), and
+``IN`` as a relationship type (reserved in LadybugDB; the schema uses
+``IN_IMAGE``). Always pass values as parameters, never format them into the query text.
+
+>>> from kg.queries import EXAMPLES
+>>> sorted(EXAMPLES)
+['activities_sharing_part_states', 'part_states_implying_activity', 'person_part_states', 'why_prediction']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["EXAMPLES", "ExampleQuery"]
+
+
+@dataclass(frozen=True)
+class ExampleQuery:
+    """A named query, what it answers, and example parameters."""
+
+    name: str
+    question: str
+    cypher: str
+    params: dict[str, Any]
+
+
+EXAMPLES: dict[str, ExampleQuery] = {
+    q.name: q
+    for q in (
+        ExampleQuery(
+            "part_states_implying_activity",
+            "Which part states imply an activity, strongest evidence first?",
+            "MATCH (s:PartState)-[e:IMPLIES]->(a:Activity {name: $activity}) "
+            "RETURN s.name AS part_state, e.weight AS weight, e.npmi AS npmi, e.count AS count "
+            "ORDER BY weight DESC, part_state LIMIT $limit",
+            {"activity": "ride bicycle", "limit": 5},
+        ),
+        ExampleQuery(
+            "activities_sharing_part_states",
+            "Which activities share at least $min_shared supporting part states with an activity?",
+            "MATCH (a:Activity {name: $activity})<-[e1:IMPLIES]-(s:PartState)-[e2:IMPLIES]->"
+            "(b:Activity) WHERE b.id <> a.id AND e1.weight > $min_weight AND e2.weight > $min_weight "
+            "WITH b, count(DISTINCT s) AS shared WHERE shared >= $min_shared "
+            "RETURN b.name AS activity, shared ORDER BY shared DESC, activity LIMIT $limit",
+            {"activity": "ride bicycle", "min_weight": 0.05, "min_shared": 3, "limit": 10},
+        ),
+        ExampleQuery(
+            "person_part_states",
+            "Which part states were observed on a person with probability >= $threshold?",
+            "MATCH (p:Person {id: $person})-[h:HAS_STATE]->(s:PartState) WHERE h.prob >= $threshold "
+            "RETURN s.name AS part_state, h.prob AS prob, h.source AS source "
+            "ORDER BY prob DESC, part_state",
+            {"person": "HICO_train2015_00000001.jpg/0", "threshold": 0.5},
+        ),
+        ExampleQuery(
+            "why_prediction",
+            "Why was a person predicted to do an activity? (contributions, strongest first)",
+            "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->"
+            "(a:Activity {name: $activity}) MATCH (t)-[c:CONTRIBUTES_TO]->(e) "
+            "RETURN a.name AS activity, e.score AS score, e.method AS method, e.model AS model, "
+            "c.kind AS kind, t.name AS term, c.weight AS weight, c.edge AS edge "
+            "ORDER BY weight DESC, term",
+            {"person": "demo.jpg/0", "activity": "ride bicycle"},
+        ),
+    )
+}

@@ -1,0 +1,47 @@
+"""Small HAKE-format fixtures written by the tests (never copied from shared data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ontology
+
+
+def hoi(name: str) -> int:
+    return ontology.load().activities[name].hoi_id
+
+
+def pair(activity: str, box: list[int], labels: list[tuple[int, int]] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "hoi_id": hoi(activity),
+        "human_bbox": box,
+        "object_bbox": [50, 50, 90, 90],
+        "width": 640,
+        "height": 480,
+    }
+    if labels is not None:
+        out["action_labels"] = [{"human_part": p, "partstate": s} for p, s in labels]
+    return out
+
+
+def write_instance_fixture(tmp_path: Path) -> Path:
+    """Three persons: A rides and holds a bicycle, B rides one, C boards an airplane.
+
+    Part states: A has hip: sit on, foot: tread on, hand: hold; B hip: sit on, foot: tread on;
+    C none. (human_part 4 = hip, 0 = right foot, 6 = right hand; see the HAKE README.)
+    """
+    data = {
+        "img1.jpg": {
+            "labels": [
+                pair("ride bicycle", [0, 0, 100, 100], [(4, 0), (0, 1), (6, 0)]),
+                pair("hold bicycle", [1, 1, 100, 100], [(6, 0)]),
+            ]
+        },
+        "img2.jpg": {"labels": [pair("ride bicycle", [10, 10, 80, 90], [(4, 0), (0, 1)])]},
+        "img3.jpg": {"labels": [pair("board airplane", [5, 5, 60, 60], None)]},
+    }
+    path = tmp_path / "instance.json"
+    path.write_text(json.dumps(data))
+    return path

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kg.evidence import evidence_edges, npmi
+from kg.ingest import (
+    image_node_id,
+    ingest_hake_instance,
+    ingest_observations,
+    init_store,
+    read_observations_jsonl,
+    write_predictions,
+)
+from kg.store import GraphStore
+from ontology import (
+    ActivityPrediction,
+    AnnotationFormatError,
+    Box,
+    Contribution,
+    DetectedObject,
+    Explanation,
+    PersonObservation,
+    StoreError,
+)
+from tests.kg.helpers import write_instance_fixture
+
+
+def _count(store: GraphStore, pattern: str) -> int:
+    return int(store.query(f"MATCH {pattern} RETURN count(*) AS n")[0]["n"])
+
+
+def _totals(store: GraphStore) -> dict[str, int]:
+    return {
+        p: _count(store, p)
+        for p in (
+            "(n)",
+            "()-[:HAS_STATE]->()",
+            "()-[:DOES]->()",
+            "()-[:NEAR]->()",
+            "()-[:IN_IMAGE]->()",
+            "()-[:IMPLIES]->()",
+            "()-[:USES_PART]->()",
+        )
+    }
+
+
+def test_init_is_idempotent(store: GraphStore) -> None:
+    counts = init_store(store)
+    assert counts == {"BodyPart": 16, "PartState": 93, "Verb": 157, "Object": 80, "Activity": 600}
+    before = _totals(store)
+    assert init_store(store) == counts
+    assert _totals(store) == before
+    assert _count(store, "(:Activity)-[:HAS_VERB]->(:Verb)") == 600
+    assert _count(store, "(:Activity)-[:HAS_OBJECT]->(:Object)") == 600
+    assert _count(store, "(:PartState)-[:OF_PART]->(:BodyPart)") == 93
+    assert _count(store, "(:BodyPart)-[:PART_OF]->(:BodyPart)") == 10
+    assert store.query(
+        "MATCH (a:Activity {name: $n})-[:HAS_VERB]->(v:Verb), (a)-[:HAS_OBJECT]->(o:Object) "
+        "RETURN a.hoi_id AS hoi, v.name AS verb, o.name AS object",
+        n="ride bicycle",
+    ) == [{"hoi": 19, "verb": "ride", "object": "bicycle"}]
+
+
+def test_ingest_requires_the_ontology(store: GraphStore) -> None:
+    with pytest.raises(StoreError, match="hake init"):
+        ingest_observations(store, [PersonObservation("a.jpg", "0")])
+
+
+def test_instance_ingest_evidence_and_reingest(store: GraphStore, tmp_path: Path) -> None:
+    init_store(store)
+    path = write_instance_fixture(tmp_path)
+    report = ingest_hake_instance(store, path)
+    assert (report.persons_added, report.images_added, report.observations_added) == (3, 3, 5)
+    assert report.activities_added == 4
+    rows = store.query(
+        "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS person, i.width AS w, p.bbox AS box "
+        "ORDER BY person"
+    )
+    assert rows == [
+        {"person": "img1.jpg/0", "w": 640, "box": [0.0, 0.0, 100.0, 100.0]},
+        {"person": "img2.jpg/0", "w": 640, "box": [10.0, 10.0, 80.0, 90.0]},
+        {"person": "img3.jpg/0", "w": 640, "box": [5.0, 5.0, 60.0, 60.0]},
+    ]
+    # Evidence, hand-computed over the 3 annotated persons (see helpers.write_instance_fixture).
+    edges = {(e.part_state, e.target): e for e in evidence_edges(store)}
+    sit = edges[("hip_sit_on", "ride-bicycle")]
+    assert (sit.count, sit.cond_prob, sit.npmi) == (2, 1.0, pytest.approx(1.0))
+    hold = edges[("hand_hold", "ride-bicycle")]
+    assert hold.count == 1 and hold.npmi == pytest.approx(0.369070, abs=1e-6)
+    assert edges[("hand_hold", "hold")].target_kind == "verb"
+    assert ("hip_sit_on", "board-airplane") not in edges
+    before = _totals(store)
+    again = ingest_hake_instance(store, path)
+    assert (again.persons_added, again.persons_skipped) == (0, 3)
+    assert _totals(store) == before
+
+
+def test_bad_line_leaves_store_unchanged(store: GraphStore, tmp_path: Path) -> None:
+    init_store(store)
+    good = PersonObservation("a.jpg", "0", box=Box(0, 0, 5, 5), part_states={"hand: hold": 0.9})
+    path = tmp_path / "obs.jsonl"
+    bad = dict(good.to_dict(), person_id="1", part_states={"hand: hold": 1.7})
+    path.write_text(
+        "\n".join(json.dumps(x) for x in [good.to_dict(), {**good.to_dict(), "person_id": "2"}, bad])
+    )
+    before = _totals(store)
+    with pytest.raises(AnnotationFormatError) as err:
+        ingest_observations(store, read_observations_jsonl(path))
+    assert "obs.jsonl" in str(err.value) and "'line 3'" in str(err.value)
+    assert "part_states['hand: hold']" in str(err.value) and "1.7" in str(err.value)
+    assert _totals(store) == before
+    # Duplicate persons inside one input are rejected before anything is written.
+    with pytest.raises(StoreError, match="appears twice"):
+        ingest_observations(store, [good, good])
+    assert _totals(store) == before
+
+
+def test_observations_jsonl_round_trip_and_video_frames(store: GraphStore, tmp_path: Path) -> None:
+    init_store(store)
+    frames = [
+        PersonObservation(
+            "clip.mp4",
+            "0",
+            box=Box(0, 0, 10, 10),
+            frame_index=i,
+            timestamp=i / 25,
+            track_id=1,
+            part_states={"foot: walk with": 0.8},
+            objects=(DetectedObject("dog", 0.7), DetectedObject("dog", 0.9)),
+        )
+        for i in range(3)
+    ]
+    path = tmp_path / "obs.jsonl"
+    path.write_text("\n".join(json.dumps(f.to_dict()) for f in frames) + "\n\n")
+    assert read_observations_jsonl(path) == frames
+    report = ingest_observations(store, read_observations_jsonl(path), source="obs.jsonl")
+    assert (report.persons_added, report.images_added) == (3, 3)
+    assert image_node_id(frames[2]) == "clip.mp4#2"
+    assert store.query(
+        "MATCH (p:Person {id: $id})-[:IN_IMAGE]->(i:Image), (p)-[n:NEAR]->(o:Object) "
+        "RETURN i.video AS video, i.frame_index AS frame, p.track_id AS track, o.name AS object, "
+        "n.score AS score, n.count AS count",
+        id="clip.mp4#2/0",
+    ) == [{"video": "clip.mp4", "frame": 2, "track": 1, "object": "dog", "score": 0.9, "count": 2}]
+
+
+def test_write_predictions_and_explanations(store: GraphStore) -> None:
+    init_store(store)
+    ingest_observations(store, [PersonObservation("demo.jpg", "0", part_states={"hip: sit on": 0.9})])
+    expl = Explanation(
+        "ride bicycle",
+        "exact-decomposition",
+        (
+            Contribution("part_state", "hip: sit on", 0.6, "part_state->verb->activity"),
+            Contribution("object", "bicycle", 0.3, "object->activity"),
+        ),
+        score=0.8,
+    )
+    pred = ActivityPrediction("demo.jpg", "0", "ride bicycle", 0.8, "gnn", "1", explanation=expl)
+    assert write_predictions(store, [pred]) == 1
+    assert write_predictions(store, [pred]) == 1  # replaces, does not duplicate
+    assert _count(store, "()-[:DOES]->()") == 1
+    assert _count(store, "()-[:CONTRIBUTES_TO]->()") == 2
+    with pytest.raises(StoreError, match="not in the store"):
+        write_predictions(store, [ActivityPrediction("nope.jpg", "0", "ride bicycle", 0.5, "gnn")])
+
+
+def test_npmi_values() -> None:
+    assert npmi(2, 2, 2, 3) == pytest.approx(1.0)
+    assert npmi(1, 10, 10, 100) == pytest.approx(0.0)
+    assert npmi(1, 50, 50, 100) < 0
+    with pytest.raises(ValueError, match="positive counts"):
+        npmi(0, 1, 1, 1)
