@@ -47,9 +47,7 @@ def test_turtle_parses_with_rdflib_and_round_trips(graph: rdflib.Graph, tmp_path
         ("BodyPart", 16),
     ]:
         assert len(set(graph.subjects(RDF.type, HAKE[kind]))) == n
-        assert all(
-            (s, RDF.type, SKOS.Concept) in graph for s in graph.subjects(RDF.type, HAKE[kind])
-        )
+        assert all((s, RDF.type, SKOS.Concept) in graph for s in graph.subjects(RDF.type, HAKE[kind]))
     out = tmp_path / "round.ttl"
     graph.serialize(out, format="turtle")
     again = rdflib.Graph().parse(out, format="turtle")
@@ -119,10 +117,7 @@ def test_channel_order_is_stable() -> None:
     assert [p.id for p in onto.hico_part_states[:2]] == ["foot_stand_on", "foot_tread_on"]
     assert onto.verbs.ids[0] == "adjust" and onto.verbs.ids[57] == "no_interaction"
     assert onto.objects.ids[:2] == ["airplane", "apple"] and onto.objects.ids[-1] == "zebra"
-    assert (
-        onto.activities[0].id == "board-airplane"
-        and onto.activities[599].id == "no_interaction-zebra"
-    )
+    assert onto.activities[0].id == "board-airplane" and onto.activities[599].id == "no_interaction-zebra"
     assert onto.activities.by_hoi_id(19).id == "ride-bicycle"
     assert ontology.load() is ontology.load()
 

@@ -42,16 +42,12 @@ def test_terms_are_normalised_to_ids() -> None:
 
 @pytest.mark.parametrize("bad", [1.5, -0.1, math.nan, "0.5", True])
 def test_bad_probability_names_field_and_value(bad: object) -> None:
-    with pytest.raises(
-        RecordError, match=r"part_states\['hand: hold'\]: expected a probability in \[0, 1\]"
-    ):
+    with pytest.raises(RecordError, match=r"part_states\['hand: hold'\]: expected a probability in \[0, 1\]"):
         _observation(part_states={"hand: hold": bad})
 
 
 def test_unknown_term_names_field_value_and_suggestion() -> None:
-    with pytest.raises(
-        RecordError, match=r"part_states\['hand: hodl'\].*did you mean 'hand: hold'"
-    ):
+    with pytest.raises(RecordError, match=r"part_states\['hand: hodl'\].*did you mean 'hand: hold'"):
         _observation(part_states={"hand: hodl": 0.5})
     with pytest.raises(RecordError, match=r"DetectedObject.object.*'bicylce'"):
         DetectedObject("bicylce")
