@@ -2,24 +2,38 @@
 
 Exit codes: 0 ok, 1 failed (bad data, a store error), 2 usage (bad arguments). Errors the
 user can fix print one line (``hake: error: ...``) with what to do, never a traceback.
+Every command that touches a store takes ``--store DIR`` (embedded, the default:
+``$HAKE_STORE`` or ``./hake-graph``) or ``--neo4j [URI]`` (Bolt; ``NEO4J_URI``,
+``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` fill in what is not given).
 
 Examples::
 
-    hake --version
-    hake ontology stats
     hake ontology stats --json
+    hake init --store graph/
+    hake ingest hake-instance ../shared/datasets/hake/hico-det-instance-level.tar.gz --store graph/
+    hake query "MATCH (a:Activity {name: \\$name}) RETURN a.hoi_id AS hoi" --param name="ride bicycle"
+    hake query --example part_states_implying_activity --store graph/ --json
+    hake export --format ttl --out graph.ttl --store graph/
+    hake sparql graph.ttl "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_STORE = "hake-graph"
+
+
+class _UsageError(Exception):
+    """A problem with the arguments that argparse could not see (exit code 2)."""
 
 
 def _version() -> str:
@@ -34,12 +48,47 @@ def _version() -> str:
     return f"hake {dist} (ontology {ontology.load().version})"
 
 
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, default=str))
+
+
+# ---- store options ----------------------------------------------------------------------
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("store (pick one)").add_mutually_exclusive_group()
+    group.add_argument(
+        "--store",
+        metavar="DIR",
+        help=f"embedded store directory (default: $HAKE_STORE or ./{DEFAULT_STORE})",
+    )
+    group.add_argument(
+        "--neo4j",
+        metavar="URI",
+        nargs="?",
+        const="",
+        help="a Neo4j/Bolt server, e.g. bolt://localhost:7687 (without URI: $NEO4J_URI); "
+        "credentials from NEO4J_USER / NEO4J_PASSWORD, database from NEO4J_DATABASE",
+    )
+
+
+def _open_store(args: argparse.Namespace, read_only: bool = False) -> Any:
+    from kg.store import EmbeddedStore, Neo4jStore
+
+    if args.neo4j is not None:
+        return Neo4jStore.from_env(args.neo4j or None, read_only=read_only)
+    return EmbeddedStore(args.store or os.environ.get("HAKE_STORE") or DEFAULT_STORE, read_only=read_only)
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
 def _cmd_ontology_stats(args: argparse.Namespace) -> int:
     import ontology
 
     stats = ontology.load().stats()
     if args.json:
-        print(json.dumps(stats))
+        _print_json(stats)
         return EXIT_OK
     rows = [
         ("ontology version", stats["version"]),
@@ -55,31 +104,246 @@ def _cmd_ontology_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from kg.ingest import init_store
+
+    with _open_store(args) as store:
+        counts = init_store(store)
+        where = repr(store)
+    if args.json:
+        _print_json(counts)
+    else:
+        print(f"ontology loaded into {where}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return EXIT_OK
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from kg import ingest
+
+    progress = not args.no_progress
+    with _open_store(args) as store:
+        if args.kind == "hake-image":
+            report = ingest.ingest_hake_image(store, args.file, progress=progress)
+        elif args.kind == "hake-instance":
+            report = ingest.ingest_hake_instance(store, args.file, progress=progress)
+        else:
+            observations = ingest.read_observations_jsonl(args.file)
+            report = ingest.ingest_observations(store, observations, source=args.file, progress=progress)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"{report.source}: {report.persons_added} persons added, {report.persons_skipped} already "
+            f"stored, {report.images_added} images, {report.observations_added} part-state "
+            f"observations, {report.activities_added} activity labels"
+            + ("" if report.evidence_edges is None else f", {report.evidence_edges} evidence edges")
+            + f" ({report.seconds:.1f} s)"
+        )
+    return EXIT_OK
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise _UsageError(f"--param expects NAME=VALUE (got {pair!r}), e.g. --param name='ride bicycle'")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw  # plain text
+    return params
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("(no rows)")
+        return
+    columns = list(rows[0])
+    cells = [
+        [json.dumps(r.get(c), default=str) if not isinstance(r.get(c), str) else r[c] for c in columns]
+        for r in rows
+    ]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from kg.queries import EXAMPLES
+
+    if args.list_examples:
+        for q in EXAMPLES.values():
+            print(f"{q.name}: {q.question}\n  {q.cypher}\n  params: {json.dumps(q.params)}\n")
+        return EXIT_OK
+    params = _parse_params(args.param)
+    if args.example:
+        if args.cypher:
+            raise _UsageError("give either a CYPHER query or --example NAME, not both")
+        example = EXAMPLES.get(args.example)
+        if example is None:
+            raise _UsageError(f"unknown example {args.example!r}; choose from {sorted(EXAMPLES)}")
+        cypher, params = example.cypher, {**example.params, **params}
+    elif args.cypher:
+        cypher = args.cypher
+    else:
+        raise _UsageError("give a CYPHER query (or --example NAME; --list-examples shows them)")
+    with _open_store(args, read_only=not args.write) as store:
+        rows = store.execute(cypher, **params) if args.write else store.query(cypher, **params)
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows)
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kg.export import write_graphml
+    from kg.rdf import export_rdf
+
+    fmt = args.format or args.out.rsplit(".", 1)[-1]
+    with _open_store(args, read_only=True) as store:
+        if fmt == "graphml":
+            n = write_graphml(store, args.out)
+            what = "edges"
+        else:
+            n = export_rdf(store, args.out, fmt, include_ontology=not args.no_ontology)
+            what = "triples"
+    if args.json:
+        _print_json({"path": args.out, what: n})
+    else:
+        print(f"wrote {n} {what} to {args.out}")
+    return EXIT_OK
+
+
+def _cmd_sparql(args: argparse.Namespace) -> int:
+    from kg.rdf import sparql
+
+    rows = sparql(args.file, args.query)
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows)
+    return EXIT_OK
+
+
+# ---- parser -----------------------------------------------------------------------------
+
+
+def _command(commands: Any, name: str, help_: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=f"Example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hake",
         description="The activity knowledge engine (HAKE): ontology, graph, perception, reasoning.",
-        epilog="Example: hake ontology stats --json",
+        epilog="Example:\n  hake init --store graph/ && hake query --example part_states_implying_activity "
+        "--store graph/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    onto = commands.add_parser(
-        "ontology",
-        help="inspect the activity ontology",
-        description="Inspect the packaged HAKE activity ontology.",
-        epilog="Example: hake ontology stats --json",
+    onto = _command(
+        commands, "ontology", "Inspect the packaged HAKE activity ontology.", "hake ontology stats --json"
     )
     onto_commands = onto.add_subparsers(dest="ontology_command", metavar="SUBCOMMAND")
-    stats = onto_commands.add_parser(
+    stats = _command(
+        onto_commands,
         "stats",
-        help="count the terms of each kind",
-        description="Count body parts, part states, verbs, objects and activities.",
-        epilog="Example: hake ontology stats --json",
+        "Count body parts, part states, verbs, objects, activities.",
+        "hake ontology stats --json",
     )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(handler=_cmd_ontology_stats)
+
+    init = _command(
+        commands,
+        "init",
+        "Create the schema and load the ontology into a store (idempotent).",
+        "hake init --store graph/",
+    )
+    _add_store_options(init)
+    init.add_argument("--json", action="store_true", help="print node counts as JSON")
+    init.set_defaults(handler=_cmd_init)
+
+    ingest = _command(
+        commands,
+        "ingest",
+        "Ingest a file into a store, all or nothing; persons already stored are skipped.",
+        "hake ingest hake-instance hico-det-instance-level.tar.gz --store graph/",
+    )
+    ingest.add_argument(
+        "kind",
+        choices=["hake-image", "hake-instance", "observations"],
+        help="HAKE image-level file, HAKE instance-level file (.json or .tar.gz), "
+        "or an observations .jsonl (one PersonObservation.to_dict() per line)",
+    )
+    ingest.add_argument("file", help="the file to ingest")
+    _add_store_options(ingest)
+    ingest.add_argument("--json", action="store_true", help="print the ingest report as JSON")
+    ingest.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ingest.set_defaults(handler=_cmd_ingest)
+
+    query = _command(
+        commands,
+        "query",
+        "Run a Cypher query (read-only unless --write); values only as --param, never in the text.",
+        'hake query "MATCH (s:PartState)-[e:IMPLIES]->(a:Activity {name: $act}) RETURN s.name, '
+        "e.weight ORDER BY e.weight DESC LIMIT 5\" --param act='ride bicycle' --store graph/",
+    )
+    query.add_argument("cypher", nargs="?", help="the Cypher query")
+    query.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query parameter; VALUE is JSON if it parses (3, 0.5, [1,2]), else text",
+    )
+    query.add_argument("--example", metavar="NAME", help="run a documented example query")
+    query.add_argument("--list-examples", action="store_true", help="list the example queries")
+    query.add_argument("--write", action="store_true", help="allow the query to change the store")
+    query.add_argument("--json", action="store_true", help="print rows as a JSON array")
+    _add_store_options(query)
+    query.set_defaults(handler=_cmd_query)
+
+    export = _command(
+        commands,
+        "export",
+        "Export the graph: RDF (ttl, jsonld, nt; ontology + instances, PROV-O) or the ontology as GraphML.",
+        "hake export --format ttl --out graph.ttl --store graph/",
+    )
+    export.add_argument("--out", required=True, help="output file")
+    export.add_argument(
+        "--format",
+        choices=["ttl", "turtle", "jsonld", "json-ld", "nt", "graphml"],
+        help="default: from the --out extension",
+    )
+    export.add_argument("--no-ontology", action="store_true", help="RDF: instances and evidence only")
+    export.add_argument("--json", action="store_true", help="print a JSON summary")
+    _add_store_options(export)
+    export.set_defaults(handler=_cmd_export)
+
+    sparql = _command(
+        commands,
+        "sparql",
+        "Run a SPARQL SELECT over an exported RDF file (pyoxigraph).",
+        'hake sparql graph.ttl "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"',
+    )
+    sparql.add_argument("file", help="an RDF file written by `hake export`")
+    sparql.add_argument("query", help="a SPARQL SELECT query")
+    sparql.add_argument("--json", action="store_true", help="print rows as a JSON array")
+    sparql.set_defaults(handler=_cmd_sparql)
     return parser
 
 
@@ -98,8 +362,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = handler(args)
+    except _UsageError as err:
+        print(f"hake {args.command}: usage error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except HakeError as err:
-        print(f"hake: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, even for multi-line database messages
+        print(f"hake {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as err:
+        print(f"hake {args.command}: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     return code
 

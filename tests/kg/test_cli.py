@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from kg.cli import main
+from tests.kg.helpers import write_instance_fixture
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,3 +43,97 @@ def test_console_script_runs_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_ingest_query_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = str(tmp_path / "graph")
+    assert _run(capsys, "init", "--store", store, "--json")[0] == 0
+    fixture = write_instance_fixture(tmp_path)
+    code, out, _ = _run(
+        capsys, "ingest", "hake-instance", str(fixture), "--store", store, "--json", "--no-progress"
+    )
+    assert code == 0 and json.loads(out)["persons_added"] == 3
+    code, out, _ = _run(
+        capsys, "ingest", "hake-instance", str(fixture), "--store", store, "--json", "--no-progress"
+    )
+    assert json.loads(out)["persons_skipped"] == 3
+    code, out, _ = _run(
+        capsys,
+        "query",
+        "MATCH (a:Activity {name: $n}) RETURN a.hoi_id AS hoi",
+        "--param",
+        "n=ride bicycle",
+        "--store",
+        store,
+        "--json",
+    )
+    assert (code, json.loads(out)) == (0, [{"hoi": 19}])
+    code, out, _ = _run(capsys, "query", "--example", "part_states_implying_activity", "--store", store)
+    assert code == 0 and "foot: tread on" in out and "(3 rows)" in out
+    code, out, _ = _run(capsys, "export", "--out", str(tmp_path / "g.ttl"), "--store", store, "--json")
+    assert code == 0 and json.loads(out)["triples"] > 8_000
+    code, out, _ = _run(
+        capsys,
+        "sparql",
+        str(tmp_path / "g.ttl"),
+        "SELECT (COUNT(*) AS ?n) WHERE { ?p a <https://w3id.org/hake-engine/ontology#Person> }",
+        "--json",
+    )
+    assert json.loads(out) == [{"n": 3}]
+
+
+def test_query_errors_are_one_line_with_exit_codes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    store = str(tmp_path / "graph")
+    _run(capsys, "init", "--store", store)
+    code, _, err = _run(capsys, "query", "MATCH (n) DETACH DELETE n", "--store", store)
+    assert code == 1 and "--write" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "query", "MATCH (n RETURN n", "--store", store)
+    assert code == 1 and "Parser exception" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(capsys, "query", "RETURN 1", "--store", str(tmp_path / "missing"))
+    assert code == 1 and "hake init --store" in err
+    assert _run(capsys, "query", "RETURN 1", "--param", "oops", "--store", store)[0] == 2
+    assert _run(capsys, "query", "--example", "nope", "--store", store)[0] == 2
+    code, out, _ = _run(
+        capsys,
+        "query",
+        "CREATE (:Verb {id: $id}) RETURN 1 AS ok",
+        "--param",
+        "id=x",
+        "--write",
+        "--store",
+        store,
+        "--json",
+    )
+    assert (code, json.loads(out)) == (0, [{"ok": 1}])
+
+
+def test_ingest_bad_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = str(tmp_path / "graph")
+    _run(capsys, "init", "--store", store)
+    bad = tmp_path / "obs.jsonl"
+    bad.write_text('{"image_id": "a", "person_id": "0", "part_states": {"hand: hodl": 0.5}}\n')
+    code, _, err = _run(capsys, "ingest", "observations", str(bad), "--store", store, "--no-progress")
+    assert code == 1 and "'line 1'" in err and "did you mean 'hand: hold'" in err
+
+
+def test_neo4j_option(
+    capsys: pytest.CaptureFixture[str],
+    bolt_server: tuple[str, str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri, user, password, database = bolt_server
+    monkeypatch.setenv("NEO4J_USER", user)
+    monkeypatch.setenv("NEO4J_PASSWORD", password)
+    monkeypatch.setenv("NEO4J_DATABASE", database)
+    assert _run(capsys, "init", "--neo4j", uri)[0] == 0
+    monkeypatch.setenv("NEO4J_URI", uri)
+    code, out, _ = _run(capsys, "query", "MATCH (s:PartState) RETURN count(s) AS n", "--neo4j", "--json")
+    assert (code, json.loads(out)) == (0, [{"n": 93}])
