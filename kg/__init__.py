@@ -1,9 +1,59 @@
-"""The engine: stores (embedded, Neo4j, RDF), ingest, query, composition and the ``hake`` CLI.
+"""The engine: graph stores (embedded, Neo4j, RDF), ingest, evidence, queries, exports, CLI.
 
-So far it holds the command line (``kg.cli``); stores arrive with the knowledge-graph issue.
-``import kg`` never imports torch.
+``import kg`` never imports torch (nor the database drivers: backends import them when a
+store is opened).
+
+>>> import tempfile, kg
+>>> with kg.EmbeddedStore(tempfile.mkdtemp()) as store:
+...     counts = kg.init_store(store)
+...     rows = store.query("MATCH (a:Activity {name: $name})-[:HAS_VERB]->(v:Verb) "
+...                        "RETURN v.name AS verb", name="ride bicycle")
+>>> counts["Activity"], rows
+(600, [{'verb': 'ride'}])
+
+Schema: :mod:`kg.schema`. Example queries and the portable Cypher subset: :mod:`kg.queries`.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from kg.evidence import compute_evidence, evidence_edges, update_evidence
+from kg.export import to_networkx, write_graphml
+from kg.ingest import (
+    IngestReport,
+    image_node_id,
+    ingest_hake_image,
+    ingest_hake_instance,
+    ingest_observations,
+    init_store,
+    read_observations_jsonl,
+    write_predictions,
+)
+from kg.queries import EXAMPLES, ExampleQuery
+from kg.rdf import export_rdf, import_rdf, sparql
+from kg.schema import person_key
+from kg.store import EmbeddedStore, GraphStore, Neo4jStore
+
+__all__ = [
+    "EXAMPLES",
+    "EmbeddedStore",
+    "ExampleQuery",
+    "GraphStore",
+    "IngestReport",
+    "Neo4jStore",
+    "compute_evidence",
+    "evidence_edges",
+    "export_rdf",
+    "image_node_id",
+    "import_rdf",
+    "ingest_hake_image",
+    "ingest_hake_instance",
+    "ingest_observations",
+    "init_store",
+    "person_key",
+    "read_observations_jsonl",
+    "sparql",
+    "to_networkx",
+    "update_evidence",
+    "write_graphml",
+    "write_predictions",
+]
