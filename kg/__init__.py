@@ -25,6 +25,7 @@ from kg.ingest import (
     ingest_hake_instance,
     ingest_observations,
     init_store,
+    iter_observations_jsonl,
     read_observations_jsonl,
     write_predictions,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ingest_hake_instance",
     "ingest_observations",
     "init_store",
+    "iter_observations_jsonl",
     "person_key",
     "read_observations_jsonl",
     "sparql",

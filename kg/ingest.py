@@ -17,10 +17,9 @@ Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a vide
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +45,7 @@ __all__ = [
     "ingest_hake_instance",
     "ingest_observations",
     "init_store",
+    "iter_observations_jsonl",
     "read_observations_jsonl",
     "write_predictions",
 ]
@@ -179,12 +179,11 @@ def _require_ontology(store: GraphStore) -> None:
 
 
 def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` exist (index lookups: for small sets; see :func:`_all_ids`)."""
     found: set[str] = set()
     for start in range(0, len(ids), _CHUNK):
         rows = store.query(
             # The label is one of two fixed names, never user input.
-            # UNWIND + MATCH on the id uses the primary-key index on both backends
-            # (``WHERE n.id IN $ids`` scans on LadybugDB: 100x slower at 70K persons).
             f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id AS id",
             ids=list(ids[start : start + _CHUNK]),
         )
@@ -192,173 +191,176 @@ def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
     return found
 
 
+def _all_ids(store: GraphStore, label: str) -> set[str]:
+    """Every id of ``label`` in the store (one scan; cheaper than per-id lookups at scale)."""
+    # The label is one of two fixed names, never user input.
+    if not store.query(f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"]:
+        return set()
+    return {r["id"] for r in store.query(f"MATCH (n:{label}) RETURN n.id AS id")}
+
+
 def ingest_observations(
     store: GraphStore,
-    observations: Sequence[PersonObservation],
+    observations: Iterable[PersonObservation],
     *,
-    activities: Sequence[Sequence[str]] | None = None,
+    activities: Iterable[Sequence[str]] | None = None,
     image_sizes: Mapping[str, tuple[int, int]] | None = None,
     source: str = "observations",
     progress: bool = False,
+    chunk_size: int = 100_000,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects) in one transaction.
 
+    ``observations`` may be a lazy iterator (e.g. :func:`iter_observations_jsonl`): it is
+    consumed in chunks of ``chunk_size`` persons, each bulk-written inside the same
+    transaction, so memory stays bounded while an error anywhere (a bad line late in a file)
+    still rolls everything back.
+
     Args:
-        observations: validated records; persons whose id is already stored are skipped.
+        observations: records; persons whose id is already stored are skipped.
         activities: per observation, ground-truth activity ids (``DOES`` edges with source
             ``"annotation"``); ``None`` for model observations.
         image_sizes: image id -> (width, height), where known.
-        source: a name for the report (usually the file).
-        progress: show a progress bar.
+        source: a name for the report and error messages (usually the file).
+        progress: show a progress bar (persons).
     """
     start = time.perf_counter()
     _require_ontology(store)
-    if activities is not None and len(activities) != len(observations):
-        raise ValueError(
-            f"activities has {len(activities)} entries but there are {len(observations)} observations"
-        )
-    keys: list[str] = []
-    seen: dict[str, int] = {}
-    for i, obs in enumerate(observations):
-        key = person_key(image_node_id(obs), obs.person_id)
+    stored_persons = _all_ids(store, "Person")
+    stored_images = _all_ids(store, "Image")
+    report = IngestReport(source=source)
+    seen: set[str] = set()
+    sizes = image_sizes or {}
+    created = _now()
+    pairs: Iterable[tuple[PersonObservation, Sequence[str] | None]] = (
+        zip(observations, activities, strict=True)
+        if activities is not None
+        else ((obs, None) for obs in observations)
+    )
+    total = len(observations) if isinstance(observations, Sequence) else None
+    bar = _bar(progress, total, f"ingesting {source}")
+    with store.transaction():
+        chunk: list[tuple[PersonObservation, Sequence[str] | None]] = []
+        for item in pairs:
+            chunk.append(item)
+            if len(chunk) >= chunk_size:
+                _write_chunk(
+                    store, chunk, stored_persons, stored_images, seen, sizes, source, created, report
+                )
+                bar(len(chunk))
+                chunk = []
+        if chunk:
+            _write_chunk(store, chunk, stored_persons, stored_images, seen, sizes, source, created, report)
+            bar(len(chunk))
+    bar(0, close=True)
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _write_chunk(
+    store: GraphStore,
+    chunk: list[tuple[PersonObservation, Sequence[str] | None]],
+    stored_persons: set[str],
+    stored_images: set[str],
+    seen: set[str],
+    sizes: Mapping[str, tuple[int, int]],
+    source: str,
+    created: str,
+    report: IngestReport,
+) -> None:
+    """Bulk-write one chunk: nodes first, then edges (never node and edge in one MERGE)."""
+    images: dict[str, list[Any]] = {
+        k: [] for k in ("id", "width", "height", "frame_index", "timestamp", "video")
+    }
+    persons: dict[str, list[Any]] = {
+        k: [] for k in ("id", "person_id", "bbox", "keypoints", "track_id", "source", "model")
+    }
+    in_image: dict[str, list[Any]] = {"from": [], "to": []}
+    has_state: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": [], "model": []}
+    uses_part: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
+    near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
+    does: dict[str, list[Any]] = {
+        k: [] for k in ("from", "to", "score", "source", "model", "version", "created")
+    }
+    for obs, truth in chunk:
+        image = image_node_id(obs)
+        key = person_key(image, obs.person_id)
         if key in seen:
             raise StoreError(
-                f"{source}: person {key!r} appears twice (records {seen[key] + 1} and {i + 1}); "
-                "person ids must be unique within an image (and frame)"
+                f"{source}: person {key!r} appears twice; person ids must be unique within an "
+                "image (and video frame)"
             )
-        seen[key] = i
-        keys.append(key)
-    present = _existing(store, "Person", keys)
-    todo = [i for i, key in enumerate(keys) if key not in present]
-    image_ids = list(dict.fromkeys(image_node_id(observations[i]) for i in todo))
-    images_present = _existing(store, "Image", image_ids)
-    new_images = [i for i in image_ids if i not in images_present]
-
-    cols = _Columns()
-    first_obs: dict[str, PersonObservation] = {}
-    for i in todo:
-        first_obs.setdefault(image_node_id(observations[i]), observations[i])
-    sizes = image_sizes or {}
-    for image in new_images:
-        obs = first_obs[image]
-        size = sizes.get(obs.image_id)
-        cols.add(
-            "Image",
-            id=image,
-            width=None if size is None else size[0],
-            height=None if size is None else size[1],
-            frame_index=obs.frame_index,
-            timestamp=obs.timestamp,
-            video=None if obs.frame_index is None else obs.image_id,
+        seen.add(key)
+        if key in stored_persons:
+            report.persons_skipped += 1
+            continue
+        report.persons_added += 1
+        if image not in stored_images:
+            stored_images.add(image)
+            size = sizes.get(obs.image_id)
+            images["id"].append(image)
+            images["width"].append(None if size is None else size[0])
+            images["height"].append(None if size is None else size[1])
+            images["frame_index"].append(obs.frame_index)
+            images["timestamp"].append(obs.timestamp)
+            images["video"].append(None if obs.frame_index is None else obs.image_id)
+        persons["id"].append(key)
+        persons["person_id"].append(obs.person_id)
+        persons["bbox"].append(None if obs.box is None else obs.box.to_list())
+        persons["keypoints"].append(
+            None if obs.keypoints is None else [v for k in obs.keypoints for v in (k.x, k.y, k.score)]
         )
-    created = _now()
-    for i in todo:
-        obs, key = observations[i], keys[i]
-        cols.add(
-            "Person",
-            id=key,
-            person_id=obs.person_id,
-            bbox=None if obs.box is None else obs.box.to_list(),
-            keypoints=None
-            if obs.keypoints is None
-            else [v for k in obs.keypoints for v in (k.x, k.y, k.score)],
-            track_id=obs.track_id,
-            source=obs.source,
-            model=obs.model,
-        )
-        cols.rel("IN_IMAGE", "Person", "Image", key, image_node_id(obs))
-        for state, prob in obs.part_states.items():
-            cols.rel(
-                "HAS_STATE",
-                "Person",
-                "PartState",
-                key,
-                state,
-                prob=prob,
-                source=obs.source,
-                model=obs.model,
-            )
-        for part, prob in obs.active_parts.items():
-            cols.rel("USES_PART", "Person", "BodyPart", key, part, prob=prob, source=obs.source)
-        near: dict[str, list[float]] = {}
+        persons["track_id"].append(obs.track_id)
+        persons["source"].append(obs.source)
+        persons["model"].append(obs.model)
+        in_image["from"].append(key)
+        in_image["to"].append(image)
+        n = len(obs.part_states)
+        has_state["from"].extend([key] * n)
+        has_state["to"].extend(obs.part_states.keys())
+        has_state["prob"].extend(obs.part_states.values())
+        has_state["source"].extend([obs.source] * n)
+        has_state["model"].extend([obs.model] * n)
+        n = len(obs.active_parts)
+        uses_part["from"].extend([key] * n)
+        uses_part["to"].extend(obs.active_parts.keys())
+        uses_part["prob"].extend(obs.active_parts.values())
+        uses_part["source"].extend([obs.source] * n)
+        by_object: dict[str, list[float]] = {}
         for detected in obs.objects:
-            near.setdefault(detected.object, []).append(detected.score)
-        for obj, scores in near.items():
-            cols.rel("NEAR", "Person", "Object", key, obj, score=max(scores), count=len(scores))
-        if activities is not None:
-            for act in activities[i]:
-                cols.rel(
-                    "DOES",
-                    "Person",
-                    "Activity",
-                    key,
-                    act,
-                    score=1.0,
-                    source="annotation",
-                    model=ANNOTATION_MODEL,
-                    version=source,
-                    created=created,
-                )
-
-    steps = cols.steps()
-    bar = _bar(progress, len(steps), f"writing {source}")
-    with store.transaction():
-        for kind, args, columns in steps:
-            if kind == "node":
-                store.bulk_insert(args[0], columns)
-            else:
-                store.bulk_relate(args[0], args[1], args[2], columns)
-            bar(1)
-    bar(0, close=True)
-    return IngestReport(
-        source=source,
-        persons_added=len(todo),
-        persons_skipped=len(present),
-        images_added=len(new_images),
-        observations_added=cols.count("HAS_STATE"),
-        activities_added=cols.count("DOES"),
-        seconds=round(time.perf_counter() - start, 3),
-    )
+            by_object.setdefault(detected.object, []).append(detected.score)
+        for obj, scores in by_object.items():
+            near["from"].append(key)
+            near["to"].append(obj)
+            near["score"].append(max(scores))
+            near["count"].append(len(scores))
+        if truth:
+            does["from"].extend([key] * len(truth))
+            does["to"].extend(truth)
+            does["score"].extend([1.0] * len(truth))
+            does["source"].extend(["annotation"] * len(truth))
+            does["model"].extend([ANNOTATION_MODEL] * len(truth))
+            does["version"].extend([source] * len(truth))
+            does["created"].extend([created] * len(truth))
+    store.bulk_insert("Image", images)
+    store.bulk_insert("Person", persons)
+    store.bulk_relate("IN_IMAGE", "Person", "Image", in_image)
+    store.bulk_relate("HAS_STATE", "Person", "PartState", has_state)
+    store.bulk_relate("USES_PART", "Person", "BodyPart", uses_part)
+    store.bulk_relate("NEAR", "Person", "Object", near)
+    store.bulk_relate("DOES", "Person", "Activity", does)
+    report.images_added += len(images["id"])
+    report.observations_added += len(has_state["from"])
+    report.activities_added += len(does["from"])
 
 
-class _Columns:
-    """Column-wise buffers for bulk writes, in dependency order (nodes, then edges)."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, dict[str, list[Any]]] = {}
-        self.rels: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
-
-    def add(self, label: str, **values: Any) -> None:
-        table = self.nodes.setdefault(label, {k: [] for k in values})
-        for k, v in values.items():
-            table[k].append(v)
-
-    def rel(self, rel: str, src: str, dst: str, a: str, b: str, **values: Any) -> None:
-        table = self.rels.setdefault((rel, src, dst), {"from": [], "to": [], **{k: [] for k in values}})
-        table["from"].append(a)
-        table["to"].append(b)
-        for k, v in values.items():
-            table[k].append(v)
-
-    def count(self, rel: str) -> int:
-        return sum(len(t["from"]) for (r, _, _), t in self.rels.items() if r == rel)
-
-    def steps(self) -> list[tuple[str, tuple[str, ...], dict[str, list[Any]]]]:
-        out: list[tuple[str, tuple[str, ...], dict[str, list[Any]]]] = []
-        for label in ("Image", "Person"):
-            if label in self.nodes:
-                out.append(("node", (label,), self.nodes[label]))
-        out += [("rel", key, cols) for key, cols in self.rels.items()]
-        return out
-
-
-def _bar(enabled: bool, total: int, desc: str) -> Callable[..., None]:
+def _bar(enabled: bool, total: int | None, desc: str) -> Callable[..., None]:
     """A tqdm progress bar (on stderr) or a no-op; call ``bar(n)`` and ``bar(0, close=True)``."""
     if not enabled:
         return lambda n, close=False: None
     from tqdm import tqdm
 
-    pbar = tqdm(total=total, desc=desc, unit="step")
+    pbar = tqdm(total=total, desc=desc, unit="person")
 
     def update(n: int, close: bool = False) -> None:
         pbar.update(n)
@@ -434,35 +436,40 @@ def ingest_hake_instance(
     return report
 
 
-def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservation]:
-    """Read an observations file: one :meth:`PersonObservation.to_dict` object per line.
+def iter_observations_jsonl(path: str | os.PathLike[str]) -> Iterator[PersonObservation]:
+    """Stream an observations file: one :meth:`PersonObservation.to_dict` object per line.
 
-    Blank lines are ignored. Any bad line raises :class:`AnnotationFormatError` naming the
-    file, the line number and the field; nothing is returned half-read.
+    Blank lines are ignored. A bad line raises :class:`AnnotationFormatError` naming the
+    file, the line number and the field, when the iterator reaches it (inside
+    :func:`ingest_observations` that rolls the whole ingest back).
     """
+    import orjson
+
     path = Path(path)
     if not path.exists():
         raise AnnotationFormatError(str(path), "(file)", "(path)", "no such file")
-    out: list[PersonObservation] = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             where = f"line {number}"
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise AnnotationFormatError(
-                    str(path), where, "(json)", f"invalid JSON at column {err.colno}: {err.msg}"
-                ) from None
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as err:
+                raise AnnotationFormatError(str(path), where, "(json)", f"invalid JSON: {err}") from None
             try:
-                out.append(PersonObservation.from_dict(data))
+                yield PersonObservation.from_dict(data)
             except HakeError as err:
                 field_name = getattr(err, "field", "(record)")
                 raise AnnotationFormatError(str(path), where, str(field_name), str(err)) from None
             except TypeError as err:
                 raise AnnotationFormatError(str(path), where, "(record)", str(err)) from None
-    return out
+
+
+def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservation]:
+    """All records of an observations file (see :func:`iter_observations_jsonl`), or an error:
+    nothing is returned half-read."""
+    return list(iter_observations_jsonl(path))
 
 
 def write_predictions(store: GraphStore, predictions: Iterable[ActivityPrediction]) -> int:

@@ -88,10 +88,15 @@ def _term(record: str, name: str, vocab: Vocabulary[Any], key: object) -> str:
 def _prob_map(record: str, name: str, vocab: Vocabulary[Any], values: object) -> dict[str, float]:
     if not isinstance(values, Mapping):
         raise RecordError(record, name, values, f"a mapping of {vocab.kind} -> probability")
+    ids = vocab.id_by_key
     out: dict[str, float] = {}
     for key, prob in values.items():
-        term = _term(record, f"{name}[{key!r}]", vocab, key)
-        out[term] = _probability(record, f"{name}[{key!r}]", prob)
+        term = ids.get(key) if isinstance(key, str) else None
+        if term is None or type(prob) is not float or not 0.0 <= prob <= 1.0:
+            # The slow path raises the precise error (and accepts ints and int indices).
+            term = _term(record, f"{name}[{key!r}]", vocab, key)
+            prob = _probability(record, f"{name}[{key!r}]", prob)
+        out[term] = prob
     return out
 
 

@@ -46,6 +46,8 @@ class Vocabulary(Generic[T], Sequence[T]):
         self.kind = kind
         self._terms: tuple[T, ...] = tuple(terms)
         self._by_key: dict[str, T] = {}
+        #: str key (id, name or IRI) -> term id: the fast path for bulk validation.
+        self.id_by_key: dict[str, str] = {}
         for position, term in enumerate(self._terms):
             if term.index != position:
                 raise ValueError(f"{kind} {term.id!r} has index {term.index}, expected {position}")
@@ -54,6 +56,7 @@ class Vocabulary(Generic[T], Sequence[T]):
                 if other is not None and other is not term:
                     raise ValueError(f"{kind} key {key!r} names both {other.id!r} and {term.id!r}")
                 self._by_key[key] = term
+                self.id_by_key[key] = term.id
 
     def __len__(self) -> int:
         return len(self._terms)

@@ -11,6 +11,7 @@ from kg.ingest import (
     ingest_hake_instance,
     ingest_observations,
     init_store,
+    iter_observations_jsonl,
     read_observations_jsonl,
     write_predictions,
 )
@@ -112,7 +113,11 @@ def test_bad_line_leaves_store_unchanged(store: GraphStore, tmp_path: Path) -> N
     assert "obs.jsonl" in str(err.value) and "'line 3'" in str(err.value)
     assert "part_states['hand: hold']" in str(err.value) and "1.7" in str(err.value)
     assert _totals(store) == before
-    # Duplicate persons inside one input are rejected before anything is written.
+    # Streaming: the bad line is reached after earlier chunks were written; all roll back.
+    with pytest.raises(AnnotationFormatError, match="'line 3'"):
+        ingest_observations(store, iter_observations_jsonl(path), chunk_size=1)
+    assert _totals(store) == before
+    # Duplicate persons inside one input are rejected and nothing is written.
     with pytest.raises(StoreError, match="appears twice"):
         ingest_observations(store, [good, good])
     assert _totals(store) == before
