@@ -276,7 +276,7 @@ def _write_chunk(
         k: [] for k in ("id", "person_id", "bbox", "keypoints", "track_id", "source", "model")
     }
     in_image: dict[str, list[Any]] = {"from": [], "to": []}
-    has_state: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": [], "model": []}
+    has_state: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
     uses_part: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
     near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
     does: dict[str, list[Any]] = {
@@ -320,7 +320,6 @@ def _write_chunk(
         has_state["to"].extend(obs.part_states.keys())
         has_state["prob"].extend(obs.part_states.values())
         has_state["source"].extend([obs.source] * n)
-        has_state["model"].extend([obs.model] * n)
         n = len(obs.active_parts)
         uses_part["from"].extend([key] * n)
         uses_part["to"].extend(obs.active_parts.keys())

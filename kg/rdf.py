@@ -144,7 +144,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
     for r in store.query(
         "MATCH (p:Person)-[e:HAS_STATE]->(x:PartState) RETURN p.id AS p, x.id AS x, e.prob AS prob, "
-        "e.source AS source, e.model AS model"
+        "e.source AS source, p.model AS model"
     ):
         s = _iri("obs", r["p"], r["x"])
         t.a(s, h + "PartStateObservation", PROV + "Entity")

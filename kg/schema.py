@@ -19,7 +19,7 @@ Instances::
 
     (:Person {id, person_id, bbox, keypoints, track_id, source, model})-[:IN_IMAGE]->
         (:Image {id, width, height, frame_index, timestamp, video})
-    (:Person)-[:HAS_STATE {prob, source, model}]->(:PartState)
+    (:Person)-[:HAS_STATE {prob, source}]->(:PartState)            the model is Person.model
     (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
     (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
     (:Person)-[:DOES {score, source, model, version, created}]->(:Activity)
@@ -134,7 +134,7 @@ RELS: tuple[RelTable, ...] = (
     RelTable(
         "HAS_STATE",
         (("Person", "PartState"),),
-        (("prob", "DOUBLE"), ("source", "STRING"), ("model", "STRING")),
+        (("prob", "DOUBLE"), ("source", "STRING")),
     ),
     RelTable("USES_PART", (("Person", "BodyPart"),), (("prob", "DOUBLE"), ("source", "STRING"))),
     RelTable("NEAR", (("Person", "Object"),), (("score", "DOUBLE"), ("count", "INT64"))),
