@@ -229,6 +229,60 @@ def _cmd_sparql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from kg.ingest import ingest_observations
+    from perception import Perceiver
+
+    if args.stride < 1:
+        raise _UsageError(f"--stride must be >= 1 (got {args.stride})")
+    perceiver = Perceiver.from_pretrained(
+        detector=args.detector,
+        pose=None if args.pose == "none" else args.pose,
+        clip=None if args.clip == "none" else args.clip,
+        part_state_head=args.heads,
+        device=args.device,
+        batch_size=args.batch_size,
+        person_threshold=args.threshold,
+    )
+    records = list(
+        perceiver.infer_paths(
+            args.inputs,
+            progress=not args.no_progress,
+            stride=args.stride,
+            on_error="skip" if args.skip_errors else "raise",
+        )
+    )
+    lines = "".join(json.dumps(r.to_dict()) + "\n" for r in records)
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".partial")
+        tmp.write_text(lines)
+        tmp.replace(out)
+    ingested = None
+    if args.store is not None or args.neo4j is not None:
+        with _open_store(args) as store:
+            ingested = ingest_observations(store, records, source="hake infer", progress=not args.no_progress)
+    if not args.out and ingested is None:
+        sys.stdout.write(lines)
+    else:
+        summary = {
+            "persons": len(records),
+            "out": args.out,
+            "ingested": None if ingested is None else ingested.to_dict(),
+        }
+        if args.json:
+            _print_json(summary)
+        else:
+            print(
+                f"{len(records)} persons"
+                + (f" written to {args.out}" if args.out else "")
+                + ("" if ingested is None else f"; {ingested.persons_added} added to the store")
+            )
+    return EXIT_OK
+
+
 # ---- parser -----------------------------------------------------------------------------
 
 
@@ -333,6 +387,42 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true", help="print a JSON summary")
     _add_store_options(export)
     export.set_defaults(handler=_cmd_export)
+
+    infer = _command(
+        commands,
+        "infer",
+        "Run perception on images, directories and videos: persons, keypoints, part boxes and "
+        "part-state probabilities as observations JSONL (stdout or --out), optionally ingested.",
+        "hake infer photos/ clip.mp4 --detector PekingU/rtdetr_r50vd "
+        "--pose usyd-community/vitpose-base-simple --out observations.jsonl",
+    )
+    infer.add_argument("inputs", nargs="+", help="image files, directories or videos")
+    infer.add_argument(
+        "--detector",
+        default="PekingU/rtdetr_r50vd",
+        help="RT-DETR checkpoint: a Hub name or a save_pretrained directory",
+    )
+    infer.add_argument(
+        "--pose",
+        default="usyd-community/vitpose-base-simple",
+        help="VitPose checkpoint, or 'none' to skip pose (part boxes then use the documented box template)",
+    )
+    infer.add_argument(
+        "--clip",
+        default="openai/clip-vit-base-patch32",
+        help="CLIP/SigLIP checkpoint for zero-shot part states, or 'none'",
+    )
+    infer.add_argument("--heads", help="trained part-state heads directory (instead of zero-shot)")
+    infer.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    infer.add_argument("--batch-size", type=int, default=8)
+    infer.add_argument("--threshold", type=float, default=0.5, help="person detection threshold")
+    infer.add_argument("--stride", type=int, default=1, help="video: use every N-th frame")
+    infer.add_argument("--skip-errors", action="store_true", help="skip unreadable files instead of failing")
+    infer.add_argument("--out", help="write observations JSONL here (atomically)")
+    infer.add_argument("--json", action="store_true", help="print a JSON summary")
+    infer.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_store_options(infer)
+    infer.set_defaults(handler=_cmd_infer)
 
     sparql = _command(
         commands,
