@@ -209,7 +209,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
             n = write_graphml(store, args.out)
             what = "edges"
         else:
-            n = export_rdf(store, args.out, fmt, include_ontology=not args.no_ontology)
+            n = export_rdf(
+                store, args.out, fmt, include_ontology=not args.no_ontology, progress=not args.no_progress
+            )
             what = "triples"
     if args.json:
         _print_json({"path": args.out, what: n})
@@ -385,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--no-ontology", action="store_true", help="RDF: instances and evidence only")
     export.add_argument("--json", action="store_true", help="print a JSON summary")
+    export.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_store_options(export)
     export.set_defaults(handler=_cmd_export)
 
@@ -459,6 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split())  # one line, even for multi-line database messages
         print(f"hake {args.command}: error: {message}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # `hake ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as err:
         print(f"hake {args.command}: error: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -99,7 +99,7 @@ class _Triples:
             self.add(s, RDF_TYPE, self.node(c))
 
 
-def _instance_triples(store: GraphStore) -> _Triples:
+def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     onto = load()
     t = _Triples()
     h = NAMESPACE
@@ -111,6 +111,16 @@ def _instance_triples(store: GraphStore) -> _Triples:
         "Verb": {x.id: x.iri for x in onto.verbs},
     }
     agents: set[str] = set()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=10, desc="exporting RDF", unit="table")
+
+    def rows(cypher: str) -> list[dict[str, Any]]:
+        if bar is not None:
+            bar.update(1)
+        return store.query(cypher)
 
     def agent(model: str | None, source: str | None) -> Any:
         name = model or ("hake-annotation" if source == "annotation" else "unknown-model")
@@ -121,7 +131,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
             t.add(iri, "http://www.w3.org/2000/01/rdf-schema#label", name)
         return t.node(iri)
 
-    for r in store.query(
+    for r in rows(
         "MATCH (i:Image) RETURN i.id AS id, i.width AS width, i.height AS height, "
         "i.frame_index AS frame_index, i.timestamp AS timestamp, i.video AS video"
     ):
@@ -130,7 +140,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, h + "imageId", r["id"])
         for key in ("width", "height", "frame_index", "timestamp", "video"):
             t.add(s, h + {"frame_index": "frameIndex"}.get(key, key), r[key])
-    for r in store.query(
+    for r in rows(
         "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, "
         "p.bbox AS bbox, p.track_id AS track_id, p.source AS source, p.model AS model, i.id AS image"
     ):
@@ -142,7 +152,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, h + "trackId", r["track_id"])
         t.add(s, h + "source", r["source"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-    for r in store.query(
+    for r in rows(
         "MATCH (p:Person)-[e:HAS_STATE]->(x:PartState) RETURN p.id AS p, x.id AS x, e.prob AS prob, "
         "e.source AS source, p.model AS model"
     ):
@@ -153,7 +163,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, h + "probability", float(r["prob"]))
         t.add(s, h + "source", r["source"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-    for r in store.query(
+    for r in rows(
         "MATCH (p:Person)-[e:NEAR]->(o:Object) RETURN p.id AS p, o.id AS o, e.score AS score, "
         "e.count AS count"
     ):
@@ -163,15 +173,13 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, h + "object", t.node(term_iri["Object"][r["o"]]))
         t.add(s, h + "score", float(r["score"]))
         t.add(s, h + "count", int(r["count"]))
-    for r in store.query(
-        "MATCH (p:Person)-[e:USES_PART]->(b:BodyPart) RETURN p.id AS p, b.id AS b, e.prob AS prob"
-    ):
+    for r in rows("MATCH (p:Person)-[e:USES_PART]->(b:BodyPart) RETURN p.id AS p, b.id AS b, e.prob AS prob"):
         s = _iri("part", r["p"], r["b"])
         t.a(s, h + "BodyPartObservation")
         t.add(s, h + "person", t.node(_iri("person", r["p"])))
         t.add(s, h + "bodyPart", t.node(term_iri["BodyPart"][r["b"]]))
         t.add(s, h + "probability", float(r["prob"]))
-    for r in store.query(
+    for r in rows(
         "MATCH (p:Person)-[e:DOES]->(a:Activity) RETURN p.id AS p, a.id AS a, e.score AS score, "
         "e.source AS source, e.model AS model, e.version AS version, e.created AS created"
     ):
@@ -185,7 +193,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
         if r["created"]:
             t.add(s, PROV + "generatedAtTime", r["created"])
-    for r in store.query(
+    for r in rows(
         "MATCH (p:Person)-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
         "MATCH (x)-[c:CONTRIBUTES_TO]->(e) RETURN p.id AS p, a.id AS a, e.id AS id, "
         "e.method AS method, e.model AS model, e.created AS created, c.kind AS kind, x.id AS term, "
@@ -207,7 +215,7 @@ def _instance_triples(store: GraphStore) -> _Triples:
         t.add(c, h + "rank", int(r["rank"]))
         t.add(c, h + "edge", r["edge"])
     for label in ("Activity", "Verb"):
-        for r in store.query(
+        for r in rows(
             # The label comes from the fixed pair above.
             f"MATCH (x:PartState)-[e:IMPLIES]->(y:{label}) RETURN x.id AS x, y.id AS y, "
             "e.count AS count, e.cond_prob AS cond_prob, e.npmi AS npmi, e.weight AS weight"
@@ -222,10 +230,12 @@ def _instance_triples(store: GraphStore) -> _Triples:
             t.add(s, h + "condProb", float(r["cond_prob"]))
             t.add(s, h + "npmi", float(r["npmi"]))
             t.add(s, h + "weight", float(r["weight"]))
+    if bar is not None:
+        bar.close()
     return t
 
 
-def rdf_store(store: GraphStore | None = None, include_ontology: bool = True) -> Any:
+def rdf_store(store: GraphStore | None = None, include_ontology: bool = True, progress: bool = False) -> Any:
     """A ``pyoxigraph.Store`` holding the ontology and (when ``store`` is given) the instances."""
     import pyoxigraph
 
@@ -233,12 +243,16 @@ def rdf_store(store: GraphStore | None = None, include_ontology: bool = True) ->
     if include_ontology:
         ox.load(path=str(turtle_path()), format=pyoxigraph.RdfFormat.TURTLE)
     if store is not None:
-        ox.extend(_instance_triples(store).quads)
+        ox.extend(_instance_triples(store, progress).quads)
     return ox
 
 
 def export_rdf(
-    store: GraphStore, path: str | os.PathLike[str], format: str | None = None, include_ontology: bool = True
+    store: GraphStore,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    include_ontology: bool = True,
+    progress: bool = False,
 ) -> int:
     """Write the graph as RDF to ``path`` (format from ``format`` or the file extension).
 
@@ -247,7 +261,7 @@ def export_rdf(
     """
     path = Path(path)
     fmt = _fmt(format or path.suffix.lstrip(".") or "ttl")
-    ox = rdf_store(store, include_ontology)
+    ox = rdf_store(store, include_ontology, progress)
     prefixes = {
         "hake": NAMESPACE,
         "data": DATA,
