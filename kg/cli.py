@@ -285,6 +285,170 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reasoner(args: argparse.Namespace) -> Any:
+    from reasoning import ActivityReasoner
+
+    try:
+        return ActivityReasoner.from_pretrained(args.model, device=args.device)
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+
+
+class _Failed(Exception):
+    """A failure outside the HakeError tree (e.g. from torch-side loading): exit code 1."""
+
+
+def _print_predictions(preds: list[list[Any]]) -> None:
+    for person in preds:
+        if not person:
+            continue
+        head = person[0]
+        print(f"{head.image_id}/{head.person_id}:")
+        for p in person:
+            top = p.explanation.contributions[:3] if p.explanation is not None else ()
+            why = ", ".join(f"{c.term} {c.weight:+.2f}" for c in top)
+            print(f"  {p.activity:<28} {p.score:.3f}   because {why}")
+
+
+def _cmd_reason(args: argparse.Namespace) -> int:
+    from kg.engine import Engine
+    from kg.ingest import read_observations_jsonl
+
+    observations = read_observations_jsonl(args.file)
+    with _open_store(args) as store:
+        engine = Engine(store, _reasoner(args))
+        preds = engine.reason(observations, top_k=args.top_k, progress=not args.no_progress)
+    if args.json:
+        _print_json([[p.to_dict() for p in person] for person in preds])
+    else:
+        _print_predictions(preds)
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from kg.engine import Engine
+    from kg.report import write_explanation
+
+    with _open_store(args, read_only=True) as store:
+        data = Engine(store).explain(args.person, args.activity)
+    text = write_explanation(data, args.format, args.out, args.image)
+    if args.out:
+        print(f"wrote {args.format} explanation of {args.person} to {args.out}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from kg.engine import DEMO_OBSERVATIONS, Engine
+    from kg.ingest import read_observations_jsonl
+    from kg.queries import EXAMPLES
+    from kg.report import write_explanation
+    from kg.store import EmbeddedStore
+
+    start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    observations = read_observations_jsonl(DEMO_OBSERVATIONS)
+    with EmbeddedStore(out / "store") as store:
+        engine = Engine(store, _reasoner(args))
+        counts = engine.init()
+        print(f"1. ontology in {out / 'store'}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        if args.image:
+            print("2. perception on", ", ".join(args.image))
+            preds = engine.infer(
+                args.image,
+                top_k=3,
+                detector=args.detector,
+                pose=args.pose,
+                clip=args.clip,
+                device=args.device,
+            )
+        else:
+            print(f"2. reasoning over {len(observations)} example persons ({DEMO_OBSERVATIONS.name})")
+            preds = engine.reason(observations, top_k=3)
+        _print_predictions(preds)
+        first = preds[0][0]
+        person = f"{first.image_id}/{first.person_id}"
+        activity = load_activity_name(first.activity)
+        queries: list[tuple[str, dict[str, Any]]] = [
+            ("part_states_implying_activity", {"activity": activity, "limit": 5}),
+            ("person_part_states", {"person": person, "threshold": 0.5}),
+            ("why_prediction", {"person": person, "activity": activity}),
+        ]
+        print("3. three Cypher queries over the stored graph:")
+        for name, params in queries:
+            example = EXAMPLES[name]
+            rows = store.query(example.cypher, **params)
+            print(f"\n-- {example.question}\n   params: {json.dumps(params)}")
+            _print_table(rows)
+        report = out / "report.html"
+        write_explanation(engine.explain(person), "html", report, args.image[0] if args.image else None)
+    print(f"\n4. HTML report: {report.resolve()}")
+    print(
+        f"done in {time.perf_counter() - start:.1f} s; query more with: "
+        f"hake query --store {out / 'store'} --example why_prediction "
+        f'--param person={person} --param activity="{activity}"'
+    )
+    return EXIT_OK
+
+
+def load_activity_name(activity_id: str) -> str:
+    import ontology
+
+    return ontology.load().activities[activity_id].name
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import reasoning
+
+    unseen = reasoning.default_unseen_path() if args.unseen == "default" else args.unseen
+    try:
+        metrics = reasoning.evaluate(
+            args.data,
+            task=args.task,
+            model=args.model,
+            split_seed=args.split_seed,
+            test_fraction=args.test_fraction,
+            unseen_file=unseen,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+    if args.json:
+        _print_json(metrics)
+    else:
+        for key, value in metrics.items():
+            print(f"{key:<22} {value}")
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import reasoning
+
+    try:
+        reasoner = reasoning.train(
+            args.data,
+            task=args.task or ("hake-image", "hake-instance"),
+            model=args.model,
+            out_dir=args.out,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+    summary = {"out": args.out, "model": reasoner.name, "version": reasoner.version}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"trained {reasoner.name} ({reasoner.version}); saved to {args.out}")
+    return EXIT_OK
+
+
 # ---- parser -----------------------------------------------------------------------------
 
 
@@ -427,6 +591,93 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_options(infer)
     infer.set_defaults(handler=_cmd_infer)
 
+    reason = _command(
+        commands,
+        "reason",
+        "Reason over part-state observations (no images): store them, predict activities with "
+        "explanations, write both to the store.",
+        "hake reason observations.jsonl --top-k 3 --store graph/",
+    )
+    reason.add_argument("file", help="observations .jsonl (one PersonObservation.to_dict() per line)")
+    reason.add_argument("--top-k", type=int, default=5, help="activities per person (default 5)")
+    reason.add_argument("--model", help="a reasoner checkpoint folder (default: the packaged GNN)")
+    reason.add_argument("--device", default="cpu", help="cpu or cuda")
+    reason.add_argument("--json", action="store_true", help="print predictions as JSON")
+    reason.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_store_options(reason)
+    reason.set_defaults(handler=_cmd_reason)
+
+    explain = _command(
+        commands,
+        "explain",
+        "Export why a person's activities were predicted: json, jsonld, ttl (PROV-O), graphml or "
+        "an html report with pictures.",
+        "hake explain demo/street.jpg/0 --format html --out why.html --store demo-out/store",
+    )
+    explain.add_argument("person", help="person id '<image id>/<person id>'")
+    explain.add_argument("--activity", help="only this activity (name or id)")
+    explain.add_argument("--format", choices=["json", "jsonld", "ttl", "graphml", "html"], default="json")
+    explain.add_argument("--out", help="write to this file (default: stdout)")
+    explain.add_argument("--image", help="html: the image file to draw the boxes on")
+    _add_store_options(explain)
+    explain.set_defaults(handler=_cmd_explain)
+
+    demo = _command(
+        commands,
+        "demo",
+        "Offline demo: build the graph, reason over bundled example persons with the packaged "
+        "reasoner, run three Cypher queries and write an HTML report.",
+        "hake demo --out demo-out/",
+    )
+    demo.add_argument(
+        "--out", default="hake-demo", help="folder for the store and report (default hake-demo/)"
+    )
+    demo.add_argument(
+        "--image", action="append", help="run perception on this image instead (needs checkpoints)"
+    )
+    demo.add_argument("--detector", default="PekingU/rtdetr_r50vd")
+    demo.add_argument("--pose", default="usyd-community/vitpose-base-simple")
+    demo.add_argument("--clip", default="openai/clip-vit-base-patch32")
+    demo.add_argument("--model", help="a reasoner checkpoint folder (default: the packaged GNN)")
+    demo.add_argument("--device", default="cpu")
+    demo.set_defaults(handler=_cmd_demo)
+
+    evaluate = _command(
+        commands,
+        "eval",
+        "Train on a seeded split of the HAKE annotations and report held-out metrics (mAP, few@k, "
+        "unseen compositions).",
+        "hake eval --data ../shared/datasets/hake --task hake-image --model gnn --split-seed 0 "
+        "--test-fraction 0.2 --unseen default --json",
+    )
+    evaluate.add_argument("--data", required=True, help="folder with the HAKE archives")
+    evaluate.add_argument("--task", default="hake-image", choices=["hake-image", "hake-instance"])
+    evaluate.add_argument("--model", default="gnn", choices=["gnn", "mlp", "linear", "rule"])
+    evaluate.add_argument("--split-seed", type=int, default=0)
+    evaluate.add_argument("--test-fraction", type=float, default=0.2)
+    evaluate.add_argument("--unseen", help="activity ids held out of training ('default': the packaged 120)")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
+    evaluate.set_defaults(handler=_cmd_eval)
+
+    train = _command(
+        commands,
+        "train",
+        "Train a reasoner on all HAKE annotations of a task and save a checkpoint with its provenance.",
+        "hake train --data ../shared/datasets/hake --model gnn --out my-reasoner/",
+    )
+    train.add_argument("--data", required=True, help="folder with the HAKE archives")
+    train.add_argument(
+        "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"
+    )
+    train.add_argument("--model", default="gnn", choices=["gnn", "mlp", "linear", "rule"])
+    train.add_argument("--out", required=True, help="checkpoint folder to write")
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--json", action="store_true", help="print a JSON summary")
+    train.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
+    train.set_defaults(handler=_cmd_train)
+
     sparql = _command(
         commands,
         "sparql",
@@ -455,6 +706,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = handler(args)
+    except _Failed as err:
+        print(f"hake {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return EXIT_FAILED
     except _UsageError as err:
         print(f"hake {args.command}: usage error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -17,6 +17,7 @@ Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a vide
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -273,15 +274,16 @@ def _write_chunk(
         k: [] for k in ("id", "width", "height", "frame_index", "timestamp", "video")
     }
     persons: dict[str, list[Any]] = {
-        k: [] for k in ("id", "person_id", "bbox", "keypoints", "track_id", "source", "model")
+        k: [] for k in ("id", "person_id", "bbox", "keypoints", "part_boxes", "track_id", "source", "model")
     }
     in_image: dict[str, list[Any]] = {"from": [], "to": []}
     has_state: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
     uses_part: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
     near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
     does: dict[str, list[Any]] = {
-        k: [] for k in ("from", "to", "score", "source", "model", "version", "created")
+        k: [] for k in ("from", "to", "score", "source", "model", "version", "ontology", "created")
     }
+    onto_version = load().version
     for obs, truth in chunk:
         image = image_node_id(obs)
         key = person_key(image, obs.person_id)
@@ -310,6 +312,7 @@ def _write_chunk(
         persons["keypoints"].append(
             None if obs.keypoints is None else [v for k in obs.keypoints for v in (k.x, k.y, k.score)]
         )
+        persons["part_boxes"].append(_flat_part_boxes(obs))
         persons["track_id"].append(obs.track_id)
         persons["source"].append(obs.source)
         persons["model"].append(obs.model)
@@ -340,6 +343,7 @@ def _write_chunk(
             does["source"].extend(["annotation"] * len(truth))
             does["model"].extend([ANNOTATION_MODEL] * len(truth))
             does["version"].extend([source] * len(truth))
+            does["ontology"].extend([onto_version] * len(truth))
             does["created"].extend([created] * len(truth))
     store.bulk_insert("Image", images)
     store.bulk_insert("Person", persons)
@@ -351,6 +355,17 @@ def _write_chunk(
     report.images_added += len(images["id"])
     report.observations_added += len(has_state["from"])
     report.activities_added += len(does["from"])
+
+
+def _flat_part_boxes(obs: PersonObservation) -> list[float] | None:
+    """The fine parts' boxes flattened in channel order, NaN where a part has none."""
+    if not obs.part_boxes:
+        return None
+    out: list[float] = []
+    for part in load().body_parts.ids:
+        box = obs.part_boxes.get(part)
+        out.extend(box.to_list() if box is not None else [math.nan] * 4)
+    return out
 
 
 def _bar(enabled: bool, total: int | None, desc: str) -> Callable[..., None]:
@@ -489,6 +504,7 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
             "ingest their observations first"
         )
     created = _now()
+    onto_version = load().version
     does, expl, contrib = [], [], []
     for key, p in zip(keys, preds, strict=True):
         does.append(
@@ -498,6 +514,7 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
                 "score": p.score,
                 "model": p.model,
                 "version": p.model_version,
+                "ontology": onto_version,
                 "created": created,
             }
         )
@@ -511,6 +528,7 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
                     "method": p.explanation.method,
                     "model": p.model,
                     "version": p.model_version,
+                    "ontology": onto_version,
                     "score": p.score,
                     "created": created,
                 }
@@ -536,7 +554,7 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
         store.run_batches(
             "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (a:Activity {id: r.a}) "
             "CREATE (p)-[:DOES {score: r.score, source: 'model', model: r.model, "
-            "version: r.version, created: r.created}]->(a)",
+            "version: r.version, ontology: r.ontology, created: r.created}]->(a)",
             does,
         )
         if expl:
@@ -546,7 +564,8 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
             )
             store.run_batches(
                 "UNWIND $rows AS r MERGE (e:Explanation {id: r.id}) SET e.method = r.method, "
-                "e.model = r.model, e.version = r.version, e.score = r.score, e.created = r.created",
+                "e.model = r.model, e.version = r.version, e.ontology = r.ontology, e.score = r.score, "
+                "e.created = r.created",
                 expl,
             )
             store.run_batches(

@@ -17,20 +17,23 @@ Cross-level evidence (computed from ingested annotations, :mod:`kg.evidence`)::
 
 Instances::
 
-    (:Person {id, person_id, bbox, keypoints, track_id, source, model})-[:IN_IMAGE]->
+    (:Person {id, person_id, bbox, keypoints, part_boxes, track_id, source, model})-[:IN_IMAGE]->
         (:Image {id, width, height, frame_index, timestamp, video})
     (:Person)-[:HAS_STATE {prob, source}]->(:PartState)            the model is Person.model
     (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
     (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
-    (:Person)-[:DOES {score, source, model, version, created}]->(:Activity)
-    (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, version, score, created})
+    (:Person)-[:DOES {score, source, model, version, ontology, created}]->(:Activity)
+    (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, version, ontology, score,
+        created})
     (:Explanation)-[:EXPLAINS]->(:Activity)
     (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, rank, kind, edge}]->(:Explanation)
 
 ``Person.id`` is ``"<image id>/<person id>"``, unique in the store; ``Person.person_id`` is
 the id within the image. Every node has ``id``; ontology nodes also ``name`` (the ontology
 label: ``"hand: hold"``, ``"ride"``, ``"bicycle"``, ``"ride bicycle"``) and ``idx`` (the
-channel index). ``source`` is ``"annotation"`` or ``"model"``.
+channel index). ``source`` is ``"annotation"`` or ``"model"``. ``keypoints`` is the 17
+COCO keypoints flattened ``[x, y, score, ...]``; ``part_boxes`` the 10 fine parts' boxes
+flattened in channel order ``[x1, y1, x2, y2, ...]`` with NaN for a part without a box.
 
 Person -> image is ``IN_IMAGE``, not ``IN``: ``IN`` is a reserved word in LadybugDB's parser
 (``MATCH (p)-[:IN]->(i)`` fails there), and the schema must read the same on every store.
@@ -104,6 +107,7 @@ NODES: tuple[NodeTable, ...] = (
             ("person_id", "STRING"),
             ("bbox", "DOUBLE[]"),
             ("keypoints", "DOUBLE[]"),
+            ("part_boxes", "DOUBLE[]"),
             ("track_id", "INT64"),
             ("source", "STRING"),
             ("model", "STRING"),
@@ -117,6 +121,7 @@ NODES: tuple[NodeTable, ...] = (
             ("model", "STRING"),
             ("version", "STRING"),
             ("score", "DOUBLE"),
+            ("ontology", "STRING"),
             ("created", "STRING"),
         ),
     ),
@@ -146,6 +151,7 @@ RELS: tuple[RelTable, ...] = (
             ("source", "STRING"),
             ("model", "STRING"),
             ("version", "STRING"),
+            ("ontology", "STRING"),
             ("created", "STRING"),
         ),
     ),

@@ -1,0 +1,149 @@
+"""The Engine: one object that runs the whole pipeline over one store.
+
+media --perception--> observations --kg--> store --reasoning--> predictions + explanations
+--kg--> store, then Cypher, exports and reports over the result. ``kg`` is the only
+package that imports ``perception`` and ``reasoning``, and it does so inside the methods
+that run them, so ``import kg`` stays light.
+
+>>> import tempfile
+>>> from kg.engine import Engine
+>>> from ontology import PersonObservation, DetectedObject
+>>> with Engine.open(tempfile.mkdtemp()) as engine:
+...     _ = engine.init()
+...     preds = engine.reason([PersonObservation("img.jpg", "0", part_states={"head: drink with": 0.9,
+...                            "hand: hold": 0.9}, objects=(DetectedObject("cup", 0.9),))])
+...     why = engine.explain("img.jpg/0")
+>>> preds[0][0].activity.endswith("-cup"), why.explanations[0]["activity"] == preds[0][0].activity
+(True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kg.ingest import IngestReport, image_node_id, ingest_observations, init_store, write_predictions
+from kg.report import PersonExplanations, load_person
+from kg.store.base import GraphStore
+from ontology import ActivityPrediction, PersonObservation
+
+__all__ = ["DEMO_OBSERVATIONS", "Engine"]
+
+#: The bundled example observations (hand-written by the project) that ``hake demo`` reasons over.
+DEMO_OBSERVATIONS = Path(__file__).with_name("data") / "demo_observations.jsonl"
+
+
+class Engine:
+    """Perception, the store and reasoning, composed.
+
+    Args:
+        store: an open store (:class:`~kg.store.EmbeddedStore` or :class:`~kg.store.Neo4jStore`).
+        reasoner: an ``reasoning.ActivityReasoner``; default: the packaged checkpoint, loaded
+            on first use.
+    """
+
+    def __init__(self, store: GraphStore, reasoner: Any | None = None) -> None:
+        self.store = store
+        self._reasoner = reasoner
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] = "hake-graph",
+        *,
+        neo4j: str | None = None,
+        reasoner: Any | None = None,
+    ) -> Engine:
+        """An engine over the embedded store at ``path``, or over Neo4j at URI ``neo4j``."""
+        from kg.store import EmbeddedStore, Neo4jStore
+
+        store: GraphStore = Neo4jStore.from_env(neo4j) if neo4j is not None else EmbeddedStore(path)
+        return cls(store, reasoner)
+
+    @property
+    def reasoner(self) -> Any:
+        """The activity reasoner (the packaged default GNN unless one was given)."""
+        if self._reasoner is None:
+            from reasoning import ActivityReasoner
+
+            self._reasoner = ActivityReasoner.from_pretrained()
+        return self._reasoner
+
+    def init(self) -> dict[str, int]:
+        """Create the schema and load the ontology (idempotent)."""
+        return init_store(self.store)
+
+    def ingest(
+        self, observations: Iterable[PersonObservation], source: str = "engine", progress: bool = False
+    ) -> IngestReport:
+        """Store observations (persons already stored are skipped)."""
+        return ingest_observations(self.store, observations, source=source, progress=progress)
+
+    def reason(
+        self, observations: Sequence[PersonObservation], top_k: int = 5, progress: bool = False
+    ) -> list[list[ActivityPrediction]]:
+        """Observations -> stored persons -> ranked, explained predictions written back.
+
+        Returns per person (input order) the ``top_k`` predictions, best first. For video
+        frames the predictions' ``image_id`` is the frame's image node id (``video#frame``).
+        """
+        observations = list(observations)
+        self.ingest(observations, progress=progress)
+        predictions = self.reasoner.predict(observations, top_k=top_k, explain=True)
+        fixed = [
+            [dataclasses.replace(p, image_id=image_node_id(obs), person_id=obs.person_id) for p in preds]
+            for obs, preds in zip(observations, predictions, strict=True)
+        ]
+        write_predictions(self.store, [p for preds in fixed for p in preds])
+        return fixed
+
+    def infer(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        perceiver: Any | None = None,
+        top_k: int = 5,
+        stride: int = 1,
+        progress: bool = True,
+        **perceiver_options: Any,
+    ) -> list[list[ActivityPrediction]]:
+        """Images, directories or videos -> perception -> store -> reasoning -> store.
+
+        ``perceiver`` is a ``perception.Perceiver``; without one, one is built with
+        ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders).
+        """
+        if perceiver is None:
+            from perception import Perceiver
+
+            perceiver = Perceiver.from_pretrained(**perceiver_options)
+        observations = list(perceiver.infer_paths(paths, progress=progress, stride=stride))
+        return self.reason(observations, top_k=top_k, progress=progress)
+
+    def explain(self, person: str, activity: str | None = None) -> PersonExplanations:
+        """The stored explanations of person ``"<image>/<person>"`` (one activity, or all)."""
+        return load_person(self.store, person).only(activity)
+
+    def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        """A read-only Cypher query (parameters only)."""
+        return self.store.query(cypher, **params)
+
+    def export(self, path: str | os.PathLike[str], format: str | None = None) -> int:
+        """RDF (ttl, jsonld, nt) or GraphML (by ``format`` or extension); returns the size."""
+        from kg.export import write_graphml
+        from kg.rdf import export_rdf
+
+        fmt = format or Path(path).suffix.lstrip(".")
+        if fmt == "graphml":
+            return write_graphml(self.store, path)
+        return export_rdf(self.store, path, fmt)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

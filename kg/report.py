@@ -1,0 +1,425 @@
+"""Explanation exports for one person: JSON, RDF (JSON-LD / Turtle, PROV-O), GraphML and an
+HTML report with pictures.
+
+The person's data is read from the store into a :class:`PersonExplanations` (plain records),
+then rendered. The HTML report is one self-contained file (inline SVG, the image embedded as
+a data URI when given): the image with the person and body-part boxes drawn and labelled,
+each top activity with a bar chart of its contributing part states and objects and a small
+graph of the contributions, and the Cypher that reproduces the numbers.
+
+JSON schema (:meth:`PersonExplanations.to_dict`)::
+
+    {"person": "img.jpg/0", "image": {"id", "width", "height", "video", "frame_index"},
+     "box": [x1, y1, x2, y2] | null, "part_boxes": {"right_hand": [x1, y1, x2, y2], ...},
+     "part_states": [{"id", "name", "prob", "source"}, ...],
+     "objects": [{"id", "name", "score"}, ...],
+     "explanations": [{"activity", "activity_name", "score", "method", "model", "version",
+                       "created", "contributions": [{"kind", "term", "name", "weight",
+                                                     "rank", "edge"}, ...]}, ...]}
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import mimetypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kg.queries import EXAMPLES
+from kg.store.base import GraphStore
+from ontology import StoreError, Vocabulary, load
+
+__all__ = ["FORMATS", "PersonExplanations", "load_person", "write_explanation"]
+
+#: ``hake explain --format`` choices.
+FORMATS = ("json", "jsonld", "ttl", "graphml", "html")
+
+_PERSON = (
+    "MATCH (p:Person {id: $person})-[:IN_IMAGE]->(i:Image) RETURN p.bbox AS box, "
+    "p.part_boxes AS part_boxes, p.source AS source, p.model AS model, i.id AS image, "
+    "i.width AS width, i.height AS height, i.video AS video, i.frame_index AS frame_index"
+)
+_STATES = (
+    "MATCH (p:Person {id: $person})-[h:HAS_STATE]->(s:PartState) RETURN s.id AS id, "
+    "s.name AS name, h.prob AS prob, h.source AS source ORDER BY prob DESC, name"
+)
+_OBJECTS = (
+    "MATCH (p:Person {id: $person})-[n:NEAR]->(o:Object) RETURN o.id AS id, o.name AS name, "
+    "n.score AS score ORDER BY score DESC, name"
+)
+_EXPLANATIONS = (
+    "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
+    "MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN a.id AS activity, a.name AS activity_name, "
+    "e.score AS score, e.method AS method, e.model AS model, e.version AS version, "
+    "e.created AS created, c.kind AS kind, t.id AS term, t.name AS name, c.weight AS weight, "
+    "c.rank AS rank, c.edge AS edge ORDER BY score DESC, activity, rank"
+)
+
+
+@dataclass
+class PersonExplanations:
+    """Everything the exports need about one person, read from a store."""
+
+    person: str
+    image: dict[str, Any]
+    box: list[float] | None
+    part_boxes: dict[str, list[float]]
+    part_states: list[dict[str, Any]]
+    objects: list[dict[str, Any]]
+    explanations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            "image": self.image,
+            "box": self.box,
+            "part_boxes": self.part_boxes,
+            "part_states": self.part_states,
+            "objects": self.objects,
+            "explanations": self.explanations,
+        }
+
+    def only(self, activity: str | None) -> PersonExplanations:
+        """The same person with explanations of one activity (id or name) only."""
+        if activity is None:
+            return self
+        act = load().activities[activity].id
+        kept = [e for e in self.explanations if e["activity"] == act]
+        if not kept:
+            raise StoreError(
+                f"person {self.person!r} has no stored explanation for {activity!r}; it has "
+                f"{sorted({e['activity_name'] for e in self.explanations}) or 'none'}"
+            )
+        return PersonExplanations(
+            self.person, self.image, self.box, self.part_boxes, self.part_states, self.objects, kept
+        )
+
+
+def load_person(store: GraphStore, person: str) -> PersonExplanations:
+    """Read one person (``"<image>/<person>"``), its observations and explanations."""
+    rows = store.query(_PERSON, person=person)
+    if not rows:
+        raise StoreError(
+            f"no person {person!r} in the store; person ids look like '<image id>/<person id>', "
+            'list some with: hake query "MATCH (p:Person) RETURN p.id AS id LIMIT 10"'
+        )
+    row = rows[0]
+    fine = load().body_parts.ids
+    part_boxes: dict[str, list[float]] = {}
+    flat = row["part_boxes"] or []
+    for i, part in enumerate(fine):
+        box = flat[4 * i : 4 * i + 4]
+        if len(box) == 4 and not any(v is None or math.isnan(v) for v in box):
+            part_boxes[part] = list(box)
+    explanations: dict[str, dict[str, Any]] = {}
+    for r in store.query(_EXPLANATIONS, person=person):
+        key = f"{r['activity']}|{r['model']}"
+        entry = explanations.setdefault(
+            key,
+            {
+                "activity": r["activity"],
+                "activity_name": r["activity_name"],
+                "score": r["score"],
+                "method": r["method"],
+                "model": r["model"],
+                "version": r["version"],
+                "created": r["created"],
+                "contributions": [],
+            },
+        )
+        entry["contributions"].append(
+            {
+                "kind": r["kind"],
+                "term": r["term"],
+                "name": r["name"],
+                "weight": r["weight"],
+                "rank": r["rank"],
+                "edge": r["edge"],
+            }
+        )
+    return PersonExplanations(
+        person=person,
+        image={
+            "id": row["image"],
+            "width": row["width"],
+            "height": row["height"],
+            "video": row["video"],
+            "frame_index": row["frame_index"],
+        },
+        box=row["box"],
+        part_boxes=part_boxes,
+        part_states=store.query(_STATES, person=person),
+        objects=store.query(_OBJECTS, person=person),
+        explanations=sorted(explanations.values(), key=lambda e: -float(e["score"] or 0.0)),
+    )
+
+
+# ---- RDF and GraphML --------------------------------------------------------------------
+
+
+def _rdf(data: PersonExplanations, fmt: str) -> str:
+    import pyoxigraph
+
+    from kg.rdf import DATA, PROV, RDF_TYPE, _iri, _Triples
+
+    onto = load()
+    h = onto.activities[0].iri.rsplit("#", 1)[0] + "#"
+    t = _Triples()
+    person = _iri("person", data.person)
+    t.a(person, h + "Person", PROV + "Entity")
+    t.add(person, h + "inImage", t.node(_iri("image", data.image["id"])))
+    for s in data.part_states:
+        obs = _iri("obs", data.person, s["id"])
+        t.a(obs, h + "PartStateObservation")
+        t.add(obs, h + "person", t.node(person))
+        t.add(obs, h + "partState", t.node(onto.part_states[s["id"]].iri))
+        t.add(obs, h + "probability", float(s["prob"]))
+    iris: dict[str, Vocabulary[Any]] = {
+        "part_state": onto.part_states,
+        "object": onto.objects,
+        "body_part": onto.body_parts,
+    }
+    for e in data.explanations:
+        pred = _iri("pred", data.person, e["activity"], e["model"])
+        expl = _iri("expl", data.person, e["activity"], e["model"])
+        agent = _iri("agent", e["model"])
+        t.a(agent, PROV + "SoftwareAgent")
+        t.a(pred, h + "ActivityPrediction", PROV + "Entity")
+        t.add(pred, h + "person", t.node(person))
+        t.add(pred, h + "activity", t.node(onto.activities[e["activity"]].iri))
+        t.add(pred, h + "score", float(e["score"]))
+        t.add(pred, PROV + "wasAttributedTo", t.node(agent))
+        t.a(expl, h + "Explanation", PROV + "Entity")
+        t.add(expl, h + "explains", t.node(pred))
+        t.add(expl, h + "method", e["method"])
+        t.add(expl, h + "modelVersion", e["version"])
+        t.add(expl, PROV + "wasAttributedTo", t.node(agent))
+        t.add(expl, PROV + "generatedAtTime", e["created"])
+        for c in e["contributions"]:
+            node = f"{expl}/c{c['rank']}"
+            t.add(expl, h + "contribution", t.node(node))
+            t.a(node, h + "Contribution")
+            t.add(node, h + "term", t.node(iris[c["kind"]][c["term"]].iri))
+            t.add(node, h + "kind", c["kind"])
+            t.add(node, h + "weight", float(c["weight"]))
+            t.add(node, h + "rank", int(c["rank"]))
+            t.add(node, h + "edge", c["edge"])
+            t.add(
+                node,
+                PROV + "wasDerivedFrom",
+                t.node(_iri("obs", data.person, c["term"])) if c["kind"] == "part_state" else None,
+            )
+    store = pyoxigraph.Store()
+    store.extend(t.quads)
+    prefixes = {"hake": h, "data": DATA, "prov": PROV, "rdf": RDF_TYPE.rsplit("#", 1)[0] + "#"}
+    rdf_format = pyoxigraph.RdfFormat.TURTLE if fmt == "ttl" else pyoxigraph.RdfFormat.JSON_LD
+    out = store.dump(format=rdf_format, from_graph=pyoxigraph.DefaultGraph(), prefixes=prefixes)
+    if out is None:  # dump() returns the bytes when no output file is given
+        raise StoreError("pyoxigraph returned no serialization")
+    return bytes(out).decode("utf-8")
+
+
+def _graphml(data: PersonExplanations) -> str:
+    import networkx as nx
+
+    graph = nx.MultiDiGraph()
+    person = f"Person:{data.person}"
+    graph.add_node(person, label="Person", name=data.person)
+    for e in data.explanations:
+        expl = f"Explanation:{data.person}|{e['activity']}|{e['model']}"
+        act = f"Activity:{e['activity']}"
+        graph.add_node(expl, label="Explanation", method=e["method"], score=float(e["score"]))
+        graph.add_node(act, label="Activity", name=e["activity_name"])
+        graph.add_edge(person, expl, type="EXPLAINED_BY")
+        graph.add_edge(expl, act, type="EXPLAINS")
+        for c in e["contributions"]:
+            label = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}[c["kind"]]
+            node = f"{label}:{c['term']}"
+            graph.add_node(node, label=label, name=c["name"])
+            graph.add_edge(
+                node,
+                expl,
+                type="CONTRIBUTES_TO",
+                weight=float(c["weight"]),
+                rank=int(c["rank"]),
+                edge=c["edge"] or "",
+            )
+    return "\n".join(nx.generate_graphml(graph)) + "\n"
+
+
+# ---- HTML -------------------------------------------------------------------------------
+
+_COLORS = {"part_state": "#2f6db5", "object": "#c77d14", "body_part": "#4a8a3c"}
+
+
+def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
+    boxes = [b for b in [data.box, *data.part_boxes.values()] if b]
+    width = data.image.get("width") or (max((b[2] for b in boxes), default=320) + 20)
+    height = data.image.get("height") or (max((b[3] for b in boxes), default=240) + 20)
+    parts = [
+        f'<svg class="scene" role="img" aria-label="person and body-part boxes" '
+        f'viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:560px" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    if image_path is not None:
+        mime = mimetypes.guess_type(image_path.name)[0] or "image/png"
+        payload = base64.b64encode(image_path.read_bytes()).decode("ascii")
+        parts.append(
+            f'<image href="data:{mime};base64,{payload}" x="0" y="0" width="{width:g}" height="{height:g}"/>'
+        )
+    else:
+        parts.append(
+            f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="#f3f3f0"/>'
+            f'<text x="8" y="18" font-size="12" fill="#777">image not available: '
+            f"{html.escape(str(data.image['id']))}</text>"
+        )
+    if data.box:
+        x1, y1, x2, y2 = data.box
+        parts.append(
+            f'<rect class="person-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" '
+            f'height="{y2 - y1:g}" fill="none" stroke="#d62728" stroke-width="3"/>'
+            f'<text x="{x1 + 3:g}" y="{max(y1 - 4, 12):g}" font-size="14" fill="#d62728">'
+            f"{html.escape(data.person)}</text>"
+        )
+    names = {p.id: p.name for p in load().body_parts}
+    for part, (x1, y1, x2, y2) in data.part_boxes.items():
+        parts.append(
+            f'<rect class="part-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" '
+            f'height="{y2 - y1:g}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
+            f'<text x="{x1 + 2:g}" y="{y1 + 11:g}" font-size="10" fill="#1f77b4">'
+            f"{html.escape(names.get(part, part))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _bars_svg(contributions: list[dict[str, Any]]) -> str:
+    rows = contributions[:12]
+    if not rows:
+        return "<p>No contributions above the threshold.</p>"
+    top = max(abs(float(c["weight"])) for c in rows) or 1.0
+    height = 22 * len(rows) + 10
+    out = [
+        f'<svg class="bars" role="img" aria-label="contributions" viewBox="0 0 520 {height}" '
+        f'width="520" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, c in enumerate(rows):
+        w = 260 * abs(float(c["weight"])) / top
+        y = 5 + 22 * i
+        color = _COLORS.get(c["kind"], "#888") if float(c["weight"]) >= 0 else "#999"
+        out.append(
+            f'<text x="175" y="{y + 14}" font-size="12" text-anchor="end">'
+            f"{html.escape(str(c['name']))}</text>"
+            f'<rect x="180" y="{y}" width="{w:.1f}" height="16" fill="{color}"/>'
+            f'<text x="{185 + w:.1f}" y="{y + 13}" font-size="11">{float(c["weight"]):+.3f}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _graph_svg(activity: str, contributions: list[dict[str, Any]]) -> str:
+    rows = contributions[:8]
+    height = max(60, 34 * len(rows) + 16)
+    top = max((abs(float(c["weight"])) for c in rows), default=1.0) or 1.0
+    mid = height / 2
+    out = [
+        f'<svg class="graph" role="img" aria-label="contribution graph" viewBox="0 0 520 {height}" '
+        f'width="520" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, c in enumerate(rows):
+        y = 16 + 34 * i
+        stroke = 1 + 6 * abs(float(c["weight"])) / top
+        out.append(
+            f'<line x1="190" y1="{y}" x2="350" y2="{mid:.1f}" stroke="{_COLORS.get(c["kind"], "#888")}" '
+            f'stroke-width="{stroke:.1f}" opacity="0.7"/>'
+            f'<circle cx="190" cy="{y}" r="6" fill="{_COLORS.get(c["kind"], "#888")}"/>'
+            f'<text x="180" y="{y + 4}" font-size="11" text-anchor="end">'
+            f"{html.escape(str(c['name']))}</text>"
+        )
+    out.append(
+        f'<circle cx="356" cy="{mid:.1f}" r="9" fill="#d62728"/>'
+        f'<text x="370" y="{mid + 4:.1f}" font-size="13">{html.escape(activity)}</text></svg>'
+    )
+    return "".join(out)
+
+
+def _html(data: PersonExplanations, image_path: Path | None) -> str:
+    why = EXAMPLES["why_prediction"].cypher
+    sections = []
+    for e in data.explanations:
+        params = json.dumps({"person": data.person, "activity": e["activity_name"]})
+        sections.append(
+            f'<section class="activity"><h2>{html.escape(e["activity_name"])} '
+            f"<small>score {float(e['score']):.3f} · {html.escape(e['model'])} "
+            f"{html.escape(str(e['version']))} · {html.escape(e['method'])}</small></h2>"
+            f'<div class="row"><figure>{_bars_svg(e["contributions"])}<figcaption>Contributions '
+            f"(signed share of the activity score; blue: part states, orange: objects)</figcaption>"
+            f"</figure><figure>{_graph_svg(e['activity_name'], e['contributions'])}<figcaption>"
+            f"Which terms fed the activity, edge width = weight</figcaption></figure></div>"
+            f"<details><summary>Cypher to reproduce</summary><pre><code>{html.escape(why)}</code></pre>"
+            f"<p>parameters: <code>{html.escape(params)}</code></p></details></section>"
+        )
+    states = "".join(
+        f"<tr><td>{html.escape(s['name'])}</td><td>{float(s['prob']):.2f}</td>"
+        f"<td>{html.escape(str(s['source']))}</td></tr>"
+        for s in data.part_states[:20]
+    )
+    objects = ", ".join(f"{html.escape(o['name'])} ({float(o['score']):.2f})" for o in data.objects)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Why: {html.escape(data.person)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1150px; }}
+h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-bottom: .3rem; }}
+h2 small {{ color: #666; font-weight: normal; font-size: .8rem; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1.5rem; }} figure {{ margin: 0; }}
+figcaption {{ color: #666; font-size: .8rem; }} table {{ border-collapse: collapse; }}
+td, th {{ padding: 2px 10px 2px 0; text-align: left; font-size: .9rem; }}
+pre {{ background: #f5f5f2; padding: .6rem; white-space: pre-wrap; }}
+</style></head>
+<body>
+<h1>Why was <code>{html.escape(data.person)}</code> predicted to do what it does?</h1>
+<div class="row"><figure>{_image_svg(data, image_path)}<figcaption>Person box (red) and body-part
+boxes (blue) in image <code>{html.escape(str(data.image["id"]))}</code></figcaption></figure>
+<div><h2>Observed part states</h2><table><tr><th>part state</th><th>prob</th><th>source</th></tr>
+{states}</table><p>Objects: {objects or "none"}</p></div></div>
+{"".join(sections) or "<p>No stored predictions for this person yet: run <code>hake reason</code>.</p>"}
+<script>document.body.dataset.rendered = document.querySelectorAll("svg").length;</script>
+</body></html>
+"""
+
+
+def write_explanation(
+    data: PersonExplanations,
+    fmt: str,
+    path: str | os.PathLike[str] | None = None,
+    image_path: str | os.PathLike[str] | None = None,
+) -> str:
+    """Render ``data`` as ``fmt`` (one of :data:`FORMATS`); write it to ``path`` (atomically)
+    when given. Returns the text."""
+    if fmt not in FORMATS:
+        raise StoreError(f"unknown explanation format {fmt!r}; expected one of {FORMATS}")
+    image = None
+    if image_path is not None:
+        image = Path(image_path)
+        if not image.is_file():
+            raise StoreError(f"--image {image} does not exist")
+    if fmt == "json":
+        text = json.dumps(data.to_dict(), indent=2)
+    elif fmt in ("jsonld", "ttl"):
+        text = _rdf(data, fmt)
+    elif fmt == "graphml":
+        text = _graphml(data)
+    else:
+        text = _html(data, image)
+    if path is not None:
+        out = Path(path)
+        tmp = out.with_name(out.name + ".partial")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    return text
