@@ -261,9 +261,10 @@ def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
     boxes = [b for b in [data.box, *data.part_boxes.values()] if b]
     width = data.image.get("width") or (max((b[2] for b in boxes), default=320) + 20)
     height = data.image.get("height") or (max((b[3] for b in boxes), default=240) + 20)
+    u = max(width, height) / 480  # one screen pixel at the displayed size, in image units
     parts = [
         f'<svg class="scene" role="img" aria-label="person and body-part boxes" '
-        f'viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:560px" '
+        f'viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:480px" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
     if image_path is not None:
@@ -275,23 +276,23 @@ def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
     else:
         parts.append(
             f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="#f3f3f0"/>'
-            f'<text x="8" y="18" font-size="12" fill="#777">image not available: '
-            f"{html.escape(str(data.image['id']))}</text>"
+            f'<text x="{4 * u:g}" y="{height - 6 * u:g}" font-size="{11 * u:g}" fill="#777">'
+            f"image file not given ({html.escape(str(data.image['id']))}): boxes only</text>"
         )
     if data.box:
         x1, y1, x2, y2 = data.box
         parts.append(
-            f'<rect class="person-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" '
-            f'height="{y2 - y1:g}" fill="none" stroke="#d62728" stroke-width="3"/>'
-            f'<text x="{x1 + 3:g}" y="{max(y1 - 4, 12):g}" font-size="14" fill="#d62728">'
-            f"{html.escape(data.person)}</text>"
+            f'<rect class="person-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '
+            f'fill="none" stroke="#d62728" stroke-width="{3 * u:g}"/>'
+            f'<text x="{x1 + 3 * u:g}" y="{y1 + 15 * u:g}" font-size="{13 * u:g}" fill="#d62728">'
+            f"person {html.escape(data.person.rsplit('/', 1)[-1])}</text>"
         )
     names = {p.id: p.name for p in load().body_parts}
     for part, (x1, y1, x2, y2) in data.part_boxes.items():
         parts.append(
-            f'<rect class="part-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" '
-            f'height="{y2 - y1:g}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
-            f'<text x="{x1 + 2:g}" y="{y1 + 11:g}" font-size="10" fill="#1f77b4">'
+            f'<rect class="part-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '
+            f'fill="none" stroke="#1f77b4" stroke-width="{1.5 * u:g}"/>'
+            f'<text x="{x1 + 2 * u:g}" y="{y1 + 11 * u:g}" font-size="{10 * u:g}" fill="#1f77b4">'
             f"{html.escape(names.get(part, part))}</text>"
         )
     parts.append("</svg>")
