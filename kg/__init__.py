@@ -16,6 +16,7 @@ Schema: :mod:`kg.schema`. Example queries and the portable Cypher subset: :mod:`
 
 from __future__ import annotations
 
+from kg.engine import Engine
 from kg.evidence import compute_evidence, evidence_edges, update_evidence
 from kg.export import to_networkx, write_graphml
 from kg.ingest import (
@@ -37,6 +38,7 @@ from kg.store import EmbeddedStore, GraphStore, Neo4jStore
 __all__ = [
     "EXAMPLES",
     "EmbeddedStore",
+    "Engine",
     "ExampleQuery",
     "GraphStore",
     "IngestReport",

@@ -237,23 +237,33 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
     if args.stride < 1:
         raise _UsageError(f"--stride must be >= 1 (got {args.stride})")
-    perceiver = Perceiver.from_pretrained(
-        detector=args.detector,
-        pose=None if args.pose == "none" else args.pose,
-        clip=None if args.clip == "none" else args.clip,
-        part_state_head=args.heads,
-        device=args.device,
-        batch_size=args.batch_size,
-        person_threshold=args.threshold,
-    )
-    records = list(
-        perceiver.infer_paths(
-            args.inputs,
-            progress=not args.no_progress,
-            stride=args.stride,
-            on_error="skip" if args.skip_errors else "raise",
+    if not 0.0 <= args.threshold <= 1.0:
+        raise _UsageError(f"--threshold must be in [0, 1] (got {args.threshold})")
+    if args.batch_size < 1:
+        raise _UsageError(f"--batch-size must be >= 1 (got {args.batch_size})")
+    try:
+        perceiver = Perceiver.from_pretrained(
+            detector=args.detector,
+            pose=None if args.pose == "none" else args.pose,
+            clip=None if args.clip == "none" else args.clip,
+            part_state_head=args.heads,
+            device=args.device,
+            batch_size=args.batch_size,
+            person_threshold=args.threshold,
         )
-    )
+    except ValueError as err:  # option values only the perception config can judge (e.g. --device)
+        raise _UsageError(str(err)) from None
+    try:
+        records = list(
+            perceiver.infer_paths(
+                args.inputs,
+                progress=not args.no_progress,
+                stride=args.stride,
+                on_error="skip" if args.skip_errors else "raise",
+            )
+        )
+    except ValueError as err:  # e.g. two inputs with the same image id
+        raise _UsageError(str(err)) from None
     lines = "".join(json.dumps(r.to_dict()) + "\n" for r in records)
     if args.out:
         from pathlib import Path
@@ -268,20 +278,22 @@ def _cmd_infer(args: argparse.Namespace) -> int:
             ingested = ingest_observations(store, records, source="hake infer", progress=not args.no_progress)
     if not args.out and ingested is None:
         sys.stdout.write(lines)
-    else:
-        summary = {
-            "persons": len(records),
-            "out": args.out,
-            "ingested": None if ingested is None else ingested.to_dict(),
-        }
-        if args.json:
-            _print_json(summary)
-        else:
-            print(
-                f"{len(records)} persons"
-                + (f" written to {args.out}" if args.out else "")
-                + ("" if ingested is None else f"; {ingested.persons_added} added to the store")
-            )
+        return EXIT_OK
+    summary = {
+        "persons": len(records),
+        "out": args.out,
+        "ingested": None if ingested is None else ingested.to_dict(),
+    }
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    message = f"{len(records)} persons" + (f" written to {args.out}" if args.out else "")
+    if ingested is not None:
+        message += (
+            f"; {ingested.persons_added} added to the store, {ingested.persons_skipped} already "
+            "there (same image and person id)"
+        )
+    print(message)
     return EXIT_OK
 
 
@@ -363,15 +375,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 args.image,
                 top_k=3,
                 detector=args.detector,
-                pose=args.pose,
-                clip=args.clip,
+                pose=None if args.pose == "none" else args.pose,
+                clip=None if args.clip == "none" else args.clip,
                 device=args.device,
             )
         else:
             print(f"2. reasoning over {len(observations)} example persons ({DEMO_OBSERVATIONS.name})")
             preds = engine.reason(observations, top_k=3)
         _print_predictions(preds)
-        first = preds[0][0]
+        if not any(preds):
+            raise _Failed(
+                "no persons detected, so nothing to reason about; try another image or "
+                "a lower detection threshold with `hake infer --threshold`"
+            )
+        first = next(p for p in preds if p)[0]
         person = f"{first.image_id}/{first.person_id}"
         activity = load_activity_name(first.activity)
         queries: list[tuple[str, dict[str, Any]]] = [

@@ -5,16 +5,17 @@ media --perception--> observations --kg--> store --reasoning--> predictions + ex
 package that imports ``perception`` and ``reasoning``, and it does so inside the methods
 that run them, so ``import kg`` stays light.
 
->>> import tempfile
->>> from kg.engine import Engine
->>> from ontology import PersonObservation, DetectedObject
->>> with Engine.open(tempfile.mkdtemp()) as engine:
-...     _ = engine.init()
-...     preds = engine.reason([PersonObservation("img.jpg", "0", part_states={"head: drink with": 0.9,
-...                            "hand: hold": 0.9}, objects=(DetectedObject("cup", 0.9),))])
-...     why = engine.explain("img.jpg/0")
->>> preds[0][0].activity.endswith("-cup"), why.explanations[0]["activity"] == preds[0][0].activity
-(True, True)
+Example (tested in ``tests/kg/test_engine.py``)::
+
+    from kg import Engine
+    from ontology import DetectedObject, PersonObservation
+
+    with Engine.open("graph/") as engine:
+        engine.init()
+        preds = engine.reason([PersonObservation("img.jpg", "0",
+                               part_states={"head: drink with": 0.9, "hand: hold": 0.9},
+                               objects=(DetectedObject("cup", 0.9),))])
+        why = engine.explain("img.jpg/0")      # stored explanations, ready to export
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ def compute_evidence(store: GraphStore) -> list[EvidenceEdge]:
     n_state = {
         r["s"]: r["n"]
         for r in store.query(
-            "MATCH (p:Person)-[h:HAS_STATE]->(s:PartState) WHERE h.source = 'annotation' "
+            # Only persons with annotated activities: the same population as ``total``.
+            "MATCH (s:PartState)<-[h:HAS_STATE]-(p:Person)-[d:DOES]->(:Activity) "
+            "WHERE h.source = 'annotation' AND d.source = 'annotation' "
             "RETURN s.id AS s, count(DISTINCT p) AS n"
         )
     }

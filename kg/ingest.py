@@ -489,11 +489,16 @@ def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservat
 def write_predictions(store: GraphStore, predictions: Iterable[ActivityPrediction]) -> int:
     """Store predictions (``DOES`` edges with score, model, version) and their explanations.
 
-    The person (``"<image_id>/<person_id>"``) must already be in the store. Writing the
-    same (person, activity, model) again replaces the earlier prediction and explanation.
-    Returns the number of predictions written.
+    The person (``"<image_id>/<person_id>"``) must already be in the store. The predictions
+    of one model for one person are replaced as a whole: writing a person's predictions for
+    model M first removes every earlier ``DOES`` edge of M on that person and M's
+    explanations of that person. Within one call, a repeated (person, activity, model)
+    keeps the last one. Returns the number of predictions written.
     """
-    preds = list(predictions)
+    latest: dict[tuple[str, str, str], ActivityPrediction] = {}
+    for p in predictions:
+        latest[(person_key(p.image_id, p.person_id), p.activity, p.model)] = p
+    preds = list(latest.values())
     if not preds:
         return 0
     keys = [person_key(p.image_id, p.person_id) for p in preds]
@@ -545,11 +550,17 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
                     }
                 )
     label = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}
+    stale = [{"p": k, "model": m} for k, m in dict.fromkeys((d["p"], d["model"]) for d in does)]
     with store.transaction():
         store.run_batches(
-            "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(a:Activity {id: r.a}) "
-            "WHERE d.model = r.model DELETE d",
-            does,
+            "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(:Activity) "
+            "WHERE d.model = r.model AND d.source = 'model' DELETE d",
+            stale,
+        )
+        store.run_batches(
+            "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[:EXPLAINED_BY]->(e:Explanation) "
+            "WHERE e.model = r.model DETACH DELETE e",
+            stale,
         )
         store.run_batches(
             "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (a:Activity {id: r.a}) "
@@ -558,10 +569,6 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
             does,
         )
         if expl:
-            store.run_batches(
-                "UNWIND $rows AS r MATCH (t)-[c:CONTRIBUTES_TO]->(e:Explanation {id: r.id}) DELETE c",
-                expl,
-            )
             store.run_batches(
                 "UNWIND $rows AS r MERGE (e:Explanation {id: r.id}) SET e.method = r.method, "
                 "e.model = r.model, e.version = r.version, e.ontology = r.ontology, e.score = r.score, "

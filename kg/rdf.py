@@ -94,6 +94,16 @@ class _Triples:
             obj = ox.Literal(str(o))
         self.quads.append(ox.Quad(ox.NamedNode(s), ox.NamedNode(p), obj))
 
+    def time(self, s: str, p: str, iso: str | None) -> None:
+        """An ``xsd:dateTime`` literal (PROV-O's type for ``prov:generatedAtTime``)."""
+        if iso:
+            ox = self._ox
+            self.quads.append(
+                ox.Quad(
+                    ox.NamedNode(s), ox.NamedNode(p), ox.Literal(iso, datatype=ox.NamedNode(XSD + "dateTime"))
+                )
+            )
+
     def a(self, s: str, *classes: str) -> None:
         for c in classes:
             self.add(s, RDF_TYPE, self.node(c))
@@ -191,8 +201,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.add(s, h + "source", r["source"])
         t.add(s, h + "modelVersion", r["version"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-        if r["created"]:
-            t.add(s, PROV + "generatedAtTime", r["created"])
+        t.time(s, PROV + "generatedAtTime", r["created"])
     for r in rows(
         "MATCH (p:Person)-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
         "MATCH (x)-[c:CONTRIBUTES_TO]->(e) RETURN p.id AS p, a.id AS a, e.id AS id, "
@@ -204,7 +213,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.add(s, h + "explains", t.node(_iri("pred", r["p"], r["a"], r["model"])))
         t.add(s, h + "method", r["method"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], "model"))
-        t.add(s, PROV + "generatedAtTime", r["created"])
+        t.time(s, PROV + "generatedAtTime", r["created"])
         c = f"{s}/c{r['rank']}"
         t.add(s, h + "contribution", t.node(c))
         t.a(c, h + "Contribution")
@@ -366,44 +375,52 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
         values = props.get(h + key, [])
         return _python(values[0]) if values else None
 
-    images = {s: props for s, props in _by_subject(ox, h + "Image")}
-    persons: dict[str, dict[str, Any]] = {}
-    for s, props in _by_subject(ox, h + "Person"):
-        image = images.get(one(props, "inImage") or "", {})
-        bbox = one(props, "bbox")
-        persons[s] = {
-            "image_id": one(image, "video") or one(image, "imageId"),
-            "person_id": one(props, "personId"),
-            "box": None if bbox is None else Box.of(json.loads(bbox)),
-            "frame_index": one(image, "frameIndex"),
-            "timestamp": one(image, "timestamp"),
-            "track_id": one(props, "trackId"),
-            "source": one(props, "source") or "model",
-            "part_states": {},
-            "active_parts": {},
-            "objects": [],
-            "activities": [],
+    try:
+        images = {s: props for s, props in _by_subject(ox, h + "Image")}
+        persons: dict[str, dict[str, Any]] = {}
+        for s, props in _by_subject(ox, h + "Person"):
+            image = images.get(one(props, "inImage") or "", {})
+            bbox = one(props, "bbox")
+            persons[s] = {
+                "image_id": one(image, "video") or one(image, "imageId"),
+                "person_id": one(props, "personId"),
+                "box": None if bbox is None else Box.of(json.loads(bbox)),
+                "frame_index": one(image, "frameIndex"),
+                "timestamp": one(image, "timestamp"),
+                "track_id": one(props, "trackId"),
+                "source": one(props, "source") or "model",
+                "part_states": {},
+                "active_parts": {},
+                "objects": [],
+                "activities": [],
+            }
+        term_id = {
+            x.iri: x.id for x in [*onto.part_states, *onto.objects, *onto.body_parts, *onto.activities]
         }
-    term_id = {x.iri: x.id for x in [*onto.part_states, *onto.objects, *onto.body_parts, *onto.activities]}
-    for cls, field, key, value in (
-        ("PartStateObservation", "part_states", "partState", "probability"),
-        ("BodyPartObservation", "active_parts", "bodyPart", "probability"),
-    ):
-        for _, props in _by_subject(ox, h + cls):
+        for cls, field, key, value in (
+            ("PartStateObservation", "part_states", "partState", "probability"),
+            ("BodyPartObservation", "active_parts", "bodyPart", "probability"),
+        ):
+            for _, props in _by_subject(ox, h + cls):
+                person = persons[one(props, "person")]
+                person[field][term_id[one(props, key)]] = one(props, value)
+        for _, props in _by_subject(ox, h + "ObjectObservation"):
             person = persons[one(props, "person")]
-            person[field][term_id[one(props, key)]] = one(props, value)
-    for _, props in _by_subject(ox, h + "ObjectObservation"):
-        person = persons[one(props, "person")]
-        person["objects"].append(DetectedObject(term_id[one(props, "object")], one(props, "score")))
-    for _, props in _by_subject(ox, h + "ActivityPrediction"):
-        if one(props, "source") == "annotation":
-            persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
-    observations, activities = [], []
-    for p in persons.values():
-        acts = p.pop("activities")
-        p["objects"] = tuple(p["objects"])
-        observations.append(PersonObservation(**p))
-        activities.append(tuple(acts))
+            person["objects"].append(DetectedObject(term_id[one(props, "object")], one(props, "score")))
+        for _, props in _by_subject(ox, h + "ActivityPrediction"):
+            if one(props, "source") == "annotation":
+                persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
+        observations, activities = [], []
+        for p in persons.values():
+            acts = p.pop("activities")
+            p["objects"] = tuple(p["objects"])
+            observations.append(PersonObservation(**p))
+            activities.append(tuple(acts))
+    except (KeyError, TypeError) as err:
+        raise StoreError(
+            f"{path}: cannot rebuild persons: a reference points at nothing ({err!r}); import only "
+            "files written by `hake export` (ontology IRIs under hake:, persons under data:person/)"
+        ) from None
     has_truth = any(activities)
     report = ingest_observations(
         store, observations, activities=activities if has_truth else None, source=path.name, progress=progress

@@ -199,7 +199,7 @@ def _rdf(data: PersonExplanations, fmt: str) -> str:
         t.add(expl, h + "method", e["method"])
         t.add(expl, h + "modelVersion", e["version"])
         t.add(expl, PROV + "wasAttributedTo", t.node(agent))
-        t.add(expl, PROV + "generatedAtTime", e["created"])
+        t.time(expl, PROV + "generatedAtTime", e["created"])
         for c in e["contributions"]:
             node = f"{expl}/c{c['rank']}"
             t.add(expl, h + "contribution", t.node(node))
@@ -259,8 +259,16 @@ _COLORS = {"part_state": "#2f6db5", "object": "#c77d14", "body_part": "#4a8a3c"}
 
 def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
     boxes = [b for b in [data.box, *data.part_boxes.values()] if b]
-    width = data.image.get("width") or (max((b[2] for b in boxes), default=320) + 20)
-    height = data.image.get("height") or (max((b[3] for b in boxes), default=240) + 20)
+    width: float
+    height: float
+    if image_path is not None:  # the picture's own size, so boxes land where they belong
+        from PIL import Image
+
+        with Image.open(image_path) as picture:
+            width, height = picture.size
+    else:
+        width = data.image.get("width") or (max((b[2] for b in boxes), default=320) + 20)
+        height = data.image.get("height") or (max((b[3] for b in boxes), default=240) + 20)
     u = max(width, height) / 480  # one screen pixel at the displayed size, in image units
     parts = [
         f'<svg class="scene" role="img" aria-label="person and body-part boxes" '

@@ -257,6 +257,12 @@ class PersonObservation:
             raise RecordError(rec, "frame_index", self.frame_index, "an int >= 0 or None")
         if self.timestamp is not None:
             set_(self, "timestamp", _number(rec, "timestamp", self.timestamp))
+        if self.track_id is not None and (
+            isinstance(self.track_id, bool) or not isinstance(self.track_id, int) or self.track_id < 0
+        ):
+            raise RecordError(rec, "track_id", self.track_id, "an int >= 0 or None")
+        if self.model is not None and not isinstance(self.model, str):
+            raise RecordError(rec, "model", self.model, "a string (the model name) or None")
         if self.source not in SOURCES:
             raise RecordError(rec, "source", self.source, f"one of {SOURCES}")
 

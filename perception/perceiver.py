@@ -35,7 +35,7 @@ from ontology import Box, DetectedObject, PersonObservation
 from perception._io import expand_paths, is_video_path, load_image
 from perception._loading import progress_bar
 from perception.detector import DEFAULT_DETECTOR, Detection, Detector
-from perception.errors import ImageReadError
+from perception.errors import EmptyVideoError, ImageReadError, VideoReadError
 from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
 from perception.pose import DEFAULT_POSE, PoseEstimator
 from perception.video import IoUTracker, count_frames, read_frames
@@ -401,6 +401,7 @@ class Perceiver:
                 bar.update(len(batch))
         finally:
             bar.close()
+            frames.close()  # release the video file even when the caller stops early
 
     def infer_paths(
         self,
@@ -414,15 +415,26 @@ class Perceiver:
         Images are batched ``batch_size`` at a time; each video runs through
         :meth:`iter_video` with ``stride``. ``image_id`` is the path relative to the
         directory given (the file name for files given directly). With
-        ``on_error="skip"`` an unreadable image is logged and skipped instead of raised.
+        ``on_error="skip"`` an unreadable image or video (or an empty video) is logged as a
+        warning and skipped instead of raised. Two inputs that would get the same image id
+        raise ``ValueError`` before any work is done.
         """
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error: expected one of {ON_ERROR}, got {on_error!r}")
         files: list[tuple[Path, str]] = []
+        seen: dict[str, Path] = {}
         for item in paths:
             base = Path(item)
             for f in expand_paths([base]):
-                files.append((f, f.relative_to(base).as_posix() if base.is_dir() else f.name))
+                image_id = f.relative_to(base).as_posix() if base.is_dir() else f.name
+                if image_id in seen and seen[image_id] != f:
+                    raise ValueError(
+                        f"two inputs get the same image id {image_id!r}: {seen[image_id]} and {f}; "
+                        "image ids are paths relative to the folder given, so pass their common "
+                        "parent folder instead (or rename one)"
+                    )
+                seen[image_id] = f
+                files.append((f, image_id))
         bar = progress_bar(total=len(files), disable=not progress, desc="perception", unit="file")
         pending: list[tuple[Image.Image, str]] = []
 
@@ -438,7 +450,12 @@ class Perceiver:
             for path, image_id in files:
                 if is_video_path(path):
                     yield from flush()
-                    yield from self.iter_video(path, stride, image_id=image_id, progress=progress)
+                    try:
+                        yield from self.iter_video(path, stride, image_id=image_id, progress=progress)
+                    except (VideoReadError, EmptyVideoError) as err:
+                        if on_error == "raise":
+                            raise
+                        log.warning("skipped: %s", err)
                     bar.update(1)
                     continue
                 try:

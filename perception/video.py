@@ -12,7 +12,7 @@ Usage::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +70,7 @@ def count_frames(path: str | os.PathLike[str]) -> int | None:
 
 def read_frames(
     path: str | os.PathLike[str], stride: int = 1, max_frames: int | None = None
-) -> Iterator[VideoFrame]:
+) -> Generator[VideoFrame, None, None]:
     """Decode every ``stride``-th frame (frames ``0, stride, 2*stride, ...``).
 
     Args:

@@ -182,7 +182,9 @@ class ZeroShotPartStates:
         if cache is not None and cache.exists():
             emb = torch.load(cache, map_location="cpu", weights_only=True)
         else:
-            tokens = self.tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")
+            # SigLIP was trained on max_length-padded text; CLIP pads to the longest prompt.
+            padding = "max_length" if self.sigmoid else True
+            tokens = self.tokenizer(prompts, padding=padding, truncation=True, return_tensors="pt")
             tokens = {k: v.to(self.device) for k, v in tokens.items()}
             with torch.inference_mode():
                 emb = _features(self.model.get_text_features(**tokens)).float()

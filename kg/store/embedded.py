@@ -83,7 +83,11 @@ class EmbeddedStore:
             raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
         self._in_tx = False
         if not read_only:
-            self.ensure_schema()
+            try:
+                self.ensure_schema()
+            except BaseException:
+                self.close()  # release the file lock before reporting
+                raise
 
     # -- protocol ------------------------------------------------------------------------
 

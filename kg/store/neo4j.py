@@ -75,6 +75,9 @@ class Neo4jStore:
         auth = (user, password) if user is not None and password is not None else None
         try:
             self._driver = neo4j.GraphDatabase.driver(uri, auth=auth)
+        except (ValueError, neo4j.exceptions.ConfigurationError) as err:
+            raise StoreError(f"bad Neo4j URI {uri!r}: {err}; expected e.g. bolt://localhost:7687") from None
+        try:
             self._driver.verify_connectivity()
         except (
             neo4j.exceptions.Neo4jError,
@@ -82,6 +85,7 @@ class Neo4jStore:
             ValueError,
             OSError,
         ) as err:
+            self._driver.close()
             raise StoreError(
                 f"cannot connect to {uri} (database {database or 'default'}): {err}; check "
                 "the URI and that the server is up, and NEO4J_USER / NEO4J_PASSWORD"
@@ -89,7 +93,11 @@ class Neo4jStore:
         self._session: Any = None
         self._tx: Any = None
         if not read_only:
-            self.ensure_schema()
+            try:
+                self.ensure_schema()
+            except BaseException:
+                self._driver.close()
+                raise
 
     @classmethod
     def from_env(cls, uri: str | None = None, read_only: bool = False) -> Neo4jStore:
@@ -191,25 +199,20 @@ class Neo4jStore:
             self._session.close()
 
     def ensure_schema(self) -> None:
-        """Index ``id`` of every label (a uniqueness constraint where the server has them)."""
-        import neo4j
+        """A uniqueness constraint on ``id`` for every label (idempotent).
 
+        Fails with the server's message when a constraint cannot be made, e.g. because the
+        database already holds two nodes of one label with the same id.
+        """
         self._check_writable()
         for node in NODES:
-            name = f"hake_{node.label.lower()}_id"
-            try:
-                self._run(
-                    f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{node.label}) REQUIRE n.id IS UNIQUE",
-                    None,
-                    write=True,
-                )
-            except (QueryError, neo4j.exceptions.Neo4jError):
-                # Servers without constraints (e.g. ArcadeDB's Bolt plugin): an index then.
-                self._run(
-                    f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{node.label}) ON (n.id)",
-                    None,
-                    write=True,
-                )
+            # The label comes from kg.schema, never from user input.
+            self._run(
+                f"CREATE CONSTRAINT hake_{node.label.lower()}_id IF NOT EXISTS "
+                f"FOR (n:{node.label}) REQUIRE n.id IS UNIQUE",
+                None,
+                write=True,
+            )
 
     def close(self) -> None:
         self._driver.close()

@@ -1,17 +1,20 @@
 """Store fixtures: every store test runs on every backend.
 
 - ``embedded``: a fresh :class:`EmbeddedStore` in a temporary directory per test.
-- ``neo4j``: a :class:`Neo4jStore` against a real Bolt server. When ``NEO4J_URI`` is set
-  that server is used; otherwise the session starts ArcadeDB's Bolt server itself
-  (``tests/kg/bolt_server.py``). Each test starts from an empty database.
+- ``neo4j``: a :class:`Neo4jStore` against a real Bolt server. When ``HAKE_TEST_NEO4J_URI``
+  is set that server is used (with ``HAKE_TEST_NEO4J_USER``, ``HAKE_TEST_NEO4J_PASSWORD``,
+  ``HAKE_TEST_NEO4J_DATABASE``); the tests empty it between tests, so the session refuses a
+  database that already holds nodes. Otherwise the session starts ArcadeDB's Bolt server
+  itself (``tests/kg/bolt_server.py``). Each test starts from an empty database.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,12 +53,13 @@ def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         cwd=root,
     )
     assert proc.stdout is not None and proc.stdin is not None
-    deadline = time.monotonic() + 120
-    line = ""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("READY") or not line:
-            break
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline() if proc.stdout else ""),
+                     daemon=True).start()
+    try:
+        line = lines.get(timeout=180)  # the JVM start takes a few seconds; never block forever
+    except queue.Empty:
+        line = ""
     if not line.startswith("READY"):
         proc.kill()
         log.close()

@@ -74,7 +74,17 @@ def test_no_person_means_no_records_and_no_pose_call(tiny_models: dict[str, Path
         device="cpu",
         person_threshold=1.0,
     )
+    assert strict.pose is not None
+    calls: list[int] = []
+    estimate = strict.pose.estimate
+
+    def counting_estimate(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return estimate(*args, **kwargs)  # type: ignore[arg-type]
+
+    strict.pose.estimate = counting_estimate  # type: ignore[method-assign]
     assert strict.infer_image(synthetic_image()) == []
+    assert calls == []  # VitPose fails on zero boxes, so it must not be called
 
 
 def test_without_pose_or_part_states(tiny_models: dict[str, Path]) -> None:
