@@ -58,6 +58,8 @@ SOURCES = ("model", "annotation")
 
 
 def _number(record: str, name: str, value: object) -> float:
+    if type(value) is float and value - value == 0.0:  # fast path: a finite float (NaN/inf fail)
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise RecordError(record, name, value, "a number")
     if not math.isfinite(value):
@@ -124,8 +126,19 @@ class Box:
     y2: float
 
     def __post_init__(self) -> None:
-        for name in ("x1", "y1", "x2", "y2"):
-            object.__setattr__(self, name, _number("Box", name, getattr(self, name)))
+        x1, y1, x2, y2 = self.x1, self.y1, self.x2, self.y2
+        if not (
+            type(x1) is float
+            and type(y1) is float
+            and type(x2) is float
+            and type(y2) is float
+            and x1 - x1 == 0.0
+            and y1 - y1 == 0.0
+            and x2 - x2 == 0.0
+            and y2 - y2 == 0.0
+        ):
+            for name in ("x1", "y1", "x2", "y2"):  # the slow path converts ints and names errors
+                object.__setattr__(self, name, _number("Box", name, getattr(self, name)))
         if self.x2 < self.x1:
             raise RecordError("Box", "x2", self.x2, f"x2 >= x1 = {self.x1}")
         if self.y2 < self.y1:
@@ -179,8 +192,11 @@ class DetectedObject:
     box: Box | None = None
 
     def __post_init__(self) -> None:
-        onto = load()
-        object.__setattr__(self, "object", _term("DetectedObject", "object", onto.objects, self.object))
+        objects = load().objects
+        term = objects.id_by_key.get(self.object) if isinstance(self.object, str) else None
+        if term is None:
+            term = _term("DetectedObject", "object", objects, self.object)
+        object.__setattr__(self, "object", term)
         object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
         if self.box is not None and not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
