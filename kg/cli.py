@@ -311,6 +311,10 @@ class _Failed(Exception):
 
 
 def _print_predictions(preds: list[list[Any]]) -> None:
+    import ontology
+
+    onto = ontology.load()
+    vocab = {"part_state": onto.part_states, "object": onto.objects, "body_part": onto.body_parts}
     for person in preds:
         if not person:
             continue
@@ -318,8 +322,8 @@ def _print_predictions(preds: list[list[Any]]) -> None:
         print(f"{head.image_id}/{head.person_id}:")
         for p in person:
             top = p.explanation.contributions[:3] if p.explanation is not None else ()
-            why = ", ".join(f"{c.term} {c.weight:+.2f}" for c in top)
-            print(f"  {p.activity:<28} {p.score:.3f}   because {why}")
+            why = ", ".join(f"{vocab[c.kind][c.term].name} {c.weight:+.2f}" for c in top)
+            print(f"  {onto.activities[p.activity].name:<24} {p.score:.3f}   because {why}")
 
 
 def _cmd_reason(args: argparse.Namespace) -> int:
@@ -369,6 +373,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         engine = Engine(store, _reasoner(args))
         counts = engine.init()
         print(f"1. ontology in {out / 'store'}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        edges = engine.load_reasoner_evidence()
+        print(f"   + {edges} evidence edges (part state -> activity/verb) from the reasoner's training data")
         if args.image:
             print("2. perception on", ", ".join(args.image))
             preds = engine.infer(
@@ -401,7 +407,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             example = EXAMPLES[name]
             rows = store.query(example.cypher, **params)
             print(f"\n-- {example.question}\n   params: {json.dumps(params)}")
-            _print_table(rows)
+            _print_table(rows[:8])
+            if len(rows) > 8:
+                print(f"   ... {len(rows) - 8} more rows")
         report = out / "report.html"
         write_explanation(engine.explain(person), "html", report, args.image[0] if args.image else None)
     print(f"\n4. HTML report: {report.resolve()}")

@@ -77,6 +77,21 @@ class Engine:
         """Create the schema and load the ontology (idempotent)."""
         return init_store(self.store)
 
+    def load_reasoner_evidence(self) -> int:
+        """Write the reasoner's training evidence (part state -> activity / verb counts and
+        NPMI) into the store as ``IMPLIES`` edges, replacing what is there. Returns the edge
+        count. Useful for a store without annotations (``hake ingest hake-*`` computes the
+        store's own evidence instead)."""
+        from kg.evidence import evidence_from_counts, write_evidence
+
+        ev = self.reasoner.evidence
+        n = int(ev.n_examples)
+        states = ev.part_state_counts.tolist()
+        edges = evidence_from_counts(
+            n, states, ev.activity_counts.tolist(), ev.part_state_activity.tolist(), "activity"
+        ) + evidence_from_counts(n, states, ev.verb_counts.tolist(), ev.part_state_verb.tolist(), "verb")
+        return write_evidence(self.store, edges)
+
     def ingest(
         self, observations: Iterable[PersonObservation], source: str = "engine", progress: bool = False
     ) -> IngestReport:

@@ -20,7 +20,14 @@ import math
 from kg.store.base import GraphStore
 from ontology import EvidenceEdge
 
-__all__ = ["compute_evidence", "evidence_edges", "npmi", "update_evidence"]
+__all__ = [
+    "compute_evidence",
+    "evidence_edges",
+    "evidence_from_counts",
+    "npmi",
+    "update_evidence",
+    "write_evidence",
+]
 
 
 def npmi(n_xy: int, n_x: int, n_y: int, n: int) -> float:
@@ -94,8 +101,49 @@ def compute_evidence(store: GraphStore) -> list[EvidenceEdge]:
 
 
 def update_evidence(store: GraphStore) -> int:
-    """Recompute the evidence and replace every ``IMPLIES`` edge (one transaction)."""
-    edges = compute_evidence(store)
+    """Recompute the evidence from the store's annotations and replace every ``IMPLIES`` edge."""
+    return write_evidence(store, compute_evidence(store))
+
+
+def evidence_from_counts(
+    n: int,
+    state_counts: list[float],
+    target_counts: list[float],
+    pair_counts: list[list[float]],
+    target_kind: str,
+) -> list[EvidenceEdge]:
+    """Evidence edges from co-occurrence counts (e.g. a trained reasoner's training counts).
+
+    ``state_counts[s]`` persons with part state ``s`` (93-set channel order),
+    ``target_counts[t]`` persons with target ``t`` (activity or verb channel order),
+    ``pair_counts[s][t]`` persons with both, out of ``n``.
+    """
+    from ontology import load
+
+    onto = load()
+    targets = onto.activities if target_kind == "activity" else onto.verbs
+    out = []
+    for s, row in enumerate(pair_counts):
+        for t, both in enumerate(row):
+            if both <= 0:
+                continue
+            value = npmi(int(both), int(state_counts[s]), int(target_counts[t]), n)
+            out.append(
+                EvidenceEdge(
+                    part_state=onto.part_states[s].id,
+                    target=targets[t].id,
+                    target_kind=target_kind,
+                    count=int(both),
+                    cond_prob=min(1.0, both / state_counts[s]),
+                    npmi=value,
+                    weight=max(value, 0.0),
+                )
+            )
+    return out
+
+
+def write_evidence(store: GraphStore, edges: list[EvidenceEdge]) -> int:
+    """Replace every ``IMPLIES`` edge with ``edges`` (one transaction). Returns how many."""
     with store.transaction():
         store.execute("MATCH (:PartState)-[e:IMPLIES]->() DELETE e")
         for kind, label in (("activity", "Activity"), ("verb", "Verb")):

@@ -1,9 +1,83 @@
 """Reasoning: part-state observations -> activities with explanations (a GNN over the ontology).
 
-Not built yet (see the reasoning issue). It will import ``ontology`` only and return
-``ontology.ActivityPrediction`` records carrying ``ontology.Explanation``.
+Imports ``ontology`` only (plus torch, torch-geometric, numpy; sentence-transformers when
+label embeddings are computed for training). Records in, records out:
+
+>>> import ontology, reasoning
+>>> reasoner = reasoning.ActivityReasoner.from_pretrained()      # packaged default GNN
+>>> obs = ontology.PersonObservation(image_id="img", person_id="0",
+...     part_states={"hand: hold": 1.0}, objects=(ontology.DetectedObject("cup"),))
+>>> [p.activity for p in reasoner.predict([obs], top_k=2)[0]][0].endswith("-cup")
+True
+
+Benchmark (what ``hake eval`` runs): ``reasoning.evaluate(data_dir, task="hake-image",
+model="gnn", split_seed=0, unseen_file=reasoning.default_unseen_path())``.
+Training: ``reasoning.train(data_dir, task, model, out_dir=...)``.
+
+Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evidence),
+:mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
+:mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.training`
+(``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists),
+:mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
+:mod:`~reasoning.embeddings`.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from reasoning._attribution import Attribution
+from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
+from reasoning.embeddings import label_embeddings
+from reasoning.faithfulness import DeletionResult, deletion_test
+from reasoning.features import encode_labels, encode_observations
+from reasoning.gnn import ActivityGNN, GNNConfig
+from reasoning.graph import (
+    BODY_PART_TO_VERB,
+    OBJECT_TO_ACTIVITY,
+    PART_STATE_TO_ACTIVITY,
+    PART_STATE_TO_VERB,
+    VERB_TO_ACTIVITY,
+    Evidence,
+    build_graph,
+)
+from reasoning.metrics import average_precision, benchmark_metrics
+from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
+from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
+from reasoning.training import TrainOptions, default_options, evaluate, fit, train
+
+__all__ = [
+    "BODY_PART_TO_VERB",
+    "MODELS",
+    "OBJECT_TO_ACTIVITY",
+    "PART_STATE_TO_ACTIVITY",
+    "PART_STATE_TO_VERB",
+    "TASKS",
+    "VERB_TO_ACTIVITY",
+    "ActivityGNN",
+    "ActivityReasoner",
+    "Attribution",
+    "DeletionResult",
+    "Evidence",
+    "GNNConfig",
+    "LinearReasoner",
+    "MLPConfig",
+    "MLPReasoner",
+    "RuleConfig",
+    "RuleReasoner",
+    "TrainOptions",
+    "average_precision",
+    "benchmark_metrics",
+    "build_graph",
+    "default_model_path",
+    "default_options",
+    "default_unseen_path",
+    "deletion_test",
+    "encode_labels",
+    "encode_observations",
+    "evaluate",
+    "fit",
+    "label_embeddings",
+    "load_task",
+    "read_unseen",
+    "split_by_image",
+    "train",
+]

@@ -1,0 +1,131 @@
+"""Ranking metrics of the benchmark: average precision, mAP, few-shot mAP, unseen mAP.
+
+Average precision is the non-interpolated area under the precision-recall curve, computed at
+each *distinct* score (tied scores form one threshold, so the value never depends on how ties
+happen to be ordered), exactly as ``sklearn.metrics.average_precision_score``:
+
+    AP = sum_t (R_t - R_{t-1}) * P_t        over distinct thresholds t, highest first.
+
+Reasoners fed binary ground-truth part states produce many tied scores, which is why the
+tie rule matters here.
+
+>>> import numpy as np
+>>> average_precision(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0]))
+0.8333333333333333
+>>> average_precision(np.array([0.5, 0.5]), np.array([1, 0]))   # a tie: one threshold
+0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FEW_SHOT_KS", "average_precision", "benchmark_metrics", "per_class_ap"]
+
+#: ``few@k`` is the mAP over test classes with fewer than ``k`` training examples.
+FEW_SHOT_KS = (1, 5, 10)
+
+
+def average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
+    """Non-interpolated average precision of one class; ties form one threshold.
+
+    Args:
+        scores: shape ``(N,)``, higher means more confident.
+        labels: shape ``(N,)``, 1 (or True) for positives.
+
+    Returns:
+        AP in [0, 1], or ``nan`` when there is no positive.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel().astype(bool)
+    if s.shape != y.shape:
+        raise ValueError(
+            f"average_precision: scores and labels must have the same length, "
+            f"got {s.shape[0]} scores and {y.shape[0]} labels"
+        )
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    tp = np.cumsum(y)
+    # the last index of every run of equal scores is one threshold
+    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
+    tp_t = tp[last].astype(np.float64)
+    precision = tp_t / (last + 1)
+    recall_gain = np.diff(np.r_[0.0, tp_t]) / n_pos
+    return float(np.sum(recall_gain * precision))
+
+
+def per_class_ap(scores: npt.ArrayLike, labels: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """AP of every class (column).
+
+    Shapes:
+        scores, labels: ``(N, C)``. Returns ``(C,)``, ``nan`` for classes with no positive.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels).astype(bool)
+    if s.ndim != 2 or s.shape != y.shape:
+        raise ValueError(
+            f"per_class_ap: expected scores and labels of the same (N, C) shape, got {s.shape} and {y.shape}"
+        )
+    return np.array([average_precision(s[:, c], y[:, c]) for c in range(s.shape[1])])
+
+
+def _mean(values: npt.NDArray[np.float64]) -> float | None:
+    return None if values.size == 0 else round(100.0 * float(values.mean()), 2)
+
+
+def benchmark_metrics(
+    scores: npt.ArrayLike,
+    test_labels: npt.ArrayLike,
+    train_counts: npt.ArrayLike,
+    unseen: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """The benchmark's metrics, in percent (rounded to 0.01).
+
+    Args:
+        scores: ``(N_test, C)`` scores of the test examples.
+        test_labels: ``(N_test, C)`` multi-hot ground truth.
+        train_counts: ``(C,)`` training examples per class (after any unseen removal).
+        unseen: class indices held out of training, or ``None``.
+
+    Returns:
+        ``mAP`` over classes with a test positive; ``few@k`` over those with fewer than
+        ``k`` training examples (``None`` when there is none) and ``n_few@k`` their count;
+        ``unseen_mAP`` over the unseen classes with a test positive (``None`` without
+        ``unseen``) and ``n_unseen``; ``n_classes``.
+
+    >>> import numpy as np
+    >>> s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    >>> y = np.array([[1, 0], [0, 1], [0, 0]])
+    >>> m = benchmark_metrics(s, y, train_counts=np.array([0, 7]))
+    >>> m["mAP"], m["few@1"], m["n_few@1"], m["n_few@10"], m["n_classes"]
+    (100.0, 100.0, 1, 2, 2)
+    """
+    aps = per_class_ap(scores, test_labels)
+    counts = np.asarray(train_counts).ravel()
+    if counts.shape != aps.shape:
+        raise ValueError(
+            f"benchmark_metrics: expected {aps.shape[0]} train counts (one per class), got {counts.shape[0]}"
+        )
+    present = ~np.isnan(aps)
+    out: dict[str, Any] = {"mAP": _mean(aps[present])}
+    for k in FEW_SHOT_KS:
+        mask = present & (counts < k)
+        out[f"few@{k}"] = _mean(aps[mask])
+        out[f"n_few@{k}"] = int(mask.sum())
+    if unseen is None:
+        out["unseen_mAP"], out["n_unseen"] = None, 0
+    else:
+        mask = np.zeros_like(present)
+        mask[np.asarray(list(unseen), dtype=np.int64)] = True
+        mask &= present
+        out["unseen_mAP"] = _mean(aps[mask])
+        out["n_unseen"] = int(mask.sum())
+    out["n_classes"] = int(present.sum())
+    return out
