@@ -314,7 +314,11 @@ def _print_predictions(preds: list[list[Any]]) -> None:
     import ontology
 
     onto = ontology.load()
-    vocab = {"part_state": onto.part_states, "object": onto.objects, "body_part": onto.body_parts}
+    vocab: dict[str, ontology.Vocabulary[Any]] = {
+        "part_state": onto.part_states,
+        "object": onto.objects,
+        "body_part": onto.body_parts,
+    }
     for person in preds:
         if not person:
             continue

