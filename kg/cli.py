@@ -548,8 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "query",
         "Run a Cypher query (read-only unless --write); values only as --param, never in the text.",
-        'hake query "MATCH (s:PartState)-[e:IMPLIES]->(a:Activity {name: $act}) RETURN s.name, '
-        "e.weight ORDER BY e.weight DESC LIMIT 5\" --param act='ride bicycle' --store graph/",
+        "hake query 'MATCH (s:PartState)-[e:IMPLIES]->(a:Activity {name: $act}) RETURN s.name, "
+        'e.weight ORDER BY e.weight DESC LIMIT 5\' --param act="ride bicycle" --store graph/',
     )
     query.add_argument("cypher", nargs="?", help="the Cypher query")
     query.add_argument(
