@@ -33,6 +33,8 @@ from ontology import (
     ActivityPrediction,
     AnnotationFormatError,
     HakeError,
+    ImageAnnotation,
+    PersonAnnotation,
     PersonObservation,
     StoreError,
     load,
@@ -284,6 +286,12 @@ def _ingest_chunks(
         if chunk:
             _write_chunk(store, chunk, stored_persons, stored_images, seen, sizes, source, created, report)
             bar(len(chunk))
+        if sizes:  # images stored earlier without a size (e.g. by an image-level ingest) get one
+            store.run_batches(
+                "UNWIND $rows AS r MATCH (i:Image {id: r.id}) WHERE i.width IS NULL "
+                "SET i.width = r.width, i.height = r.height",
+                [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
+            )
 
 
 def _write_chunk(
@@ -434,23 +442,7 @@ def ingest_hake_image(
     """Ingest the image-level HAKE file: one box-less person per image (``person_id`` "image")
     with its part states, active parts, objects and ground-truth activities; then recompute
     the cross-level evidence."""
-    from kg.evidence import update_evidence
-
-    start = time.perf_counter()
-    callback, pbar = _progress_callback(progress, f"reading {Path(path).name}")
-    annotations = read_hake_image(path, progress=callback)
-    if pbar is not None:
-        pbar.close()
-    report = ingest_observations(
-        store,
-        [a.to_observation() for a in annotations],
-        activities=[a.activities for a in annotations],
-        source=Path(path).name,
-        progress=progress,
-    )
-    report.evidence_edges = update_evidence(store)
-    report.seconds = round(time.perf_counter() - start, 3)
-    return report
+    return _ingest_annotations(store, path, read_hake_image, progress)
 
 
 def ingest_hake_instance(
@@ -458,18 +450,29 @@ def ingest_hake_instance(
 ) -> IngestReport:
     """Ingest the instance-level HAKE file (merged persons, see :mod:`ontology.hake`), then
     recompute the cross-level evidence."""
+    return _ingest_annotations(store, path, read_hake_instance, progress)
+
+
+def _ingest_annotations(
+    store: GraphStore,
+    path: str | os.PathLike[str],
+    reader: Callable[..., Sequence[ImageAnnotation | PersonAnnotation]],
+    progress: bool,
+) -> IngestReport:
+    """Read a HAKE file with ``reader`` (all validated first), ingest it as annotations with
+    ground-truth activities, then recompute the evidence from everything stored."""
     from kg.evidence import update_evidence
 
     start = time.perf_counter()
     callback, pbar = _progress_callback(progress, f"reading {Path(path).name}")
-    persons = read_hake_instance(path, progress=callback)
+    annotations = reader(path, progress=callback)
     if pbar is not None:
         pbar.close()
     report = ingest_observations(
         store,
-        [p.to_observation() for p in persons],
-        activities=[p.activities for p in persons],
-        image_sizes={p.image_id: (p.width, p.height) for p in persons},
+        [a.to_observation() for a in annotations],
+        activities=[a.activities for a in annotations],
+        image_sizes={a.image_id: (a.width, a.height) for a in annotations if isinstance(a, PersonAnnotation)},
         source=Path(path).name,
         progress=progress,
     )

@@ -179,3 +179,13 @@ def test_npmi_values() -> None:
     assert npmi(1, 50, 50, 100) < 0
     with pytest.raises(ValueError, match="positive counts"):
         npmi(0, 1, 1, 1)
+
+
+def test_instance_ingest_sizes_images_stored_earlier(store: GraphStore, tmp_path: Path) -> None:
+    init_store(store)
+    ingest_observations(store, [PersonObservation("img1.jpg", "image")])  # an image without a size
+    assert store.query("MATCH (i:Image {id: 'img1.jpg'}) RETURN i.width AS w") == [{"w": None}]
+    ingest_hake_instance(store, write_instance_fixture(tmp_path))
+    assert store.query("MATCH (i:Image {id: 'img1.jpg'}) RETURN i.width AS w, i.height AS h") == [
+        {"w": 640, "h": 480}
+    ]
