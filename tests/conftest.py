@@ -11,7 +11,5 @@ HAKE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / 
 @pytest.fixture(scope="session")
 def hake_dir() -> Path:
     if not (HAKE_DIR / "hico-det-instance-level.tar.gz").exists():
-        pytest.skip(
-            f"HAKE data not found at {HAKE_DIR} (needs ../shared/datasets/hake beside the repo)"
-        )
+        pytest.skip(f"HAKE data not found at {HAKE_DIR} (needs ../shared/datasets/hake beside the repo)")
     return HAKE_DIR

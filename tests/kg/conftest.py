@@ -54,8 +54,9 @@ def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     )
     assert proc.stdout is not None and proc.stdin is not None
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(proc.stdout.readline() if proc.stdout else ""),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: lines.put(proc.stdout.readline() if proc.stdout else ""), daemon=True
+    ).start()
     try:
         line = lines.get(timeout=180)  # the JVM start takes a few seconds; never block forever
     except queue.Empty:

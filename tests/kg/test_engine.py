@@ -38,10 +38,15 @@ def test_reason_writes_predictions_with_provenance_and_explanations(store: Graph
     )
     assert sorted(r["activity"] for r in rows) == sorted(p.activity for p in preds[0])
     assert {r["ontology"] for r in rows} == {"1.0.0"} and all(r["created"] for r in rows)
-    assert {r["model"] for r in rows} == {rider.model} and {r["version"] for r in rows} == {rider.model_version}
+    assert {r["model"] for r in rows} == {rider.model} and {r["version"] for r in rows} == {
+        rider.model_version
+    }
     # The stored explanation is the one returned, reachable with the documented query.
-    why = store.query(EXAMPLES["why_prediction"].cypher, person="demo/street.jpg/0",
-                      activity=engine.explain("demo/street.jpg/0").explanations[0]["activity_name"])
+    why = store.query(
+        EXAMPLES["why_prediction"].cypher,
+        person="demo/street.jpg/0",
+        activity=engine.explain("demo/street.jpg/0").explanations[0]["activity_name"],
+    )
     stored = [(r["kind"], round(r["weight"], 6)) for r in why]
     returned = [(c.kind, round(c.weight, 6)) for c in rider.explanation.contributions]
     assert stored == returned
@@ -53,8 +58,10 @@ def test_reason_writes_predictions_with_provenance_and_explanations(store: Graph
 def test_engine_on_video_frames(store: GraphStore) -> None:
     engine = Engine(store)
     engine.init()
-    frames = [PersonObservation("clip.mp4", "0", frame_index=i, part_states={"head: drink with": 0.9})
-              for i in range(2)]
+    frames = [
+        PersonObservation("clip.mp4", "0", frame_index=i, part_states={"head: drink with": 0.9})
+        for i in range(2)
+    ]
     preds = engine.reason(frames, top_k=1)
     assert [p[0].image_id for p in preds] == ["clip.mp4#0", "clip.mp4#1"]
     assert engine.explain("clip.mp4#1/0").explanations
@@ -75,7 +82,9 @@ def test_demo_runs_offline_and_quickly(tmp_path: Path, capsys: pytest.CaptureFix
 def test_reason_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "graph")
     assert main(["init", "--store", store]) == 0
-    code = main(["reason", str(DEMO_OBSERVATIONS), "--top-k", "2", "--store", store, "--json", "--no-progress"])
+    code = main(
+        ["reason", str(DEMO_OBSERVATIONS), "--top-k", "2", "--store", store, "--json", "--no-progress"]
+    )
     assert code == 0
     captured = capsys.readouterr().out.strip().splitlines()[-1]
     preds = json.loads(captured)
