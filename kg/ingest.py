@@ -18,6 +18,7 @@ Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a vide
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import os
 import time
@@ -274,16 +275,8 @@ def _ingest_chunks(
 ) -> None:
     """Consume ``pairs`` in chunks, all inside one transaction."""
     with store.transaction():
-        chunk: list[tuple[PersonObservation, Sequence[str] | None]] = []
-        for item in pairs:
-            chunk.append(item)
-            if len(chunk) >= chunk_size:
-                _write_chunk(
-                    store, chunk, stored_persons, stored_images, seen, sizes, source, created, report
-                )
-                bar(len(chunk))
-                chunk = []
-        if chunk:
+        items = iter(pairs)
+        while chunk := list(itertools.islice(items, chunk_size)):
             _write_chunk(store, chunk, stored_persons, stored_images, seen, sizes, source, created, report)
             bar(len(chunk))
         if sizes:  # images stored earlier without a size (e.g. by an image-level ingest) get one
