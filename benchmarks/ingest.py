@@ -96,16 +96,15 @@ def phase_synthetic(store_dir: Path, jsonl: Path, samples: int = 300) -> dict[st
     from kg import (
         EXAMPLES,
         EmbeddedStore,
-        ingest_observations,
+        ingest_observations_jsonl,
         init_store,
-        iter_observations_jsonl,
         write_predictions,
     )
 
     with EmbeddedStore(store_dir) as store:
         init_store(store)
         start = time.perf_counter()
-        report = ingest_observations(store, iter_observations_jsonl(jsonl), source=jsonl.name)
+        report = ingest_observations_jsonl(store, jsonl)
         seconds = time.perf_counter() - start
         rss = peak_rss_mb()
         n_obs = store.query("MATCH (:Person)-[h:HAS_STATE]->(:PartState) RETURN count(h) AS n")[0]["n"]

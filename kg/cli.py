@@ -127,8 +127,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         elif args.kind == "hake-instance":
             report = ingest.ingest_hake_instance(store, args.file, progress=progress)
         else:
-            observations = ingest.iter_observations_jsonl(args.file)
-            report = ingest.ingest_observations(store, observations, source=args.file, progress=progress)
+            report = ingest.ingest_observations_jsonl(store, args.file, progress=progress)
     if args.json:
         _print_json(report.to_dict())
     else:

@@ -39,6 +39,7 @@ from ontology.records import (
     Keypoint,
     PersonAnnotation,
     PersonObservation,
+    observation_dict,
 )
 from ontology.terms import NAMESPACE, Activity, BodyPart, ObjectClass, PartState, Verb
 from ontology.vocabulary import Vocabulary
@@ -76,6 +77,7 @@ __all__ = [
     "Vocabulary",
     "__version__",
     "load",
+    "observation_dict",
     "read_hake_image",
     "read_hake_instance",
     "turtle_path",

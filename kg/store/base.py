@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ontology.errors import ReadOnlyError
 
-__all__ = ["GraphStore", "Rows", "check_read_only", "is_write_query"]
+__all__ = ["BulkLoad", "GraphStore", "Rows", "check_read_only", "is_write_query"]
 
 #: Rows for batched writes: JSON-like dicts, each ``r`` after ``UNWIND $rows AS r``.
 Rows = Sequence[Mapping[str, Any]]
@@ -45,6 +45,27 @@ def check_read_only(cypher: str) -> None:
             "this query writes (CREATE/MERGE/SET/DELETE/...), but it was sent as a read: "
             "use store.execute(...) in Python or `hake query --write` on the command line"
         )
+
+
+class BulkLoad(Protocol):
+    """New nodes and relationships for one all-or-nothing load (see :meth:`GraphStore.bulk_load`).
+
+    Calls may come in any number of pieces; a backend may write each piece at once (inside a
+    transaction) or stage them and write each table in one go when the load ends.
+    """
+
+    def insert(self, label: str, columns: Columns) -> None:
+        """Like :meth:`GraphStore.bulk_insert`."""
+        ...
+
+    def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
+        """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load)."""
+        ...
+
+    def then(self, cypher: str, rows: Rows) -> None:
+        """Run ``cypher`` over ``rows`` (as :meth:`GraphStore.run_batches`) after every
+        insert and relate of this load, as part of it."""
+        ...
 
 
 @runtime_checkable
@@ -84,6 +105,11 @@ class GraphStore(Protocol):
 
     def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         """Insert new relationships: columns ``from`` and ``to`` (node ids) and properties."""
+        ...
+
+    def bulk_load(self) -> AbstractContextManager[BulkLoad]:
+        """A bulk load: ``with store.bulk_load() as load: load.insert(...)``. Everything in it
+        is stored when the block ends without an error, and nothing otherwise."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

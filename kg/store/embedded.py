@@ -21,18 +21,21 @@ regression test).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_ddl
-from kg.store.base import BatchProgress, Columns, Rows, batched, check_read_only, column_length
+from kg.store.base import BatchProgress, BulkLoad, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
 __all__ = ["EmbeddedStore"]
 
 DB_FILE = "graph.lbug"
+#: Ids of the nodes a running bulk load adds (see :meth:`EmbeddedStore.bulk_load`).
+JOURNAL_FILE = "bulk-load.journal"
 
 _ARROW_TYPES = {"STRING": "string", "INT64": "int64", "DOUBLE": "float64", "BOOLEAN": "bool"}
 
@@ -47,6 +50,107 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+class _StagedLoad:
+    """:class:`~kg.store.base.BulkLoad` that keeps Arrow tables until the load ends."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, list[Any]] = {}
+        self._rels: dict[tuple[str, str], list[Any]] = {}
+        self.deferred: list[tuple[str, Rows]] = []
+
+    def insert(self, label: str, columns: Columns) -> None:
+        node = NODE_BY_LABEL.get(label)
+        if node is None:
+            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
+        if column_length(columns):
+            self._nodes.setdefault(label, []).append(_arrow(node.properties, columns, ()))
+
+    def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
+        table = REL_BY_TYPE.get(rel)
+        if table is None or (from_label, to_label) not in table.pairs:
+            raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
+        if column_length(columns):
+            options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
+            arrow = _arrow(table.properties, columns, ("from", "to"))
+            self._rels.setdefault((rel, options), []).append(arrow)
+
+    def then(self, cypher: str, rows: Rows) -> None:
+        self.deferred.append((cypher, rows))
+
+    def new_node_ids(self) -> dict[str, Any]:
+        """Label -> Arrow array of the ids this load inserts."""
+        import pyarrow as pa
+
+        return {
+            label: pa.concat_arrays([t["id"].combine_chunks() for t in tables])
+            for label, tables in self._nodes.items()
+        }
+
+    def pop_tables(self) -> Iterator[tuple[tuple[str, str], Any]]:
+        """(table, COPY options) and its pieces as one Arrow table: nodes first, then
+        relationships; each is released once the caller is done with it."""
+        import pyarrow as pa
+
+        for label in list(self._nodes):
+            yield (label, ""), pa.concat_tables(self._nodes.pop(label))
+        for key in list(self._rels):
+            yield key, pa.concat_tables(self._rels.pop(key))
+
+
+def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]) -> Any:
+    """An Arrow table of ``keys`` (string ids) and ``properties`` in schema order."""
+    import pyarrow as pa
+
+    n = column_length(columns)
+    unknown = set(columns) - set(keys) - {name for name, _ in properties}
+    if unknown:
+        raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
+    arrays: dict[str, Any] = {}
+    for key in keys:
+        if key not in columns:
+            raise StoreError(f"bulk relationship columns need {key!r}")
+        arrays[key] = pa.array(columns[key], type=pa.string())
+    for name, typ in properties:
+        arrow_type = pa.list_(pa.float64()) if typ == "DOUBLE[]" else pa.type_for_alias(_ARROW_TYPES[typ])
+        values = columns.get(name)
+        arrays[name] = pa.nulls(n, type=arrow_type) if values is None else pa.array(values, type=arrow_type)
+    return pa.table(arrays)
+
+
+def _write_journal(path: Path, ids: Mapping[str, Any]) -> None:
+    """Write (and fsync) the new node ids of a bulk load: one Arrow IPC stream per label."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "label": pa.concat_arrays(
+                [pa.array([label] * len(col), pa.string()) for label, col in ids.items()]
+                or [pa.array([], pa.string())]
+            ),
+            "id": pa.concat_arrays([col for col in ids.values()] or [pa.array([], pa.string())]),
+        }
+    )
+    with path.open("wb") as fh:
+        with pa.ipc.new_stream(fh, table.schema) as writer:
+            writer.write_table(table)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_journal(path: Path) -> dict[str, list[str]]:
+    import pyarrow as pa
+
+    try:
+        with path.open("rb") as fh:
+            table = pa.ipc.open_stream(fh).read_all()
+    except (OSError, pa.ArrowInvalid) as err:
+        raise StoreError(f"cannot read the bulk-load journal {path}: {err}") from None
+    out: dict[str, list[str]] = {}
+    for label, node_id in zip(table["label"].to_pylist(), table["id"].to_pylist(), strict=True):
+        out.setdefault(label, []).append(node_id)
+    return out
 
 
 class EmbeddedStore:
@@ -82,9 +186,22 @@ class EmbeddedStore:
         except RuntimeError as err:
             raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
         self._in_tx = False
+        journal = self.path / JOURNAL_FILE
+        if read_only and journal.exists():
+            self.close()
+            raise StoreError(
+                f"{self.path} holds a bulk load that never finished ({journal}); open it read-write "
+                "once (e.g. `hake query --write ...` or EmbeddedStore(path)) to undo it"
+            )
         if not read_only:
             try:
                 self.ensure_schema()
+                if journal.exists():
+                    warnings.warn(
+                        f"{self.path}: undoing a bulk load that never finished ({journal})",
+                        stacklevel=2,
+                    )
+                    self._undo_journal(journal)
             except BaseException:
                 self.close()  # release the file lock before reporting
                 raise
@@ -137,7 +254,7 @@ class EmbeddedStore:
         if node is None:
             raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
         if column_length(columns):
-            self._copy(label, self._arrow(node.properties, columns, ()), "")
+            self._copy(label, _arrow(node.properties, columns, ()), "")
 
     def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         """``COPY`` new relationships; rows carry ``from``/``to`` node ids and properties."""
@@ -146,9 +263,76 @@ class EmbeddedStore:
         if table is None or (from_label, to_label) not in table.pairs:
             raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
         if column_length(columns):
-            arrow = self._arrow(table.properties, columns, ("from", "to"))
+            arrow = _arrow(table.properties, columns, ("from", "to"))
             options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
             self._copy(rel, arrow, options)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[BulkLoad]:
+        """Stage every piece as Arrow, then ``COPY`` each table once; all or nothing.
+
+        Outside a transaction each ``COPY`` commits on its own, which is what makes a large
+        load fast in LadybugDB 0.22 (measured on 700K persons / 7M part states: one ``COPY``
+        per table, 45 s; the same in one transaction, 58 s; seven pieces per table in one
+        transaction, 61 s). All-or-nothing then comes from a journal: the ids of the new
+        nodes are written to ``bulk-load.journal`` in the store directory before the first
+        ``COPY``, and removed after the last statement. A load that fails deletes those
+        nodes (with their relationships) again; a load that never finished (the process
+        died) is undone the next time the store is opened read-write.
+
+        Inside :meth:`transaction`, the ``COPY`` statements simply join that transaction.
+        """
+        self._check_writable()
+        load = _StagedLoad()
+        yield load
+        if self._in_tx:
+            self._write_staged(load)
+            return
+        journal = self.path / JOURNAL_FILE
+        new_ids = load.new_node_ids()
+        self._check_new(new_ids)  # so that undoing the load can never delete an older node
+        _write_journal(journal, new_ids)
+        try:
+            self._write_staged(load)
+        except BaseException:
+            self._undo_journal(journal)
+            raise
+        journal.unlink()
+
+    def _write_staged(self, load: _StagedLoad) -> None:
+        for (table, options), arrow in load.pop_tables():
+            self._copy(table, arrow, options)
+        for cypher, rows in load.deferred:
+            self.run_batches(cypher, rows)
+
+    def _check_new(self, ids: Mapping[str, Any]) -> None:
+        """Raise when any of ``ids`` (label -> Arrow array) is already stored."""
+        import pyarrow.compute as pc
+
+        for label, new in ids.items():
+            # The label comes from kg.schema (checked by _StagedLoad.insert).
+            result = self._conn.execute(f"MATCH (n:{label}) RETURN n.id AS id")
+            stored = result.get_as_arrow(0)["id"].combine_chunks()  # type: ignore[union-attr]
+            result.close()  # type: ignore[union-attr]
+            clash = new.filter(pc.is_in(new, value_set=stored))
+            if len(clash):
+                raise StoreError(
+                    f"bulk load: {len(clash)} {label} ids are already stored (first: "
+                    f"{clash[0].as_py()!r}); a bulk load only adds new nodes"
+                )
+
+    def _undo_journal(self, journal: Path) -> None:
+        """Delete the nodes a bulk load recorded in ``journal`` (and their relationships)."""
+        for label, ids in _read_journal(journal).items():
+            if label not in NODE_BY_LABEL:
+                raise StoreError(f"{journal} names an unknown label {label!r}; remove the file by hand")
+            self.run_batches(
+                # The label was checked against kg.schema just above.
+                f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) DETACH DELETE n",
+                [{"id": i} for i in ids],
+                batch_size=20_000,
+            )
+        journal.unlink()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -193,27 +377,6 @@ class EmbeddedStore:
                 f"the store {self.path} is open read-only; open it with read_only=False "
                 "(or pass --write to `hake query`) to change it"
             )
-
-    @staticmethod
-    def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]) -> Any:
-        import pyarrow as pa
-
-        n = column_length(columns)
-        unknown = set(columns) - set(keys) - {name for name, _ in properties}
-        if unknown:
-            raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
-        arrays: dict[str, Any] = {}
-        for key in keys:
-            if key not in columns:
-                raise StoreError(f"bulk relationship columns need {key!r}")
-            arrays[key] = pa.array(columns[key], type=pa.string())
-        for name, typ in properties:
-            arrow_type = pa.list_(pa.float64()) if typ == "DOUBLE[]" else pa.type_for_alias(_ARROW_TYPES[typ])
-            values = columns.get(name)
-            arrays[name] = (
-                pa.nulls(n, type=arrow_type) if values is None else pa.array(values, type=arrow_type)
-            )
-        return pa.table(arrays)
 
     def _copy(self, table: str, arrow: Any, options: str) -> None:
         # COPY reads the Arrow table from this local variable by name.

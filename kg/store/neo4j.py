@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kg.schema import NODE_BY_LABEL, NODES, REL_BY_TYPE
-from kg.store.base import BatchProgress, Columns, Rows, batched, check_read_only, column_length
+from kg.store.base import BatchProgress, BulkLoad, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
 __all__ = ["Neo4jStore"]
@@ -45,6 +45,23 @@ def _rows(columns: Columns, keys: list[str]) -> list[dict[str, Any]]:
         raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
     present = [(k, columns[k]) for k in keys if k in columns]
     return [{k: values[i] for k, values in present} for i in range(n)]
+
+
+class _TransactionalLoad:
+    """:class:`~kg.store.base.BulkLoad` that writes at once (inside the caller's transaction)."""
+
+    def __init__(self, store: Neo4jStore) -> None:
+        self._store = store
+        self.deferred: list[tuple[str, Rows]] = []
+
+    def insert(self, label: str, columns: Columns) -> None:
+        self._store.bulk_insert(label, columns)
+
+    def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
+        self._store.bulk_relate(rel, from_label, to_label, columns)
+
+    def then(self, cypher: str, rows: Rows) -> None:
+        self.deferred.append((cypher, rows))
 
 
 class Neo4jStore:
@@ -177,6 +194,15 @@ class Neo4jStore:
         )
         keys = ["from", "to", *(name for name, _ in table.properties)]
         self.run_batches(cypher, _rows(columns, keys))
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[BulkLoad]:
+        """Writes each piece as it comes (batched ``UNWIND``), all in one transaction."""
+        load = _TransactionalLoad(self)
+        with self.transaction():
+            yield load
+            for cypher, rows in load.deferred:
+                self.run_batches(cypher, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -10,6 +10,7 @@ from kg.ingest import (
     image_node_id,
     ingest_hake_instance,
     ingest_observations,
+    ingest_observations_jsonl,
     init_store,
     iter_observations_jsonl,
     read_observations_jsonl,
@@ -113,9 +114,14 @@ def test_bad_line_leaves_store_unchanged(store: GraphStore, tmp_path: Path) -> N
     assert "obs.jsonl" in str(err.value) and "'line 3'" in str(err.value)
     assert "part_states['hand: hold']" in str(err.value) and "1.7" in str(err.value)
     assert _totals(store) == before
-    # Streaming: the bad line is reached after earlier chunks were written; all roll back.
+    # Streaming: the bad line is reached after earlier chunks were staged; nothing is written.
     with pytest.raises(AnnotationFormatError, match="'line 3'"):
         ingest_observations(store, iter_observations_jsonl(path), chunk_size=1)
+    assert _totals(store) == before
+    # The bulk file path reports the same error and writes nothing either.
+    with pytest.raises(AnnotationFormatError) as err:
+        ingest_observations_jsonl(store, path, chunk_size=1)
+    assert "'line 3'" in str(err.value) and "part_states['hand: hold']" in str(err.value)
     assert _totals(store) == before
     # Duplicate persons inside one input are rejected and nothing is written.
     with pytest.raises(StoreError, match="appears twice"):

@@ -15,7 +15,9 @@ from ontology import (
     Keypoint,
     PersonObservation,
     RecordError,
+    observation_dict,
 )
+from ontology.records import _fast_observation
 
 
 def _observation(**overrides: object) -> PersonObservation:
@@ -125,3 +127,60 @@ def test_image_annotation_objects_and_observation() -> None:
     obs = ann.to_observation()
     assert obs.source == "annotation" and obs.part_states == {"hand_hold": 1.0}
     assert [o.object for o in obs.objects] == ["bicycle", "airplane"]
+
+
+_BASE = {
+    "image_id": "a.jpg",
+    "person_id": "0",
+    "box": [1.0, 2.0, 30.0, 40.0],
+    "part_states": {"hand_hold": 0.9, "hip: sit on": 0.25},
+    "objects": [{"object": "bicycle", "score": 0.8}],
+    "source": "model",
+    "model": "m",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "fast"),
+    [
+        ({}, True),
+        ({"frame_index": 3, "timestamp": 0.1, "track_id": 2, "active_parts": {"left_hand": 1.0}}, True),
+        ({"part_states": None, "objects": None, "box": None}, True),
+        ({"box": [1, 2, 30, 40]}, False),  # ints: the record converts them
+        ({"part_states": {"hand_hold": 1}}, False),
+        ({"objects": [{"object": "bicycle", "score": 1, "box": [0, 0, 1, 1]}]}, False),
+        ({"keypoints": [[1.0, 2.0, 0.5]] * 17, "part_boxes": {"left_hand": [0.0, 0.0, 1.0, 1.0]}}, False),
+        ({"part_states": {"hand_hold": 1.5}}, False),
+        ({"part_states": {"hand_hold": True}}, False),
+        ({"part_states": {"hand_holds": 0.5}}, False),
+        ({"part_states": []}, False),
+        ({"box": [5.0, 0.0, 1.0, 1.0]}, False),
+        ({"box": [0.0, 0.0, 1.0]}, False),
+        ({"objects": [{"object": "bicycles"}]}, False),
+        ({"objects": [{"object": ["bicycle"]}]}, False),
+        ({"objects": {"object": "bicycle"}}, False),
+        ({"frame_index": -1}, False),
+        ({"frame_index": True}, False),
+        ({"track_id": 1.5}, False),
+        ({"timestamp": "now"}, False),
+        ({"source": "guess"}, False),
+        ({"source": None}, False),
+        ({"model": 3}, False),
+        ({"person_id": 7}, False),
+        ({"image_id": ""}, False),
+        ({"extra": 1}, False),
+        ({"part_boxes": 0}, False),
+    ],
+)
+def test_observation_dict_matches_the_record(change: dict[str, object], fast: bool) -> None:
+    """The bulk validator accepts and rejects exactly what the record does, with its message."""
+    data = {**_BASE, **change}
+    assert (_fast_observation(data) is not None) == fast
+    try:
+        expected = PersonObservation.from_dict(data).to_dict()
+    except (RecordError, TypeError) as err:
+        with pytest.raises(type(err)) as got:
+            observation_dict(data)
+        assert str(got.value) == str(err)
+    else:
+        assert observation_dict(data) == expected

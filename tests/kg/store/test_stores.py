@@ -64,6 +64,102 @@ def test_transaction_is_all_or_nothing(store: GraphStore) -> None:
     assert store.query("MATCH (v:Verb) RETURN v.id AS id") == [{"id": "kept"}]
 
 
+def test_bulk_load_writes_every_piece_and_the_deferred_statements(store: GraphStore) -> None:
+    store.execute("CREATE (:Image {id: 'old.jpg'})")
+    with store.bulk_load() as load:
+        for start in (0, 3):  # two pieces per table
+            ids = [f"img{i}.jpg/0" for i in range(start, start + 3)]
+            load.insert("Person", {"id": ids, "bbox": [[0.0, 0.0, 1.0, 2.0]] * 3})
+            load.insert("PartState", {"id": [f"s{i}" for i in range(start, start + 3)]})
+            load.relate(
+                "HAS_STATE",
+                "Person",
+                "PartState",
+                {"from": ids, "to": [f"s{i}" for i in range(start, start + 3)], "prob": [0.5] * 3},
+            )
+        load.then(
+            "UNWIND $rows AS r MATCH (i:Image {id: r.id}) SET i.width = r.w", [{"id": "old.jpg", "w": 640}]
+        )
+    assert store.query(
+        "MATCH (p:Person)-[h:HAS_STATE]->(s:PartState) RETURN count(h) AS n, sum(h.prob) AS p"
+    ) == [{"n": 6, "p": 3.0}]
+    assert store.query("MATCH (p:Person {id: 'img4.jpg/0'}) RETURN p.bbox AS b") == [
+        {"b": [0.0, 0.0, 1.0, 2.0]}
+    ]
+    assert store.query("MATCH (i:Image) RETURN i.width AS w") == [{"w": 640}]
+
+
+def test_bulk_load_that_raises_writes_nothing(store: GraphStore) -> None:
+    with pytest.raises(RuntimeError, match="boom"), store.bulk_load() as load:
+        load.insert("Verb", {"id": ["dropped"]})
+        raise RuntimeError("boom")
+    assert store.query("MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_embedded_bulk_load_failing_midway_is_undone(tmp_path: Path) -> None:
+    """The embedded store commits each COPY on its own; a later failure must undo the earlier
+    ones (here the last table's COPY fails on an id repeated within the load), and never
+    touch what was stored before."""
+    with EmbeddedStore(tmp_path / "g") as store:
+        store.execute("CREATE (:Verb {id: 'ride'})")
+        with pytest.raises(StoreError, match="1 Verb ids are already stored"), store.bulk_load() as load:
+            load.insert("Person", {"id": ["a.jpg/0"]})
+            load.insert("Verb", {"id": ["ride"]})
+        with pytest.raises(QueryError), store.bulk_load() as load:
+            load.insert("Person", {"id": ["a.jpg/0", "a.jpg/1"]})
+            load.insert("PartState", {"id": ["hand_hold"]})
+            load.relate("HAS_STATE", "Person", "PartState", {"from": ["a.jpg/0"], "to": ["hand_hold"]})
+            load.insert("Verb", {"id": ["walk", "walk"]})  # a repeated id: this COPY fails
+        assert store.query("MATCH (n) RETURN label(n) AS label, n.id AS id") == [
+            {"label": "Verb", "id": "ride"}
+        ]
+        assert not (tmp_path / "g" / "bulk-load.journal").exists()
+
+
+_CRASH_DURING_LOAD = """
+import os, sys
+from kg.store import embedded
+from kg.store.embedded import EmbeddedStore
+
+copied = []
+original = EmbeddedStore._copy
+def copy_then_die(self, table, arrow, options):
+    original(self, table, arrow, options)
+    copied.append(table)
+    if len(copied) == 2:
+        os._exit(3)  # the process dies between two COPY statements
+EmbeddedStore._copy = copy_then_die
+store = EmbeddedStore(sys.argv[1])
+with store.bulk_load() as load:
+    load.insert("Person", {"id": ["a.jpg/0"]})
+    load.insert("PartState", {"id": ["hand_hold"]})
+    load.relate("HAS_STATE", "Person", "PartState", {"from": ["a.jpg/0"], "to": ["hand_hold"]})
+"""
+
+
+def test_embedded_bulk_load_cut_short_is_undone_on_the_next_open(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "g"
+    with EmbeddedStore(path) as store:
+        store.execute("CREATE (:Verb {id: 'ride'})")
+    died = subprocess.run(
+        [sys.executable, "-c", _CRASH_DURING_LOAD, str(path)], capture_output=True, text=True
+    )
+    assert died.returncode == 3, died.stderr
+    assert (path / "bulk-load.journal").exists()
+    with pytest.raises(StoreError, match="never finished"):
+        EmbeddedStore(path, read_only=True)
+    with pytest.warns(UserWarning, match="undoing a bulk load"), EmbeddedStore(path) as store:
+        assert store.query("MATCH (n) RETURN label(n) AS label, n.id AS id") == [
+            {"label": "Verb", "id": "ride"}
+        ]
+    assert not (path / "bulk-load.journal").exists()
+    with EmbeddedStore(path, read_only=True) as store:
+        assert store.query("MATCH (n) RETURN count(n) AS n") == [{"n": 1}]
+
+
 def test_edges_written_after_nodes_are_all_kept(store: GraphStore) -> None:
     """Regression for LadybugDB 0.22.0: ``UNWIND ... MERGE (p) MERGE (s) MERGE (p)-[]->(s)``
     drops edges when ``p`` is created in the same statement and repeats across rows. The
