@@ -113,7 +113,10 @@ def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tupl
             raise StoreError(f"bulk relationship columns need {key!r}")
         arrays[key] = pa.array(columns[key], type=pa.string())
     for name, typ in properties:
-        arrow_type = pa.list_(pa.float64()) if typ == "DOUBLE[]" else pa.type_for_alias(_ARROW_TYPES[typ])
+        if typ.endswith("[]"):
+            arrow_type = pa.list_(pa.float32() if typ == "FLOAT[]" else pa.float64())
+        else:
+            arrow_type = pa.type_for_alias(_ARROW_TYPES[typ])
         values = columns.get(name)
         arrays[name] = pa.nulls(n, type=arrow_type) if values is None else pa.array(values, type=arrow_type)
     return pa.table(arrays)

@@ -12,7 +12,8 @@ transactions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,6 +37,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _float32_lists(values: Sequence[Any]) -> list[list[float] | None]:
+    """Each list of numbers rounded to float32 (``None`` stays ``None``)."""
+    return [None if v is None else array("f", v).tolist() for v in values]
 
 
 def _rows(columns: Columns, keys: list[str]) -> list[dict[str, Any]]:
@@ -181,6 +187,9 @@ class Neo4jStore:
         props = ", ".join(f"{name}: r.{name}" for name, _ in node.properties)
         # The label and property names come from kg.schema, never from user input.
         cypher = f"UNWIND $rows AS r CREATE (:{label} {{{props}}})"
+        floats32 = [name for name, typ in node.properties if typ == "FLOAT[]" and name in columns]
+        if floats32:  # the values the embedded store keeps (kg.schema: FLOAT[] is float32)
+            columns = {**columns, **{name: _float32_lists(columns[name]) for name in floats32}}
         self.run_batches(cypher, _rows(columns, [name for name, _ in node.properties]))
 
     def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:

@@ -89,6 +89,19 @@ def test_bulk_load_writes_every_piece_and_the_deferred_statements(store: GraphSt
     assert store.query("MATCH (i:Image) RETURN i.width AS w") == [{"w": 640}]
 
 
+def test_coordinates_are_float32_on_every_backend(store: GraphStore) -> None:
+    from array import array
+
+    box = [0.1, 0.2, 300.3, 400.4]
+    store.bulk_insert("Person", {"id": ["a.jpg/0", "a.jpg/1"], "bbox": [box, [1.0, 2.0, 3.0, 4.0]]})
+    rows = store.query("MATCH (p:Person) RETURN p.id AS id, p.bbox AS bbox ORDER BY id")
+    assert rows == [
+        {"id": "a.jpg/0", "bbox": array("f", box).tolist()},
+        {"id": "a.jpg/1", "bbox": [1.0, 2.0, 3.0, 4.0]},  # float32 values come back exactly
+    ]
+    assert rows[0]["bbox"] != box
+
+
 def test_bulk_load_that_raises_writes_nothing(store: GraphStore) -> None:
     with pytest.raises(RuntimeError, match="boom"), store.bulk_load() as load:
         load.insert("Verb", {"id": ["dropped"]})
