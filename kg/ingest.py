@@ -232,13 +232,13 @@ def ingest_observations(
         source: a name for the report and error messages (usually the file).
         progress: show a progress bar (persons).
     """
-    rows: Iterable[tuple[dict[str, Any], Sequence[str] | None]] = (
-        zip((o.to_dict() for o in observations), activities, strict=True)
+    items: Iterable[_Item] = (
+        ((o.to_dict(), truth, None) for o, truth in zip(observations, activities, strict=True))
         if activities is not None
-        else ((o.to_dict(), None) for o in observations)
+        else ((o.to_dict(), None, None) for o in observations)
     )
     total = len(observations) if isinstance(observations, Sequence) else None
-    return _ingest_rows(store, rows, total, image_sizes or {}, source, progress, chunk_size)
+    return _ingest_items(store, items, total, image_sizes or {}, source, progress, chunk_size, None)
 
 
 def ingest_observations_jsonl(
@@ -250,32 +250,51 @@ def ingest_observations_jsonl(
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
-    The bulk path: lines are validated as :class:`PersonObservation` would validate them
-    (:func:`ontology.observation_dict`) without building records, and a bad line anywhere
-    leaves the store unchanged, with an error naming the file, the line and the field.
+    The bulk path: each line is checked as :class:`PersonObservation` would check it
+    (:func:`ontology.observation_dict`) without building a record, and the part-state and
+    active-part maps of a whole chunk are checked column-wise. A bad line anywhere leaves
+    the store unchanged, with an error naming the file, the line and the field.
     """
-    rows = ((row, None) for row in _read_jsonl(path, observation_dict))
-    return _ingest_rows(store, rows, None, {}, Path(path).name, progress, chunk_size)
+    path = Path(path)
+
+    def light(data: Any) -> dict[str, Any]:
+        return observation_dict(data, check_maps=False)
+
+    def recheck(chunk: list[_Item]) -> list[_Item]:
+        return [(_located(path, where, observation_dict, row), truth, where) for row, truth, where in chunk]
+
+    items = ((row, None, where) for where, row in _read_jsonl(path, light))
+    return _ingest_items(store, items, None, {}, path.name, progress, chunk_size, recheck)
 
 
-def _ingest_rows(
+#: One person to ingest: its observation dict (``PersonObservation.to_dict()`` form, maps
+#: maybe unchecked), its ground-truth activities or None, and where it came from (for errors).
+_Item = tuple[dict[str, Any], Sequence[str] | None, str | None]
+
+
+def _ingest_items(
     store: GraphStore,
-    rows: Iterable[tuple[dict[str, Any], Sequence[str] | None]],
+    items: Iterable[_Item],
     total: int | None,
     sizes: Mapping[str, tuple[int, int]],
     source: str,
     progress: bool,
     chunk_size: int,
+    recheck: Callable[[list[_Item]], list[_Item]] | None,
 ) -> IngestReport:
-    """Write canonical observation dicts (``PersonObservation.to_dict()``) with their
-    ground-truth activities in one :meth:`GraphStore.bulk_load`, ``chunk_size`` at a time."""
+    """Write observation dicts with their ground-truth activities in one
+    :meth:`GraphStore.bulk_load`, ``chunk_size`` at a time. ``recheck`` turns a chunk whose
+    maps fail the column-wise check into fully checked items (or raises the located error)."""
     start = time.perf_counter()
     _require_ontology(store)
-    stored_persons = _all_ids(store, "Person")
-    stored_images = _all_ids(store, "Image")
-    report = IngestReport(source=source)
-    seen: set[str] = set()
-    created = _now()
+    state = _IngestState(
+        stored_persons=_all_ids(store, "Person"),
+        stored_images=_all_ids(store, "Image"),
+        sizes=sizes,
+        source=source,
+        created=_now(),
+        report=IngestReport(source=source),
+    )
     bar = _bar(progress, total, f"ingesting {source}")
     # Rows hold no reference cycles, so the cyclic collector only costs time here
     # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
@@ -283,9 +302,17 @@ def _ingest_rows(
     gc.disable()
     try:
         with store.bulk_load() as bulk:
-            items = iter(rows)
-            while chunk := list(itertools.islice(items, chunk_size)):
-                _write_chunk(bulk, chunk, stored_persons, stored_images, seen, sizes, source, created, report)
+            iterator = iter(items)
+            while chunk := list(itertools.islice(iterator, chunk_size)):
+                maps = _map_columns(chunk)
+                if maps is None:
+                    if recheck is None:
+                        raise StoreError("internal error: checked records failed the column-wise check")
+                    chunk = recheck(chunk)
+                    maps = _map_columns(chunk)
+                    if maps is None:
+                        raise StoreError("internal error: rechecked records failed the column-wise check")
+                _write_chunk(bulk, chunk, maps, state)
                 bar(len(chunk))
             if sizes:  # images stored earlier without a size (e.g. by an image-level ingest) get one
                 bulk.then(
@@ -297,51 +324,111 @@ def _ingest_rows(
         if gc_was_enabled:
             gc.enable()
         bar(0, close=True)
-    report.seconds = round(time.perf_counter() - start, 3)
-    return report
+    state.report.seconds = round(time.perf_counter() - start, 3)
+    return state.report
+
+
+@dataclass
+class _IngestState:
+    """What one ingest call carries from chunk to chunk."""
+
+    stored_persons: set[str]
+    stored_images: set[str]
+    sizes: Mapping[str, tuple[int, int]]
+    source: str
+    created: str
+    report: IngestReport
+    seen: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _MapColumns:
+    """One observation map (``part_states`` or ``active_parts``) of a chunk, column-wise:
+    per entry, the item's position in the chunk, the term id and the probability."""
+
+    item: Any  # pyarrow int32 array
+    term: Any  # pyarrow string array
+    prob: Any  # pyarrow float64 array
+
+
+def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
+    """The chunk's part states and active parts column-wise, or None when any entry is not
+    a known term id with a probability in [0, 1] (the caller then checks record by record,
+    which names the bad entry and also accepts term names)."""
+    onto = load()
+    out = []
+    for key, vocab in (("part_states", onto.part_states), ("active_parts", onto.body_parts)):
+        items: list[int] = []
+        terms: list[Any] = []
+        probs: list[Any] = []
+        for i, (row, _, _) in enumerate(chunk):
+            values = row[key]
+            if values:
+                items += [i] * len(values)
+                terms += values
+                probs += values.values()
+        columns = _checked_map(items, terms, probs, vocab.ids)
+        if columns is None:
+            return None
+        out.append(columns)
+    return out[0], out[1]
+
+
+def _checked_map(
+    items: list[int], terms: list[Any], probs: list[Any], ids: Sequence[str]
+) -> _MapColumns | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float, int}:
+        return None  # bool is not int here: type(True) is bool
+    term = pa.array(terms, type=pa.string())
+    prob = pa.array(probs, type=pa.float64())
+    if len(prob):
+        if not pc.all(pc.is_in(term, value_set=pa.array(ids, type=pa.string()))).as_py():
+            return None
+        low, high = pc.min_max(prob).values()
+        if low.as_py() < 0.0 or high.as_py() > 1.0 or pc.any(pc.is_nan(prob)).as_py():
+            return None
+    return _MapColumns(pa.array(items, type=pa.int32()), term, prob)
 
 
 def _write_chunk(
-    bulk: BulkLoad,
-    chunk: list[tuple[dict[str, Any], Sequence[str] | None]],
-    stored_persons: set[str],
-    stored_images: set[str],
-    seen: set[str],
-    sizes: Mapping[str, tuple[int, int]],
-    source: str,
-    created: str,
-    report: IngestReport,
+    bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
 ) -> None:
-    """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and edge
-    in one MERGE)."""
+    """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
+    edge in one MERGE)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     images: dict[str, list[Any]] = {
         k: [] for k in ("id", "width", "height", "frame_index", "timestamp", "video")
     }
     persons: dict[str, list[Any]] = {
         k: [] for k in ("id", "person_id", "bbox", "keypoints", "part_boxes", "track_id", "source", "model")
     }
-    in_image: dict[str, list[Any]] = {"from": [], "to": []}
-    has_state: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
-    uses_part: dict[str, list[Any]] = {"from": [], "to": [], "prob": [], "source": []}
     near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
     does: dict[str, list[Any]] = {
         k: [] for k in ("from", "to", "score", "source", "model", "version", "ontology", "created")
     }
+    report, seen, stored_images, sizes = state.report, state.seen, state.stored_images, state.sizes
     onto_version = load().version
-    for row, truth in chunk:
+    position: list[int] = []  # per chunk item: its index in ``persons``, -1 when skipped
+    for row, truth, _ in chunk:
         image_id, frame = row["image_id"], row["frame_index"]
         image = image_id if frame is None else f"{image_id}#{frame}"
         key = f"{image}/{row['person_id']}"  # kg.schema.person_key, inlined on this hot path
         if key in seen:
             raise StoreError(
-                f"{source}: person {key!r} appears twice; person ids must be unique within an "
+                f"{state.source}: person {key!r} appears twice; person ids must be unique within an "
                 "image (and video frame)"
             )
         seen.add(key)
-        if key in stored_persons:
+        if key in state.stored_persons:
             report.persons_skipped += 1
+            position.append(-1)
             continue
-        report.persons_added += 1
+        position.append(len(persons["id"]))
         if image not in stored_images:
             stored_images.add(image)
             size = sizes.get(image_id)
@@ -351,7 +438,6 @@ def _write_chunk(
             images["frame_index"].append(frame)
             images["timestamp"].append(row["timestamp"])
             images["video"].append(None if frame is None else image_id)
-        obs_source = row["source"]
         persons["id"].append(key)
         persons["person_id"].append(row["person_id"])
         persons["bbox"].append(row["box"])
@@ -359,23 +445,8 @@ def _write_chunk(
         persons["keypoints"].append(None if keypoints is None else [v for k in keypoints for v in k])
         persons["part_boxes"].append(_flat_part_boxes(row["part_boxes"]))
         persons["track_id"].append(row["track_id"])
-        persons["source"].append(obs_source)
+        persons["source"].append(row["source"])
         persons["model"].append(row["model"])
-        in_image["from"].append(key)
-        in_image["to"].append(image)
-        states = row["part_states"]
-        n = len(states)
-        has_state["from"] += [key] * n
-        has_state["to"] += states.keys()
-        has_state["prob"] += states.values()
-        has_state["source"] += [obs_source] * n
-        parts = row["active_parts"]
-        if parts:
-            n = len(parts)
-            uses_part["from"] += [key] * n
-            uses_part["to"] += parts.keys()
-            uses_part["prob"] += parts.values()
-            uses_part["source"] += [obs_source] * n
         objects = row["objects"]
         if len(objects) == 1:
             near["from"].append(key)
@@ -398,19 +469,45 @@ def _write_chunk(
             does["score"] += [1.0] * n
             does["source"] += ["annotation"] * n
             does["model"] += [ANNOTATION_MODEL] * n
-            does["version"] += [source] * n
+            does["version"] += [state.source] * n
             does["ontology"] += [onto_version] * n
-            does["created"] += [created] * n
+            does["created"] += [state.created] * n
+    person_ids = pa.array(persons["id"], type=pa.string())
+    person_sources = pa.array(persons["source"], type=pa.string())
+    positions = pa.array(position, type=pa.int32())
     bulk.insert("Image", images)
     bulk.insert("Person", persons)
-    bulk.relate("IN_IMAGE", "Person", "Image", in_image)
-    bulk.relate("HAS_STATE", "Person", "PartState", has_state)
-    bulk.relate("USES_PART", "Person", "BodyPart", uses_part)
+    bulk.relate("IN_IMAGE", "Person", "Image", {"from": person_ids, "to": list(_image_of(chunk, position))})
+    for rel, target, columns in (("HAS_STATE", "PartState", maps[0]), ("USES_PART", "BodyPart", maps[1])):
+        owner = positions.take(columns.item)
+        kept = pc.not_equal(owner, -1)
+        owner = owner.filter(kept)
+        bulk.relate(
+            rel,
+            "Person",
+            target,
+            {
+                "from": person_ids.take(owner),
+                "to": columns.term.filter(kept),
+                "prob": columns.prob.filter(kept),
+                "source": person_sources.take(owner),
+            },
+        )
+        if rel == "HAS_STATE":
+            report.observations_added += len(owner)
     bulk.relate("NEAR", "Person", "Object", near)
     bulk.relate("DOES", "Person", "Activity", does)
+    report.persons_added += len(persons["id"])
     report.images_added += len(images["id"])
-    report.observations_added += len(has_state["from"])
     report.activities_added += len(does["from"])
+
+
+def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
+    """The image node id of each person added from ``chunk`` (in ``persons`` order)."""
+    for (row, _, _), at in zip(chunk, position, strict=True):
+        if at >= 0:
+            frame = row["frame_index"]
+            yield row["image_id"] if frame is None else f"{row['image_id']}#{frame}"
 
 
 def _flat_part_boxes(part_boxes: Mapping[str, list[float]]) -> list[float] | None:
@@ -508,11 +605,11 @@ def iter_observations_jsonl(path: str | os.PathLike[str]) -> Iterator[PersonObse
     file, the line number and the field, when the iterator reaches it (inside an ingest that
     leaves the store unchanged).
     """
-    return _read_jsonl(path, PersonObservation.from_dict)
+    return (record for _, record in _read_jsonl(path, PersonObservation.from_dict))
 
 
-def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Iterator[_T]:
-    """``parse`` of each non-blank line's JSON; errors name the file, line and field."""
+def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Iterator[tuple[str, _T]]:
+    """``("line N", parse(json))`` for each non-blank line; errors name file, line and field."""
     import orjson
 
     path = Path(path)
@@ -528,13 +625,19 @@ def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Ite
                 raise AnnotationFormatError(
                     str(path), f"line {number}", "(json)", f"invalid JSON: {err}"
                 ) from None
-            try:
-                yield parse(data)
-            except HakeError as err:
-                field_name = getattr(err, "field", "(record)")
-                raise AnnotationFormatError(str(path), f"line {number}", str(field_name), str(err)) from None
-            except TypeError as err:
-                raise AnnotationFormatError(str(path), f"line {number}", "(record)", str(err)) from None
+            where = f"line {number}"
+            yield where, _located(path, where, parse, data)
+
+
+def _located(path: Path, where: str | None, parse: Callable[[Any], _T], data: Any) -> _T:
+    """``parse(data)``, its errors raised as :class:`AnnotationFormatError` at ``where``."""
+    try:
+        return parse(data)
+    except HakeError as err:
+        field_name = getattr(err, "field", "(record)")
+        raise AnnotationFormatError(str(path), str(where), str(field_name), str(err)) from None
+    except TypeError as err:
+        raise AnnotationFormatError(str(path), str(where), "(record)", str(err)) from None
 
 
 def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservation]:

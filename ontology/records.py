@@ -347,7 +347,7 @@ _OBSERVATION_KEYS = frozenset(PersonObservation.__dataclass_fields__)
 _OBJECT_KEYS = frozenset(("object", "score", "box"))
 
 
-def observation_dict(data: object) -> dict[str, Any]:
+def observation_dict(data: object, *, check_maps: bool = True) -> dict[str, Any]:
     """Validate one observations-format object and return it in canonical form.
 
     The result equals ``PersonObservation.from_dict(data).to_dict()`` and a bad ``data``
@@ -355,11 +355,16 @@ def observation_dict(data: object) -> dict[str, Any]:
     no keypoints or part boxes) is checked without building the record: bulk ingest reads
     millions of lines through here. Anything else takes the record's own path.
 
+    With ``check_maps=False`` the common case leaves the ``part_states`` and
+    ``active_parts`` dicts as given (``None`` becomes ``{}``): the caller checks their terms
+    and probabilities itself (``kg`` does it column-wise for a whole chunk) and calls
+    again with ``check_maps=True`` when they do not pass.
+
     >>> observation_dict({"image_id": "a.jpg", "person_id": "0",
     ...                   "part_states": {"hand: hold": 0.5}})["part_states"]
     {'hand_hold': 0.5}
     """
-    fast = _fast_observation(data)
+    fast = _fast_observation(data, check_maps)
     return fast if fast is not None else PersonObservation.from_dict(data).to_dict()  # type: ignore[arg-type]
 
 
@@ -395,7 +400,7 @@ def _fast_probs(values: object, ids: Mapping[str, str]) -> dict[str, float] | No
     return out
 
 
-def _fast_observation(data: object) -> dict[str, Any] | None:
+def _fast_observation(data: object, check_maps: bool = True) -> dict[str, Any] | None:
     """The canonical dict of ``data`` when it takes the common shape and is valid; else None
     (which says nothing about validity: :func:`observation_dict` then builds the record)."""
     if type(data) is not dict or not _OBSERVATION_KEYS.issuperset(data):
@@ -421,8 +426,15 @@ def _fast_observation(data: object) -> dict[str, Any] | None:
     if source not in SOURCES or (model is not None and type(model) is not str):
         return None
     onto = load()
-    part_states = _fast_probs(get("part_states"), onto.part_states.id_by_key)
-    active_parts = _fast_probs(get("active_parts"), onto.body_parts.id_by_key)
+    if check_maps:
+        part_states = _fast_probs(get("part_states"), onto.part_states.id_by_key)
+        active_parts = _fast_probs(get("active_parts"), onto.body_parts.id_by_key)
+    else:
+        part_states, active_parts = get("part_states"), get("active_parts")
+        part_states = {} if part_states is None else part_states
+        active_parts = {} if active_parts is None else active_parts
+        if type(part_states) is not dict or type(active_parts) is not dict:
+            return None
     if part_states is None or active_parts is None:
         return None
     raw_objects = get("objects")

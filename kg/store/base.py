@@ -20,7 +20,7 @@ __all__ = ["BulkLoad", "GraphStore", "Rows", "check_read_only", "is_write_query"
 #: Rows for batched writes: JSON-like dicts, each ``r`` after ``UNWIND $rows AS r``.
 Rows = Sequence[Mapping[str, Any]]
 
-#: Column-wise data for bulk writes: property name -> equal-length list of values.
+#: Column-wise data for bulk writes: property name -> equal-length list (or Arrow array) of values.
 Columns = Mapping[str, Sequence[Any]]
 
 #: Called as ``progress(rows_done)`` after each written batch.

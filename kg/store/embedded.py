@@ -111,15 +111,25 @@ def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tupl
     for key in keys:
         if key not in columns:
             raise StoreError(f"bulk relationship columns need {key!r}")
-        arrays[key] = pa.array(columns[key], type=pa.string())
+        arrays[key] = _array(columns[key], pa.string(), n)
     for name, typ in properties:
         if typ.endswith("[]"):
             arrow_type = pa.list_(pa.float32() if typ == "FLOAT[]" else pa.float64())
         else:
             arrow_type = pa.type_for_alias(_ARROW_TYPES[typ])
-        values = columns.get(name)
-        arrays[name] = pa.nulls(n, type=arrow_type) if values is None else pa.array(values, type=arrow_type)
+        arrays[name] = _array(columns.get(name), arrow_type, n)
     return pa.table(arrays)
+
+
+def _array(values: Any, arrow_type: Any, n: int) -> Any:
+    """``values`` (a list, an Arrow array, or None for all nulls) as an Arrow array of ``arrow_type``."""
+    import pyarrow as pa
+
+    if values is None:
+        return pa.nulls(n, type=arrow_type)
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values if values.type == arrow_type else values.cast(arrow_type)
+    return pa.array(values, type=arrow_type)
 
 
 def _write_journal(path: Path, ids: Mapping[str, Any]) -> None:

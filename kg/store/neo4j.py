@@ -49,7 +49,8 @@ def _rows(columns: Columns, keys: list[str]) -> list[dict[str, Any]]:
     unknown = set(columns) - set(keys)
     if unknown:
         raise StoreError(f"bulk columns {sorted(unknown)} are not in the schema")
-    present = [(k, columns[k]) for k in keys if k in columns]
+    # Arrow arrays (from the bulk ingest) become plain lists for the driver.
+    present = [(k, v.to_pylist() if hasattr(v, "to_pylist") else v) for k, v in columns.items() if k in keys]
     return [{k: values[i] for k, values in present} for i in range(n)]
 
 

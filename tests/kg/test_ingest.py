@@ -24,6 +24,7 @@ from ontology import (
     Contribution,
     DetectedObject,
     Explanation,
+    Keypoint,
     PersonObservation,
     StoreError,
 )
@@ -195,3 +196,67 @@ def test_instance_ingest_sizes_images_stored_earlier(store: GraphStore, tmp_path
     assert store.query("MATCH (i:Image {id: 'img1.jpg'}) RETURN i.width AS w, i.height AS h") == [
         {"w": 640, "h": 480}
     ]
+
+
+def _graph(store: GraphStore) -> dict[str, list[tuple[object, ...]]]:
+    """Every instance node and edge of the store as sorted tuples."""
+    queries = {
+        "persons": "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id, p.person_id, p.bbox, "
+        "p.keypoints, p.part_boxes, p.track_id, p.source, p.model, i.id, i.frame_index, i.timestamp, i.video",
+        "states": "MATCH (p:Person)-[h:HAS_STATE]->(s:PartState) RETURN p.id, s.id, h.prob, h.source",
+        "parts": "MATCH (p:Person)-[u:USES_PART]->(b:BodyPart) RETURN p.id, b.id, u.prob, u.source",
+        "near": "MATCH (p:Person)-[n:NEAR]->(o:Object) RETURN p.id, o.id, n.score, n.count",
+    }
+    return {
+        name: sorted((tuple(repr(v) for v in row.values()) for row in store.query(q)), key=str)
+        for name, q in queries.items()
+    }
+
+
+def test_jsonl_bulk_path_stores_what_the_record_path_stores(tmp_path: Path) -> None:
+    """Lines the column-wise check takes whole, and lines it sends back to record-by-record
+    checking (names as keys, integer probabilities, keypoints, part boxes), give the same
+    graph as ingesting the records; and the record path's errors come back with the line."""
+    from kg.store import EmbeddedStore
+
+    records = [
+        PersonObservation("a.jpg", "0", box=Box(0.5, 1.0, 20.25, 40.0), part_states={"hand_hold": 0.9}),
+        PersonObservation(
+            "a.jpg",
+            "1",
+            part_states={"hip_sit_on": 0.25, "head_eat": 1.0},
+            active_parts={"left_hand": 0.5},
+            objects=(DetectedObject("cup", 0.5), DetectedObject("cup", 0.75), DetectedObject("dog", 0.1)),
+            keypoints=tuple(Keypoint(float(i), 2.0 * i, 0.5) for i in range(17)),
+            part_boxes={"left_hand": Box(1, 2, 3, 4)},
+            source="annotation",
+        ),
+        PersonObservation("b.jpg", "0", frame_index=4, timestamp=0.16, track_id=3),
+    ]
+    lines = [r.to_dict() for r in records]
+    lines[1]["part_states"] = {"hip: sit on": 0.25, "head: eat": 1}  # names and an int: record path
+    path = tmp_path / "obs.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    graphs = []
+    for name, ingest in (
+        ("records", lambda s: ingest_observations(s, records)),
+        ("jsonl", lambda s: ingest_observations_jsonl(s, path, chunk_size=2)),
+    ):
+        with EmbeddedStore(tmp_path / name) as store:
+            init_store(store)
+            report = ingest(store)
+            assert (report.persons_added, report.observations_added) == (3, 3)
+            graphs.append(_graph(store))
+    assert graphs[0] == graphs[1]
+    assert len(graphs[0]["persons"]) == 3 and len(graphs[0]["states"]) == 3
+    assert graphs[0]["parts"] == [("'a.jpg/1'", "'left_hand'", "0.5", "'annotation'")]
+    assert graphs[0]["near"] == [("'a.jpg/1'", "'cup'", "0.75", "2"), ("'a.jpg/1'", "'dog'", "0.1", "1")]
+    for bad, field in (({"hand_hold": True}, "hand_hold"), ({"hand_hold": None}, "hand_hold")):
+        lines[2]["part_states"] = bad
+        path.write_text("\n".join(json.dumps(x) for x in lines))
+        with EmbeddedStore(tmp_path / "bad") as store:
+            init_store(store)
+            with pytest.raises(AnnotationFormatError) as err:
+                ingest_observations_jsonl(store, path)
+            assert "'line 3'" in str(err.value) and field in str(err.value)
+            assert _count(store, "(p:Person)") == 0
