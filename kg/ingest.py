@@ -216,7 +216,7 @@ def ingest_observations(
     image_sizes: Mapping[str, tuple[int, int]] | None = None,
     source: str = "observations",
     progress: bool = False,
-    chunk_size: int = 100_000,
+    chunk_size: int = 50_000,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -246,7 +246,7 @@ def ingest_observations_jsonl(
     path: str | os.PathLike[str],
     *,
     progress: bool = False,
-    chunk_size: int = 100_000,
+    chunk_size: int = 50_000,
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
@@ -355,42 +355,30 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
     """The chunk's part states and active parts column-wise, or None when any entry is not
     a known term id with a probability in [0, 1] (the caller then checks record by record,
     which names the bad entry and also accepts term names)."""
-    onto = load()
-    out = []
-    for key, vocab in (("part_states", onto.part_states), ("active_parts", onto.body_parts)):
-        items: list[int] = []
-        terms: list[Any] = []
-        probs: list[Any] = []
-        for i, (row, _, _) in enumerate(chunk):
-            values = row[key]
-            if values:
-                items += [i] * len(values)
-                terms += values
-                probs += values.values()
-        columns = _checked_map(items, terms, probs, vocab.ids)
-        if columns is None:
-            return None
-        out.append(columns)
-    return out[0], out[1]
-
-
-def _checked_map(
-    items: list[int], terms: list[Any], probs: list[Any], ids: Sequence[str]
-) -> _MapColumns | None:
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float, int}:
-        return None  # bool is not int here: type(True) is bool
-    term = pa.array(terms, type=pa.string())
-    prob = pa.array(probs, type=pa.float64())
-    if len(prob):
-        if not pc.all(pc.is_in(term, value_set=pa.array(ids, type=pa.string()))).as_py():
-            return None
-        low, high = pc.min_max(prob).values()
-        if low.as_py() < 0.0 or high.as_py() > 1.0 or pc.any(pc.is_nan(prob)).as_py():
-            return None
-    return _MapColumns(pa.array(items, type=pa.int32()), term, prob)
+    onto = load()
+    out = []
+    for key, vocab in (("part_states", onto.part_states), ("active_parts", onto.body_parts)):
+        maps = [row[key] for row, _, _ in chunk]
+        terms = list(itertools.chain.from_iterable(maps))
+        probs = list(itertools.chain.from_iterable(m.values() for m in maps))
+        if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float, int}:
+            return None  # (bool is not accepted: type(True) is bool, not int)
+        term = pa.array(terms, type=pa.string())
+        prob = pa.array(probs, type=pa.float64())
+        if len(prob):
+            if not pc.all(pc.is_in(term, value_set=pa.array(vocab.ids, type=pa.string()))).as_py():
+                return None
+            low, high = pc.min_max(prob).values()
+            if low.as_py() < 0.0 or high.as_py() > 1.0 or pc.any(pc.is_nan(prob)).as_py():
+                return None
+        counts = np.fromiter(map(len, maps), dtype=np.int64, count=len(maps))
+        item = pa.array(np.repeat(np.arange(len(maps), dtype=np.int32), counts))
+        out.append(_MapColumns(item, term, prob))
+    return out[0], out[1]
 
 
 def _write_chunk(
