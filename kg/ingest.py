@@ -3,11 +3,13 @@
 - :func:`init_store` writes the ontology (idempotent: ``MERGE`` on ids).
 - :func:`ingest_observations` writes persons, images, part-state observations, objects and
   (for annotations) ground-truth activities. Every record is validated before anything is
-  written, the write happens in one transaction, and persons already in the store are
-  skipped, so re-ingesting a file changes nothing.
+  written, the write is one :meth:`~kg.store.base.GraphStore.bulk_load` (all or nothing),
+  and persons already in the store are skipped, so re-ingesting a file changes nothing.
+- :func:`ingest_observations_jsonl` does the same for an observations file, faster: lines
+  are checked without building records, part states column-wise.
 - :func:`ingest_hake_image` / :func:`ingest_hake_instance` read the HAKE files, ingest
   them as annotations and recompute the cross-level evidence (:mod:`kg.evidence`).
-- :func:`read_observations_jsonl` reads the project's observations format: one
+- :func:`read_observations_jsonl` reads the project's observations format into records: one
   :meth:`ontology.PersonObservation.to_dict` JSON object per line (what perception writes).
 - :func:`write_predictions` stores predictions and their explanations.
 

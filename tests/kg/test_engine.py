@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -67,16 +66,13 @@ def test_engine_on_video_frames(store: GraphStore) -> None:
     assert engine.explain("clip.mp4#1/0").explanations
 
 
-def test_demo_runs_offline_and_quickly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    start = time.perf_counter()
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    seconds = time.perf_counter() - start
+def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0  # benchmarks/startup.py times it
     out = capsys.readouterr().out
     report = tmp_path / "demo" / "report.html"
     assert report.is_file() and str(report.resolve()) in out
     assert out.count("\n-- ") == 3  # three documented queries with their answers
     assert "(0 rows)" not in out and "no rows" not in out
-    assert seconds < 120  # the issue asks for well under a minute; the benchmark measures it
 
 
 def test_reason_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -141,15 +141,11 @@ def test_misspelled_term_raises_with_close_matches() -> None:
     assert len(onto.part_states) == 93  # nothing minted
 
 
-def test_import_is_light_and_fast() -> None:
-    code = (
-        "import sys, time; t = time.perf_counter(); import ontology; ontology.load(); "
-        "print(time.perf_counter() - t, 'torch' in sys.modules)"
-    )
+def test_import_is_light() -> None:
+    """Loading the ontology never imports torch (benchmarks/startup.py times it)."""
+    code = "import sys; import ontology; ontology.load(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    seconds, torch_loaded = out.stdout.split()
-    assert torch_loaded == "False"
-    assert float(seconds) < 3.0  # measured ~0.25 s; generous bound for loaded CI machines
+    assert out.stdout.split() == ["False"]
 
 
 def test_turtle_matches_shared_vocabularies(hake_dir: Path) -> None:
