@@ -322,6 +322,7 @@ def _ingest_items(
                     "SET i.width = r.width, i.height = r.height",
                     [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
                 )
+            bar(0, note="all records checked; writing to the store")
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -512,15 +513,18 @@ def _flat_part_boxes(part_boxes: Mapping[str, list[float]]) -> list[float] | Non
 
 
 def _bar(enabled: bool, total: int | None, desc: str) -> Callable[..., None]:
-    """A tqdm progress bar (on stderr) or a no-op; call ``bar(n)`` and ``bar(0, close=True)``."""
+    """A tqdm progress bar (on stderr) or a no-op; call ``bar(n)``, ``bar(0, note="...")`` and
+    ``bar(0, close=True)``."""
     if not enabled:
-        return lambda n, close=False: None
+        return lambda n, close=False, note=None: None
     from tqdm import tqdm
 
     pbar = tqdm(total=total, desc=desc, unit="person")
 
-    def update(n: int, close: bool = False) -> None:
+    def update(n: int, close: bool = False, note: str | None = None) -> None:
         pbar.update(n)
+        if note is not None:
+            pbar.set_postfix_str(note)
         if close:
             pbar.close()
 
