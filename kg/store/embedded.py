@@ -133,7 +133,8 @@ def _array(values: Any, arrow_type: Any, n: int) -> Any:
 
 
 def _write_journal(path: Path, ids: Mapping[str, Any]) -> None:
-    """Write (and fsync) the new node ids of a bulk load: one Arrow IPC stream per label."""
+    """Write (and fsync) the new node ids of a bulk load as an Arrow IPC stream of (label, id)
+    rows. The file appears under its name only once complete (write, then rename)."""
     import pyarrow as pa
 
     table = pa.table(
@@ -145,11 +146,13 @@ def _write_journal(path: Path, ids: Mapping[str, Any]) -> None:
             "id": pa.concat_arrays([col for col in ids.values()] or [pa.array([], pa.string())]),
         }
     )
-    with path.open("wb") as fh:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as fh:
         with pa.ipc.new_stream(fh, table.schema) as writer:
             writer.write_table(table)
         fh.flush()
         os.fsync(fh.fileno())
+    partial.replace(path)
 
 
 def _read_journal(path: Path) -> dict[str, list[str]]:
@@ -215,6 +218,8 @@ class EmbeddedStore:
                         stacklevel=2,
                     )
                     self._undo_journal(journal)
+                # A journal whose writing was cut short: no COPY had started, nothing to undo.
+                journal.with_name(JOURNAL_FILE + ".partial").unlink(missing_ok=True)
             except BaseException:
                 self.close()  # release the file lock before reporting
                 raise
@@ -307,8 +312,14 @@ class EmbeddedStore:
         _write_journal(journal, new_ids)
         try:
             self._write_staged(load)
-        except BaseException:
-            self._undo_journal(journal)
+        except BaseException as err:
+            try:
+                self._undo_journal(journal)
+            except Exception as undo_err:
+                raise StoreError(
+                    f"the bulk load failed ({err}) and undoing it failed too ({undo_err}); {journal} "
+                    "stays, and the next read-write open of the store undoes the load"
+                ) from err
             raise
         journal.unlink()
 
