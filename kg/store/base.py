@@ -59,7 +59,10 @@ class BulkLoad(Protocol):
         ...
 
     def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
-        """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load)."""
+        """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load).
+
+        Each relationship must start or end at a node this load inserts: the embedded store
+        undoes a failed load by deleting its new nodes with their relationships."""
         ...
 
     def then(self, cypher: str, rows: Rows) -> None:

@@ -290,9 +290,10 @@ class EmbeddedStore:
         """Stage every piece as Arrow, then ``COPY`` each table once; all or nothing.
 
         Outside a transaction each ``COPY`` commits on its own, which is what makes a large
-        load fast in LadybugDB 0.22 (measured on 700K persons / 7M part states: one ``COPY``
-        per table, 45 s; the same in one transaction, 58 s; seven pieces per table in one
-        transaction, 61 s). All-or-nothing then comes from a journal: the ids of the new
+        load fast in LadybugDB 0.22. Measured on 700K persons / 7M part states (64-bit boxes
+        then; ``COPY`` and commit time only): one ``COPY`` per table, 45 s; the same inside
+        one transaction, 53-57 s, of which 16 s is the commit; seven pieces per table in one
+        transaction, 61 s. All-or-nothing then comes from a journal: the ids of the new
         nodes are written to ``bulk-load.journal`` in the store directory before the first
         ``COPY``, and removed after the last statement. A load that fails deletes those
         nodes (with their relationships) again; a load that never finished (the process
