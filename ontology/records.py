@@ -68,6 +68,20 @@ def _number(record: str, name: str, value: object) -> float:
     return float(value)
 
 
+def _finite_floats(x1: object, y1: object, x2: object, y2: object) -> bool:
+    """Whether all four are finite floats (exactly ``float``: ints and bools take slower paths)."""
+    return (
+        type(x1) is float
+        and type(y1) is float
+        and type(x2) is float
+        and type(y2) is float
+        and x1 - x1 == 0.0  # NaN and inf fail
+        and y1 - y1 == 0.0
+        and x2 - x2 == 0.0
+        and y2 - y2 == 0.0
+    )
+
+
 def _probability(record: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         # NaN fails the range test too, so it lands here with the same message.
@@ -127,17 +141,7 @@ class Box:
     y2: float
 
     def __post_init__(self) -> None:
-        x1, y1, x2, y2 = self.x1, self.y1, self.x2, self.y2
-        if not (
-            type(x1) is float
-            and type(y1) is float
-            and type(x2) is float
-            and type(y2) is float
-            and x1 - x1 == 0.0
-            and y1 - y1 == 0.0
-            and x2 - x2 == 0.0
-            and y2 - y2 == 0.0
-        ):
+        if not _finite_floats(self.x1, self.y1, self.x2, self.y2):
             for name in ("x1", "y1", "x2", "y2"):  # the slow path converts ints and names errors
                 object.__setattr__(self, name, _number("Box", name, getattr(self, name)))
         if self.x2 < self.x1:
@@ -372,18 +376,7 @@ def _fast_box(value: object) -> bool:
     if type(value) is not list or len(value) != 4:
         return False
     x1, y1, x2, y2 = value
-    return (
-        type(x1) is float
-        and type(y1) is float
-        and type(x2) is float
-        and type(y2) is float
-        and x1 - x1 == 0.0  # finite (NaN and inf fail)
-        and y1 - y1 == 0.0
-        and x2 - x2 == 0.0
-        and y2 - y2 == 0.0
-        and x2 >= x1
-        and y2 >= y1
-    )
+    return _finite_floats(x1, y1, x2, y2) and x2 >= x1 and y2 >= y1
 
 
 def _fast_probs(values: object, ids: Mapping[str, str]) -> dict[str, float] | None:

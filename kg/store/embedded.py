@@ -61,19 +61,13 @@ class _StagedLoad:
         self.deferred: list[tuple[str, Rows]] = []
 
     def insert(self, label: str, columns: Columns) -> None:
-        node = NODE_BY_LABEL.get(label)
-        if node is None:
-            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
-        if column_length(columns):
-            self._nodes.setdefault(label, []).append(_arrow(node.properties, columns, ()))
+        arrow = _node_arrow(label, columns)
+        if arrow is not None:
+            self._nodes.setdefault(label, []).append(arrow)
 
     def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
-        table = REL_BY_TYPE.get(rel)
-        if table is None or (from_label, to_label) not in table.pairs:
-            raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
-        if column_length(columns):
-            options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
-            arrow = _arrow(table.properties, columns, ("from", "to"))
+        options, arrow = _rel_arrow(rel, from_label, to_label, columns)
+        if arrow is not None:
             self._rels.setdefault((rel, options), []).append(arrow)
 
     def then(self, cypher: str, rows: Rows) -> None:
@@ -97,6 +91,23 @@ class _StagedLoad:
             yield (label, ""), pa.concat_tables(self._nodes.pop(label))
         for key in list(self._rels):
             yield key, pa.concat_tables(self._rels.pop(key))
+
+
+def _node_arrow(label: str, columns: Columns) -> Any:
+    """New ``label`` nodes as an Arrow table for ``COPY``, or None when there are none."""
+    node = NODE_BY_LABEL.get(label)
+    if node is None:
+        raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
+    return _arrow(node.properties, columns, ()) if column_length(columns) else None
+
+
+def _rel_arrow(rel: str, from_label: str, to_label: str, columns: Columns) -> tuple[str, Any]:
+    """The ``COPY`` options and an Arrow table of new relationships (None when there are none)."""
+    table = REL_BY_TYPE.get(rel)
+    if table is None or (from_label, to_label) not in table.pairs:
+        raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
+    options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
+    return options, _arrow(table.properties, columns, ("from", "to")) if column_length(columns) else None
 
 
 def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tuple[str, ...]) -> Any:
@@ -268,21 +279,15 @@ class EmbeddedStore:
     def bulk_insert(self, label: str, columns: Columns) -> None:
         """``COPY`` new nodes from an Arrow table built from ``columns`` (schema order)."""
         self._check_writable()
-        node = NODE_BY_LABEL.get(label)
-        if node is None:
-            raise StoreError(f"unknown node label {label!r}; expected one of {sorted(NODE_BY_LABEL)}")
-        if column_length(columns):
-            self._copy(label, _arrow(node.properties, columns, ()), "")
+        arrow = _node_arrow(label, columns)
+        if arrow is not None:
+            self._copy(label, arrow, "")
 
     def bulk_relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         """``COPY`` new relationships; rows carry ``from``/``to`` node ids and properties."""
         self._check_writable()
-        table = REL_BY_TYPE.get(rel)
-        if table is None or (from_label, to_label) not in table.pairs:
-            raise StoreError(f"unknown relationship {from_label}-[:{rel}]->{to_label}")
-        if column_length(columns):
-            arrow = _arrow(table.properties, columns, ("from", "to"))
-            options = f" (from='{from_label}', to='{to_label}')" if len(table.pairs) > 1 else ""
+        options, arrow = _rel_arrow(rel, from_label, to_label, columns)
+        if arrow is not None:
             self._copy(rel, arrow, options)
 
     @contextmanager
