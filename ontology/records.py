@@ -466,11 +466,13 @@ def _fast_observation(data: object, check_maps: bool = True) -> dict[str, Any] |
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
-    """How much one term pushed one activity's score, and along which ontology edge.
+    """How much one term pushed one activity's logit, and along which ontology path.
 
-    ``kind`` is one of :data:`CONTRIBUTION_KINDS`; ``term`` the term id; ``weight`` a signed
-    share of the score (positive supports the activity); ``edge`` the cross-level path used,
-    e.g. ``"part_state->verb->activity"``.
+    ``kind`` is one of :data:`CONTRIBUTION_KINDS`; ``term`` the term id; ``weight`` the
+    term's signed share of the activity's logit over the no-evidence baseline, in logit
+    units (positive supports the activity); ``edge`` the cross-level path it took, e.g.
+    ``"part_state->verb->activity"``, or ``None`` when the weight is the term's total over
+    every path (the reasoner's default granularity, see :mod:`reasoning.batch`).
     """
 
     kind: str
@@ -491,6 +493,20 @@ class Contribution:
         vocab = vocabs[self.kind]
         object.__setattr__(self, "term", _term(rec, "term", vocab, self.term))
         object.__setattr__(self, "weight", _number(rec, "weight", self.weight))
+        if self.edge is not None and not isinstance(self.edge, str):
+            raise RecordError(rec, "edge", self.edge, "a path name (str) or None")
+
+    @classmethod
+    def unchecked(cls, kind: str, term: str, weight: float, edge: str | None = None) -> Contribution:
+        """Build without validation, for producers whose ``kind`` and ``term`` come from the
+        ontology's own term order (a reasoner's input channels) and whose ``weight`` is a
+        finite float. Anything else must use the constructor."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "term", term)
+        object.__setattr__(self, "weight", weight)
+        object.__setattr__(self, "edge", edge)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "term": self.term, "weight": self.weight, "edge": self.edge}
@@ -500,18 +516,30 @@ class Contribution:
 class Explanation:
     """Why one activity was predicted for one person: contributions ranked by weight.
 
+    Exactness: ``baseline + sum(c.weight for c in contributions) + rest`` is the activity's
+    logit, where ``baseline`` is the logit of the no-evidence input and ``rest`` the summed
+    weight of the contributions left out (too small to keep, see :meth:`threshold`).
+    ``baseline`` is ``None`` when the producer does not know it (e.g. a hand-made record).
+
     JSON form (:meth:`to_dict`)::
 
         {"activity": "ride-bicycle", "method": "exact-decomposition",
-         "score": 0.93,
+         "score": 0.93, "baseline": -15.2, "rest": 0.012,
          "contributions": [{"kind": "part_state", "term": "hip_sit_on",
-                            "weight": 0.41, "edge": "part_state->verb->activity"}, ...]}
+                            "weight": 0.41, "edge": null}, ...]}
+
+    >>> e = Explanation("ride bicycle", "m", (Contribution("part_state", "hip: sit on", 2.0),
+    ...                 Contribution("object", "bicycle", 0.5)), score=0.9, baseline=-1.0)
+    >>> e.threshold(1.0).rest, [c.term for c in e.threshold(1.0).contributions]
+    (0.5, ['hip_sit_on'])
     """
 
     activity: str
     method: str
     contributions: tuple[Contribution, ...]
     score: float | None = None
+    baseline: float | None = None
+    rest: float = 0.0
 
     def __post_init__(self) -> None:
         rec = "Explanation"
@@ -522,22 +550,61 @@ class Explanation:
         ranked = sorted(self.contributions, key=lambda c: -c.weight)
         object.__setattr__(self, "contributions", tuple(ranked))
         if self.score is not None:
-            object.__setattr__(self, "score", _number(rec, "score", self.score))
+            object.__setattr__(self, "score", _probability(rec, "score", self.score))
+        if self.baseline is not None:
+            object.__setattr__(self, "baseline", _number(rec, "baseline", self.baseline))
+        object.__setattr__(self, "rest", _number(rec, "rest", self.rest))
+
+    @classmethod
+    def unchecked(
+        cls,
+        activity: str,
+        method: str,
+        contributions: tuple[Contribution, ...],
+        score: float | None = None,
+        baseline: float | None = None,
+        rest: float = 0.0,
+    ) -> Explanation:
+        """Build without validation or re-ranking, for producers whose activity id comes from
+        the ontology's own order and whose contributions are already ranked by weight
+        (largest first). Anything else must use the constructor."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "activity", activity)
+        set_(self, "method", method)
+        set_(self, "contributions", contributions)
+        set_(self, "score", score)
+        set_(self, "baseline", baseline)
+        set_(self, "rest", rest)
+        return self
+
+    @property
+    def logit(self) -> float | None:
+        """``baseline + contributions + rest`` (None without a baseline)."""
+        if self.baseline is None:
+            return None
+        return self.baseline + math.fsum(c.weight for c in self.contributions) + self.rest
+
+    def _keep(self, kept: tuple[Contribution, ...]) -> Explanation:
+        dropped = math.fsum(c.weight for c in self.contributions) - math.fsum(c.weight for c in kept)
+        return Explanation(self.activity, self.method, kept, self.score, self.baseline, self.rest + dropped)
 
     def top(self, k: int) -> Explanation:
-        """The ``k`` largest contributions."""
-        return Explanation(self.activity, self.method, self.contributions[:k], self.score)
+        """The ``k`` largest contributions; the others' weight moves into ``rest``."""
+        return self._keep(self.contributions[:k])
 
     def threshold(self, min_weight: float) -> Explanation:
-        """Only contributions whose absolute weight is at least ``min_weight``."""
-        kept = tuple(c for c in self.contributions if abs(c.weight) >= min_weight)
-        return Explanation(self.activity, self.method, kept, self.score)
+        """Only contributions whose absolute weight is at least ``min_weight``; the others'
+        weight moves into ``rest``."""
+        return self._keep(tuple(c for c in self.contributions if abs(c.weight) >= min_weight))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "activity": self.activity,
             "method": self.method,
             "score": self.score,
+            "baseline": self.baseline,
+            "rest": self.rest,
             "contributions": [c.to_dict() for c in self.contributions],
         }
 
@@ -552,7 +619,14 @@ class Explanation:
         contributions = tuple(
             Contribution(c["kind"], c["term"], c["weight"], c.get("edge")) for c in data["contributions"]
         )
-        return cls(data["activity"], data["method"], contributions, data.get("score"))
+        return cls(
+            data["activity"],
+            data["method"],
+            contributions,
+            data.get("score"),
+            data.get("baseline"),
+            data.get("rest", 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -581,6 +655,31 @@ class ActivityPrediction:
                 self.explanation.activity,
                 f"the predicted activity {self.activity!r}",
             )
+
+    @classmethod
+    def unchecked(
+        cls,
+        image_id: str,
+        person_id: str,
+        activity: str,
+        score: float,
+        model: str,
+        model_version: str = "unversioned",
+        explanation: Explanation | None = None,
+    ) -> ActivityPrediction:
+        """Build without validation, for producers whose activity id comes from the
+        ontology's own order, whose score is a probability and whose ids were validated on
+        the way in (a reasoner over validated observations)."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "image_id", image_id)
+        set_(self, "person_id", person_id)
+        set_(self, "activity", activity)
+        set_(self, "score", score)
+        set_(self, "model", model)
+        set_(self, "model_version", model_version)
+        set_(self, "explanation", explanation)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {

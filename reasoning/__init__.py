@@ -16,8 +16,9 @@ Training: ``reasoning.train(data_dir, task, model, out_dir=...)``.
 
 Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evidence),
 :mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
-:mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.training`
-(``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists),
+:mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.batch`
+(``PredictionBatch``: predictions and explanations as columns, and their granularity),
+:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists),
 :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
 :mod:`~reasoning.embeddings`.
 """
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
+from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch
 from reasoning.embeddings import label_embeddings
 from reasoning.faithfulness import DeletionResult, deletion_test
-from reasoning.features import encode_labels, encode_observations
+from reasoning.features import encode_indexed, encode_labels, encode_observations
 from reasoning.gnn import ActivityGNN, GNNConfig
 from reasoning.graph import (
     BODY_PART_TO_VERB,
@@ -46,6 +48,7 @@ from reasoning.training import TrainOptions, default_options, evaluate, fit, tra
 
 __all__ = [
     "BODY_PART_TO_VERB",
+    "DEFAULT_MIN_SHARE",
     "MODELS",
     "OBJECT_TO_ACTIVITY",
     "PART_STATE_TO_ACTIVITY",
@@ -61,6 +64,7 @@ __all__ = [
     "LinearReasoner",
     "MLPConfig",
     "MLPReasoner",
+    "PredictionBatch",
     "RuleConfig",
     "RuleReasoner",
     "TrainOptions",
@@ -71,6 +75,7 @@ __all__ = [
     "default_options",
     "default_unseen_path",
     "deletion_test",
+    "encode_indexed",
     "encode_labels",
     "encode_observations",
     "evaluate",

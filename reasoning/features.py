@@ -30,6 +30,7 @@ from ontology import PersonObservation
 __all__ = [
     "InputLayout",
     "active_part_slice",
+    "encode_indexed",
     "encode_labels",
     "encode_observations",
     "input_layout",
@@ -51,6 +52,12 @@ class InputLayout:
     body_part_index: dict[str, int]
     object_index: dict[str, int]
     activity_index: dict[str, int]
+    #: per input channel, the contribution kind (``"part_state"``, ``"body_part"``, ``"object"``)
+    channel_kinds: tuple[str, ...] = ()
+    #: per input channel, the term id
+    channel_terms: tuple[str, ...] = ()
+    #: activity ids in channel order
+    activity_ids: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -71,6 +78,13 @@ def input_layout() -> InputLayout:
         body_part_index={t.id: t.index for t in onto.body_parts},
         object_index={t.id: t.index for t in onto.objects},
         activity_index={t.id: t.index for t in onto.activities},
+        channel_kinds=(
+            ("part_state",) * len(onto.part_states)
+            + ("body_part",) * len(onto.body_parts)
+            + ("object",) * len(onto.objects)
+        ),
+        channel_terms=(*onto.part_states.ids, *onto.body_parts.ids, *onto.objects.ids),
+        activity_ids=tuple(onto.activities.ids),
     )
 
 
@@ -98,11 +112,14 @@ def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tens
         returns ``(len(observations), 183)`` float32.
     """
     lay = input_layout()
-    x = torch.zeros(len(observations), lay.n_features)
-    o_ps, o_bp, o_obj = 0, lay.n_part_states, lay.n_part_states + lay.n_body_parts
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
+    entries: dict[str, tuple[list[int], list[int], list[float]]] = {
+        "part_states": ([], [], []),
+        "active_parts": ([], [], []),
+        "objects": ([], [], []),
+    }
+    ps_rows, ps_idx, ps_val = entries["part_states"]
+    bp_rows, bp_idx, bp_val = entries["active_parts"]
+    ob_rows, ob_idx, ob_val = entries["objects"]
     for i, obs in enumerate(observations):
         if not isinstance(obs, PersonObservation):
             raise TypeError(
@@ -111,24 +128,72 @@ def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tens
                 f"ontology.PersonObservation(...) or ImageAnnotation.to_observation()"
             )
         for key, p in obs.part_states.items():
-            rows.append(i)
-            cols.append(o_ps + lay.part_state_index[key])
-            vals.append(p)
+            ps_rows.append(i)
+            ps_idx.append(lay.part_state_index[key])
+            ps_val.append(p)
         for key, p in obs.active_parts.items():
-            rows.append(i)
-            cols.append(o_bp + lay.body_part_index[key])
-            vals.append(p)
+            bp_rows.append(i)
+            bp_idx.append(lay.body_part_index[key])
+            bp_val.append(p)
         for det in obs.objects:
-            rows.append(i)
-            cols.append(o_obj + lay.object_index[det.object])
-            vals.append(det.score)
-    if rows:
-        # scatter "amax": an object detected several times keeps its highest score
-        flat = x.view(-1)
+            ob_rows.append(i)
+            ob_idx.append(lay.object_index[det.object])
+            ob_val.append(det.score)
+    return encode_indexed(
+        len(observations),
+        **{
+            key: (torch.tensor(r, dtype=torch.long), torch.tensor(t, dtype=torch.long), torch.tensor(v))
+            for key, (r, t, v) in entries.items()
+        },
+    )
+
+
+#: Per kind of evidence: (person rows, term positions in ontology order, values), 1-D each.
+Entries = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def encode_indexed(
+    n: int,
+    part_states: Entries | None = None,
+    active_parts: Entries | None = None,
+    objects: Entries | None = None,
+) -> torch.Tensor:
+    """Encode evidence given column-wise: the bulk form of :func:`encode_observations`.
+
+    Each argument is ``(rows, terms, values)``: the person's row (0..n-1), the term's
+    position in the ontology's order (``onto.part_states``, ``onto.body_parts``,
+    ``onto.objects``) and the probability or detection score. Repeated (row, term) pairs
+    keep their highest value (an object detected several times).
+
+    Shapes:
+        returns ``(n, 183)`` float32.
+
+    >>> import torch
+    >>> x = encode_indexed(2, part_states=(torch.tensor([1]), torch.tensor([37]), torch.tensor([0.9])))
+    >>> tuple(x.shape), round(float(x[1, 37]), 2), float(x[0].sum())
+    ((2, 183), 0.9, 0.0)
+    """
+    lay = input_layout()
+    x = torch.zeros(n, lay.n_features)
+    flat = x.view(-1)
+    for entries, offset, size in (
+        (part_states, 0, lay.n_part_states),
+        (active_parts, lay.n_part_states, lay.n_body_parts),
+        (objects, lay.n_part_states + lay.n_body_parts, lay.n_objects),
+    ):
+        if entries is None or not len(entries[0]):
+            continue
+        rows, terms, values = (torch.as_tensor(t) for t in entries)
+        if int(terms.min()) < 0 or int(terms.max()) >= size or int(rows.min()) < 0 or int(rows.max()) >= n:
+            raise ValueError(
+                f"encode_indexed: term positions must be in 0..{size - 1} and rows in 0..{n - 1}, got "
+                f"terms {int(terms.min())}..{int(terms.max())}, rows {int(rows.min())}..{int(rows.max())}"
+            )
+        # scatter "amax": a repeated entry (an object detected several times) keeps its highest value
         flat.scatter_reduce_(
             0,
-            torch.tensor(rows) * lay.n_features + torch.tensor(cols),
-            torch.tensor(vals, dtype=torch.float32),
+            rows.long() * lay.n_features + offset + terms.long(),
+            values.to(torch.float32),
             reduce="amax",
         )
     return x

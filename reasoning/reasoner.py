@@ -11,7 +11,8 @@ A checkpoint is a folder::
     model.pt      weights and the training evidence counts (``torch.load(weights_only=True)``)
     README.md     the model card
 
->>> import ontology
+>>> import ontology, reasoning
+>>> onto = ontology.load()
 >>> reasoner = ActivityReasoner.from_pretrained()     # the packaged default, no network
 >>> obs = ontology.PersonObservation(image_id="img", person_id="0",
 ...     part_states={"hip: sit on": 1.0, "hand: hold": 1.0, "foot: tread on": 1.0},
@@ -20,8 +21,12 @@ A checkpoint is a folder::
 >>> best.activity in {"ride-bicycle", "sit_on-bicycle", "hold-bicycle", "straddle-bicycle"}
 True
 >>> c = best.explanation.contributions[0]      # the largest share: the object itself
->>> c.kind, c.term, c.edge
-('object', 'bicycle', 'object->activity')
+>>> c.kind, c.term, c.edge                     # edge None: summed over every path
+('object', 'bicycle', None)
+>>> e = best.explanation                       # exact: baseline + weights + rest = logit
+>>> logits = reasoner.logits(reasoning.encode_observations([obs]))[0]
+>>> abs(e.logit - float(logits[onto.activities[best.activity].index])) < 1e-4
+True
 """
 
 from __future__ import annotations
@@ -41,16 +46,11 @@ import torch
 from torch import nn
 
 import ontology
-from ontology import ActivityPrediction, Contribution, Explanation, PersonObservation
+from ontology import ActivityPrediction, PersonObservation
 from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
-from reasoning.features import (
-    active_part_slice,
-    encode_observations,
-    input_layout,
-    object_slice,
-    part_state_slice,
-)
+from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch, gc_paused
+from reasoning.features import encode_observations, input_layout
 from reasoning.gnn import ActivityGNN, GNNConfig, GNNWeights
 from reasoning.graph import Evidence, build_graph
 
@@ -151,6 +151,7 @@ class ActivityReasoner:
         self.name = name or _NAMES[self.kind]
         self.version = self._fingerprint()
         self._weights: GNNWeights | None = None
+        self._method_name: str | None = None
 
     # ---- checkpoints -----------------------------------------------------------------
 
@@ -294,91 +295,153 @@ class ActivityReasoner:
             return self.model.attribute(x, activities, self._gnn_weights())
         return self.model.attribute(x, activities)
 
-    # ---- records -------------------------------------------------------------------------
+    @torch.no_grad()
+    def attribute_terms(self, x: torch.Tensor, activities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Contributions of every input channel summed over paths, and the baseline logits.
+
+        Shapes:
+            x: ``(B, 183)``; activities: ``(B, K)``. Returns ``(B, K, 183)`` and ``(B, K)``.
+        """
+        x = x.to(self.device, torch.float32)
+        activities = activities.to(self.device)
+        if isinstance(self.model, ActivityGNN):
+            return self.model.attribute_terms(x, activities, self._gnn_weights())
+        attribution = self.model.attribute(x, activities)
+        return attribution.total(), attribution.baseline
+
+    # ---- predictions -------------------------------------------------------------------
+
+    def predict_rows(
+        self,
+        x: torch.Tensor,
+        top_k: int = 5,
+        explain: bool = True,
+        paths: bool = False,
+        min_share: float = DEFAULT_MIN_SHARE,
+        batch_size: int = 4096,
+    ) -> PredictionBatch:
+        """Each input row's ``top_k`` activities, best first, with explanations, as columns.
+
+        Args:
+            x: ``(P, 183)`` input rows (:func:`reasoning.encode_observations`,
+                :func:`reasoning.encode_indexed`).
+            top_k: predictions per person (1..600).
+            explain: compute the explanations.
+            paths: one contribution per (term, path) instead of one per term.
+            min_share: keep a contribution when its absolute weight is at least this share
+                of the prediction's attribution mass (0 keeps every non-zero one); the rest
+                is summed into ``rest`` (see :mod:`reasoning.batch`).
+            batch_size: rows scored at a time.
+        """
+        lay = input_layout()
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= lay.n_activities:
+            raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
+        if not isinstance(min_share, int | float) or not 0.0 <= min_share <= 1.0:
+            raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+        if x.ndim != 2 or x.shape[1] != lay.n_features:
+            raise ValueError(
+                f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
+                f"build them with reasoning.encode_observations"
+            )
+        parts = [
+            self._predict_chunk(chunk, top_k, explain, paths, float(min_share))
+            for chunk in torch.split(x, batch_size)
+        ] or [self._predict_chunk(x[:0], top_k, explain, paths, float(min_share))]
+        return PredictionBatch.concat(parts)
+
+    def _predict_chunk(
+        self, x: torch.Tensor, top_k: int, explain: bool, paths: bool, min_share: float
+    ) -> PredictionBatch:
+        lay = input_layout()
+        x = x.to(self.device, torch.float32)
+        names: tuple[str, ...] = ()
+        if explain and not paths and isinstance(self.model, ActivityGNN):
+            logit, indices, total, baseline = self.model.top_k_explained(x, top_k, self._gnn_weights())
+            contrib, method = total[None], self._method()
+        else:
+            top = self.logits(x).topk(top_k, dim=1)
+            logit, indices = top.values, top.indices
+        common = {
+            "model": self.name,
+            "model_version": self.version,
+            "activity_ids": lay.activity_ids,
+            "channel_kinds": lay.channel_kinds,
+            "channel_terms": lay.channel_terms,
+            "activity": indices.cpu().numpy(),
+            "score": torch.sigmoid(logit).cpu().numpy(),
+        }
+        if not explain:
+            return PredictionBatch(**common)  # type: ignore[arg-type]
+        if paths:
+            attribution = self.attribute(x, indices)
+            names = tuple(attribution.paths)
+            contrib = torch.stack([attribution.paths[n] for n in names])  # (Q, B, K, F)
+            baseline, method = attribution.baseline, attribution.method
+        elif not isinstance(self.model, ActivityGNN):
+            total, baseline = self.attribute_terms(x, indices)
+            contrib, method = total[None], self._method()
+        mag = contrib.abs()
+        mass = mag.sum(dim=(0, 3))  # (B, K)
+        keep = mag >= torch.clamp(min_share * mass, min=torch.finfo(mag.dtype).tiny)[None, ..., None]
+        rest = torch.where(keep, 0.0, contrib).sum(dim=(0, 3))
+        q, b, k, f = keep.nonzero(as_tuple=True)
+        weight = contrib[q, b, k, f]
+        j = b * top_k + k
+        order = torch.argsort(-weight, stable=True)  # largest first ...
+        order = order[torch.argsort(j[order], stable=True)]  # ... within each prediction
+        counts = torch.bincount(j, minlength=x.shape[0] * top_k)
+        offsets = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
+        offsets[1:] = counts.cumsum(0)
+        path = q[order].to(torch.int8) if paths else torch.full_like(q, -1, dtype=torch.int8)
+        return PredictionBatch(
+            **common,  # type: ignore[arg-type]
+            method=method,
+            baseline=baseline.cpu().numpy(),
+            rest=rest.cpu().numpy(),
+            offsets=offsets.cpu().numpy(),
+            channel=f[order].to(torch.int16).cpu().numpy(),
+            weight=weight[order].cpu().numpy(),
+            path=path.cpu().numpy(),
+            paths=names,
+            min_share=min_share,
+        )
+
+    def _method(self) -> str:
+        """The model's attribution method (what ``attribute`` reports), probed once."""
+        if self._method_name is None:
+            probe = torch.zeros(1, input_layout().n_features, device=self.device)
+            self._method_name = self.attribute(probe, torch.zeros(1, 1, dtype=torch.long)).method
+        return self._method_name
 
     def predict(
         self,
         observations: Sequence[PersonObservation],
         top_k: int = 5,
         explain: bool = True,
+        paths: bool = False,
+        min_share: float = DEFAULT_MIN_SHARE,
         batch_size: int = 4096,
-        min_contribution: float = 1e-4,
     ) -> list[list[ActivityPrediction]]:
         """Predict each person's ``top_k`` activities, best first, with explanations.
 
-        Args:
-            observations: one record per person.
-            top_k: predictions per person (1..600).
-            explain: attach an :class:`ontology.Explanation` to every prediction.
-            batch_size: persons scored per batch.
-            min_contribution: contributions smaller than this (in logit units) are left out.
+        Records in, records out: :meth:`predict_rows` on the encoded observations, then
+        :meth:`PredictionBatch.records <reasoning.batch.PredictionBatch.records>`.
 
         Returns:
             per person (same order), ``top_k`` :class:`ontology.ActivityPrediction` records.
             An explanation's contribution weights are exact shares of the activity's logit
-            over the no-evidence baseline: they sum to ``logit(x) - logit(0)``.
+            over the no-evidence baseline: with its ``rest`` they sum to
+            ``logit(x) - logit(0)`` (``explanation.baseline``).
         """
-        lay = input_layout()
-        if not isinstance(top_k, int) or not 1 <= top_k <= lay.n_activities:
-            raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
         observations = list(observations)
         out: list[list[ActivityPrediction]] = []
-        for start in range(0, len(observations), batch_size):
-            chunk = observations[start : start + batch_size]
-            x = encode_observations(chunk)
-            probs = torch.sigmoid(self.logits(x)).cpu()
-            top = probs.topk(top_k, dim=1)
-            attribution = self.attribute(x, top.indices) if explain else None
-            out.extend(self._records(chunk, top.values, top.indices, attribution, min_contribution))
-        return out
-
-    def _records(
-        self,
-        observations: Sequence[PersonObservation],
-        values: torch.Tensor,
-        indices: torch.Tensor,
-        attribution: Attribution | None,
-        min_contribution: float,
-    ) -> list[list[ActivityPrediction]]:
-        onto = ontology.load()
-        acts = onto.activities
-        # input channel -> (kind, term id)
-        channel: list[tuple[str, str]] = []
-        for kind, sl, vocab in (
-            ("part_state", part_state_slice(), onto.part_states),
-            ("body_part", active_part_slice(), onto.body_parts),
-            ("object", object_slice(), onto.objects),
-        ):
-            channel.extend((kind, vocab[i].id) for i in range(sl.stop - sl.start))
-        n_persons, n_top = indices.shape
-        found: list[list[list[Contribution]]] = [[[] for _ in range(n_top)] for _ in range(n_persons)]
-        if attribution is not None:
-            for edge, tensor in attribution.paths.items():
-                array = tensor.cpu().numpy()
-                for b, k, j in zip(*np.nonzero(np.abs(array) >= min_contribution), strict=True):
-                    kind, term = channel[j]
-                    found[b][k].append(Contribution(kind, term, float(array[b, k, j]), edge))
-        vals = values.numpy()
-        idx = indices.numpy()
-        result: list[list[ActivityPrediction]] = []
-        for b, obs in enumerate(observations):
-            row: list[ActivityPrediction] = []
-            for k in range(n_top):
-                activity = acts[int(idx[b, k])].id
-                score = float(vals[b, k])
-                explanation = None
-                if attribution is not None:
-                    explanation = Explanation(activity, attribution.method, tuple(found[b][k]), score)
-                row.append(
-                    ActivityPrediction(
-                        image_id=obs.image_id,
-                        person_id=obs.person_id,
-                        activity=activity,
-                        score=score,
-                        model=self.name,
-                        model_version=self.version,
-                        explanation=explanation,
-                    )
+        with gc_paused():
+            for start in range(0, len(observations), batch_size):
+                chunk = observations[start : start + batch_size]
+                batch = self.predict_rows(
+                    encode_observations(chunk), top_k, explain, paths, min_share, batch_size
                 )
-            result.append(row)
-        return result
+                out.extend(batch.records([(o.image_id, o.person_id) for o in chunk]))
+        if not observations:  # still check the arguments
+            self.predict_rows(torch.zeros(0, input_layout().n_features), top_k, explain, paths, min_share)
+        return out

@@ -77,19 +77,12 @@ def test_predict_records(trained_gnn: ActivityReasoner) -> None:
     assert exp.method.startswith("integrated-gradients")
     top_terms = {c.term for c in exp.contributions[:3]}
     assert top_terms <= {ontology.load().part_states[s].id for s in RULES["ride-horse"]} | {"horse"}
-    assert {c.edge for c in exp.contributions} <= {
-        "part_state->verb->activity",
-        "body_part->verb->activity",
-        "part_state->activity",
-        "object->activity",
-    }
-    # the weights add up to the logit minus the no-evidence logit
+    # one contribution per term (summed over paths), and the weights add up exactly
+    assert {c.edge for c in exp.contributions} == {None}
+    assert len({c.term for c in exp.contributions}) == len(exp.contributions)
     x = encode_observations([_observation()])
-    act = torch.tensor([[ontology.load().activities["ride-horse"].index]])
-    attr = trained_gnn.attribute(x, act)
-    logit = torch.logit(torch.tensor(first[0].score, dtype=torch.float64)).item()
-    total = sum(c.weight for c in exp.contributions)
-    assert total == pytest.approx(logit - float(attr.baseline[0, 0]), abs=1e-3)
+    logit = float(trained_gnn.logits(x)[0, ontology.load().activities["ride-horse"].index])
+    assert exp.baseline is not None and exp.logit == pytest.approx(logit, abs=1e-4)
     assert trained_gnn.predict([_observation()], top_k=1, explain=False)[0][0].explanation is None
 
 
@@ -133,3 +126,88 @@ def test_packaged_default_checkpoint() -> None:
     top = reasoner.predict([obs], top_k=3)[0]
     assert top[0].activity == "ride-bicycle"
     assert all(p.activity.endswith("-bicycle") for p in top)
+
+
+def _mixed_observations(n: int = 12) -> list[ontology.PersonObservation]:
+    x, _ = tensors(n, seed=11)
+    onto = ontology.load()
+    out = []
+    for i, row in enumerate(x):
+        states = {onto.part_states[j].id: float(row[j]) for j in range(93) if row[j] > 0}
+        out.append(
+            ontology.PersonObservation(
+                image_id="img",
+                person_id=str(i),
+                part_states=states,
+                active_parts={onto.body_parts[i % 10].id: 0.8},
+                objects=(ontology.DetectedObject(onto.objects[i % 80].id, 0.7),),
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("kind", ["gnn", "mlp", "linear", "rule"])
+@pytest.mark.parametrize("paths", [False, True])
+@pytest.mark.parametrize("min_share", [0.0, 0.05, 0.3])
+def test_explanations_are_exact_at_every_granularity(
+    kind: str, paths: bool, min_share: float, trained_gnn: ActivityReasoner, evidence: Evidence
+) -> None:
+    graph = build_graph(evidence)
+    models = {
+        "mlp": MLPReasoner(graph, MLPConfig(hidden=6)),
+        "linear": LinearReasoner(),
+        "rule": RuleReasoner(graph),
+    }
+    reasoner = trained_gnn if kind == "gnn" else ActivityReasoner(models[kind], evidence)
+    observations = _mixed_observations()
+    x = encode_observations(observations)
+    batch = reasoner.predict_rows(x, top_k=3, paths=paths, min_share=min_share, batch_size=5)
+    logits = reasoner.logits(x).gather(1, torch.as_tensor(batch.activity))
+    preds = batch.records([(o.image_id, o.person_id) for o in observations])
+    for b, person in enumerate(preds):
+        for k, pred in enumerate(person):
+            e = pred.explanation
+            assert e is not None and e.baseline is not None
+            assert e.logit == pytest.approx(float(logits[b, k]), abs=1e-4)
+            weights = [c.weight for c in e.contributions]
+            assert weights == sorted(weights, reverse=True)
+            mass = sum(abs(w) for w in weights) + abs(e.rest)  # an upper bound of the full mass
+            assert all(abs(w) >= min_share * (mass - abs(e.rest)) - 1e-6 for w in weights)
+            if paths:
+                assert all(c.edge is not None for c in e.contributions)
+            else:
+                assert {c.edge for c in e.contributions} <= {None}
+                assert len({(c.kind, c.term) for c in e.contributions}) == len(e.contributions)
+            if min_share == 0.0:
+                assert e.rest == 0.0
+    # the record API gives the same predictions as the columns (up to BLAS rounding)
+    again = reasoner.predict(observations, top_k=3, paths=paths, min_share=min_share, batch_size=5)
+    for mine, theirs in zip(again, preds, strict=True):
+        for p, q in zip(mine, theirs, strict=True):
+            assert (p.image_id, p.person_id, p.activity) == (q.image_id, q.person_id, q.activity)
+            assert p.score == pytest.approx(q.score, abs=1e-5)
+            assert p.explanation is not None and q.explanation is not None
+            assert p.explanation.logit == pytest.approx(q.explanation.logit, abs=1e-4)
+
+
+def test_term_attribution_equals_the_sum_over_paths(trained_gnn: ActivityReasoner) -> None:
+    x = encode_observations(_mixed_observations())
+    acts = trained_gnn.scores(x).topk(4, dim=1).indices
+    total, baseline = trained_gnn.attribute_terms(x, acts)
+    full = trained_gnn.attribute(x, acts)
+    torch.testing.assert_close(total, full.total(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(baseline, full.baseline)
+
+
+def test_a_higher_share_keeps_fewer_contributions_and_a_larger_rest(trained_gnn: ActivityReasoner) -> None:
+    x = encode_observations(_mixed_observations())
+    all_kept = trained_gnn.predict_rows(x, top_k=2, min_share=0.0)
+    some = trained_gnn.predict_rows(x, top_k=2, min_share=0.2)
+    assert some.n_contributions < all_kept.n_contributions
+    assert all_kept.rest is not None and some.rest is not None
+    assert float(abs(all_kept.rest).sum()) == 0.0 < float(abs(some.rest).sum())
+    with pytest.raises(ValueError, match=r"min_share must be a number in \[0, 1\]"):
+        trained_gnn.predict_rows(x, min_share=2)
+    unexplained = trained_gnn.predict_rows(x, top_k=2, explain=False)
+    assert not unexplained.explained and unexplained.n_contributions == 0
+    assert (unexplained.activity == all_kept.activity).all()

@@ -1,0 +1,295 @@
+"""Predictions of many persons with their explanations, as columns.
+
+:meth:`ActivityReasoner.predict_rows <reasoning.reasoner.ActivityReasoner.predict_rows>`
+returns a :class:`PredictionBatch`: numpy arrays of persons x top-k activities x kept
+contributions, which the store writes without building a Python object per contribution
+(``kg.write_prediction_batch``). :meth:`PredictionBatch.records` builds the
+:class:`ontology.ActivityPrediction` records for callers who want them.
+
+Granularity of an explanation (decided here, used everywhere):
+
+- **One contribution per term.** A term reaches an activity along several paths (a part
+  state through its verb and directly; an active body part likewise); by default its
+  contributions are summed over paths into one, with ``edge = None``. The per-path split is
+  available on request (``paths=True``), one contribution per (term, path).
+- **Small contributions are left out, not lost.** A contribution is kept when its absolute
+  weight is at least ``min_share`` (default :data:`DEFAULT_MIN_SHARE`, 5%) of the
+  prediction's attribution mass, the sum of the absolute weights of all its contributions
+  (which equals the logit difference ``logit(x) - logit(0)`` when every contribution pushes
+  the same way). The summed weight of the left-out ones is the explanation's ``rest``.
+- **Exactness is kept:** ``baseline + sum(kept weights) + rest = logit(x)``, where
+  ``baseline = logit(0)``, up to float32 rounding.
+
+Measured on 20,000 synthetic persons (10-11 active channels each, the packaged GNN, top 3):
+20.4 contributions per prediction per path, 10.4 merged per term; the 5% share keeps 4.6
+with ``|rest|`` 5.7% of the mass on average (2%: 7.1 kept, 1.6%; 1%: 8.4, 0.6%).
+
+Shapes (``P`` persons, ``K`` predictions each, ``C`` kept contributions in all)::
+
+    activity (P, K) int64     score, baseline, rest (P, K) float32
+    offsets (P*K + 1,) int64  prediction j = p*K + k owns contributions offsets[j]:offsets[j+1]
+    channel (C,) int16        input channel (reasoning.features); its kind and term id are
+                              channel_kinds[channel], channel_terms[channel]
+    weight (C,) float32       path (C,) int8: index into ``paths``, -1 for all paths summed
+
+Contributions of one prediction are ranked by weight, largest first.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from ontology import ActivityPrediction, Contribution, Explanation
+
+__all__ = ["DEFAULT_MIN_SHARE", "PredictionBatch", "gc_paused"]
+
+#: Contributions below this share of a prediction's attribution mass go into ``rest``.
+DEFAULT_MIN_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """Top-k predictions of ``P`` persons, explained or not (see the module docstring).
+
+    Attributes:
+        model, model_version: the reasoner's name and fingerprint.
+        activity_ids: activity id of each activity channel (ontology order).
+        channel_kinds, channel_terms: contribution kind and term id of each input channel.
+        activity, score: ``(P, K)`` activity channels and probabilities, best first.
+        method: how the explanations were computed; ``None`` when not explained (then the
+            contribution arrays are empty and ``baseline`` / ``rest`` are ``None``).
+        baseline, rest: ``(P, K)`` logit of the no-evidence input; summed left-out weight.
+        offsets, channel, weight, path: the kept contributions (CSR over predictions).
+        paths: path names that ``path`` indexes.
+        min_share: the threshold the contributions were kept with.
+    """
+
+    model: str
+    model_version: str
+    activity_ids: tuple[str, ...]
+    channel_kinds: tuple[str, ...]
+    channel_terms: tuple[str, ...]
+    activity: np.ndarray
+    score: np.ndarray
+    method: str | None = None
+    baseline: np.ndarray | None = None
+    rest: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    channel: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    path: np.ndarray | None = None
+    paths: tuple[str, ...] = ()
+    min_share: float = DEFAULT_MIN_SHARE
+
+    def __post_init__(self) -> None:
+        if self.activity.ndim != 2 or self.activity.shape != self.score.shape:
+            raise ValueError(
+                f"PredictionBatch: activity and score must both be (P, K), got "
+                f"{self.activity.shape} and {self.score.shape}"
+            )
+        if self.method is not None:
+            for name in ("baseline", "rest", "offsets", "channel", "weight", "path"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"PredictionBatch: an explained batch needs {name}")
+            assert self.offsets is not None and self.channel is not None  # for the type checker
+            n = self.activity.size
+            if self.offsets.shape != (n + 1,) or int(self.offsets[-1]) != len(self.channel):
+                end = int(self.offsets[-1]) if len(self.offsets) else None
+                raise ValueError(
+                    f"PredictionBatch: offsets must be ({n + 1},) ending at {len(self.channel)}, "
+                    f"got {self.offsets.shape} ending at {end}"
+                )
+
+    def __len__(self) -> int:
+        return int(self.activity.shape[0])
+
+    @property
+    def top_k(self) -> int:
+        return int(self.activity.shape[1])
+
+    @property
+    def explained(self) -> bool:
+        return self.method is not None
+
+    @property
+    def n_contributions(self) -> int:
+        return 0 if self.channel is None else len(self.channel)
+
+    @classmethod
+    def concat(cls, batches: Sequence[PredictionBatch]) -> PredictionBatch:
+        """One batch of the persons of ``batches`` (same model, ``K``, explanation settings)."""
+        if not batches:
+            raise ValueError("PredictionBatch.concat: no batches")
+        first = batches[0]
+        for b in batches[1:]:
+            if (b.model, b.model_version, b.method, b.paths, b.top_k, b.min_share) != (
+                first.model,
+                first.model_version,
+                first.method,
+                first.paths,
+                first.top_k,
+                first.min_share,
+            ):
+                raise ValueError("PredictionBatch.concat: batches differ in model, top_k or explanation")
+        if len(batches) == 1:
+            return first
+
+        def cat(name: str) -> np.ndarray | None:
+            parts = [getattr(b, name) for b in batches]
+            return None if parts[0] is None else np.concatenate(parts)
+
+        offsets = None
+        if first.offsets is not None:
+            shifted, base = [np.zeros(1, dtype=np.int64)], 0
+            for b in batches:
+                assert b.offsets is not None
+                shifted.append(b.offsets[1:] + base)
+                base += int(b.offsets[-1])
+            offsets = np.concatenate(shifted)
+        return cls(
+            first.model,
+            first.model_version,
+            first.activity_ids,
+            first.channel_kinds,
+            first.channel_terms,
+            np.concatenate([b.activity for b in batches]),
+            np.concatenate([b.score for b in batches]),
+            first.method,
+            cat("baseline"),
+            cat("rest"),
+            offsets,
+            cat("channel"),
+            cat("weight"),
+            cat("path"),
+            first.paths,
+            first.min_share,
+        )
+
+    def records(self, persons: Sequence[tuple[str, str]]) -> list[list[ActivityPrediction]]:
+        """Per person, the ``K`` :class:`ontology.ActivityPrediction` records (best first).
+
+        Args:
+            persons: ``(image_id, person_id)`` of each of the ``P`` persons, in order.
+        """
+        if len(persons) != len(self):
+            raise ValueError(f"records: {len(self)} persons in the batch, {len(persons)} ids given")
+        with gc_paused():
+            return self._records(persons)
+
+    def _records(self, persons: Sequence[tuple[str, str]]) -> list[list[ActivityPrediction]]:
+        acts = self.activity_ids
+        activity = self.activity.tolist()
+        score = self.score.tolist()
+        k_top = self.top_k
+        model, version, method = self.model, self.model_version, self.method
+        out: list[list[ActivityPrediction]] = []
+        if method is None:
+            for b, (image_id, person_id) in enumerate(persons):
+                out.append(
+                    [
+                        _prediction(image_id, person_id, acts[a], s, model, version, None)
+                        for a, s in zip(activity[b], score[b], strict=True)
+                    ]
+                )
+            return out
+        assert self.baseline is not None and self.rest is not None and self.offsets is not None
+        assert self.channel is not None and self.weight is not None and self.path is not None
+        baseline, rest, offsets = self.baseline.tolist(), self.rest.tolist(), self.offsets.tolist()
+        kinds, terms = self.channel_kinds, self.channel_terms
+        names = (*self.paths, None)  # path -1 (all paths summed) reads the last entry: None
+        pieces = [
+            _contribution(kinds[c], terms[c], w, names[q])
+            for c, w, q in zip(self.channel.tolist(), self.weight.tolist(), self.path.tolist(), strict=True)
+        ]
+        for b, (image_id, person_id) in enumerate(persons):
+            row = []
+            for k in range(k_top):
+                j = b * k_top + k
+                a, s = acts[activity[b][k]], score[b][k]
+                explanation = _explanation(
+                    a, method, tuple(pieces[offsets[j] : offsets[j + 1]]), s, baseline[b][k], rest[b][k]
+                )
+                row.append(_prediction(image_id, person_id, a, s, model, version, explanation))
+            out.append(row)
+        return out
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: records hold no reference cycles, so it only costs
+    time while many are built (measured: 25K persons/s of records with it paused, 7-9K with
+    it running, 3 predictions each); reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# Record construction without validation, for values that come from the ontology's own order
+# (what ``unchecked`` does, with the per-call overhead taken out: measured 0.7 us against
+# 1.3 us per contribution). Contribution has slots: its member descriptors set the fields;
+# the others keep their fields in ``__dict__``.
+_new = object.__new__
+_set_kind = vars(Contribution)["kind"].__set__
+_set_term = vars(Contribution)["term"].__set__
+_set_weight = vars(Contribution)["weight"].__set__
+_set_edge = vars(Contribution)["edge"].__set__
+
+
+def _contribution(kind: str, term: str, weight: float, edge: str | None) -> Contribution:
+    c: Contribution = _new(Contribution)
+    _set_kind(c, kind)
+    _set_term(c, term)
+    _set_weight(c, weight)
+    _set_edge(c, edge)
+    return c
+
+
+def _explanation(
+    activity: str,
+    method: str,
+    contributions: tuple[Contribution, ...],
+    score: float,
+    baseline: float,
+    rest: float,
+) -> Explanation:
+    e: Explanation = _new(Explanation)
+    e.__dict__.update(
+        activity=activity,
+        method=method,
+        contributions=contributions,
+        score=score,
+        baseline=baseline,
+        rest=rest,
+    )
+    return e
+
+
+def _prediction(
+    image_id: str,
+    person_id: str,
+    activity: str,
+    score: float,
+    model: str,
+    version: str,
+    explanation: Explanation | None,
+) -> ActivityPrediction:
+    p: ActivityPrediction = _new(ActivityPrediction)
+    p.__dict__.update(
+        image_id=image_id,
+        person_id=person_id,
+        activity=activity,
+        score=score,
+        model=model,
+        model_version=version,
+        explanation=explanation,
+    )
+    return p
