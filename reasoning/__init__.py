@@ -18,8 +18,8 @@ Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evid
 :mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
 :mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.batch`
 (``PredictionBatch``: predictions and explanations as columns, and their granularity),
-:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists),
-:mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
+:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks,
+splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
 :mod:`~reasoning.embeddings`.
 """
 
