@@ -29,8 +29,8 @@ from kg.ingest import (
     init_store,
     iter_observations_jsonl,
     read_observations_jsonl,
-    write_predictions,
 )
+from kg.predictions import Run, write_prediction_batch, write_predictions
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
 from kg.schema import person_key
@@ -44,6 +44,7 @@ __all__ = [
     "GraphStore",
     "IngestReport",
     "Neo4jStore",
+    "Run",
     "compute_evidence",
     "evidence_edges",
     "export_rdf",
@@ -61,5 +62,6 @@ __all__ = [
     "to_networkx",
     "update_evidence",
     "write_graphml",
+    "write_prediction_batch",
     "write_predictions",
 ]

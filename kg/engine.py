@@ -20,13 +20,13 @@ Example (tested in ``tests/kg/test_engine.py``)::
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kg.ingest import IngestReport, image_node_id, ingest_observations, init_store, write_predictions
+from kg.ingest import IngestReport, ingest_observations, init_store
+from kg.reason import ReasonResult
 from kg.report import PersonExplanations, load_person
 from kg.store.base import GraphStore
 from ontology import ActivityPrediction, PersonObservation
@@ -99,22 +99,91 @@ class Engine:
         return ingest_observations(self.store, observations, source=source, progress=progress)
 
     def reason(
-        self, observations: Sequence[PersonObservation], top_k: int = 5, progress: bool = False
+        self,
+        observations: Iterable[PersonObservation],
+        top_k: int = 5,
+        progress: bool = False,
+        *,
+        explain: bool = True,
+        paths: bool = False,
+        min_share: float | None = None,
+        chunk_size: int = 50_000,
     ) -> list[list[ActivityPrediction]]:
         """Observations -> stored persons -> ranked, explained predictions written back.
 
-        Returns per person (input order) the ``top_k`` predictions, best first. For video
-        frames the predictions' ``image_id`` is the frame's image node id (``video#frame``).
+        Persons already stored are kept as they are (and reasoned over from ``observations``);
+        everything is one all-or-nothing load (see :mod:`kg.reason`). Returns per person
+        (input order) the ``top_k`` predictions, best first. For video frames the
+        predictions' ``image_id`` is the frame's image node id (``video#frame``).
+        ``min_share`` (default ``reasoning.DEFAULT_MIN_SHARE``) and ``paths`` set the
+        explanations' granularity (:mod:`reasoning.batch`).
         """
-        observations = list(observations)
-        self.ingest(observations, progress=progress)
-        predictions = self.reasoner.predict(observations, top_k=top_k, explain=True)
-        fixed = [
-            [dataclasses.replace(p, image_id=image_node_id(obs), person_id=obs.person_id) for p in preds]
-            for obs, preds in zip(observations, predictions, strict=True)
-        ]
-        write_predictions(self.store, [p for preds in fixed for p in preds])
-        return fixed
+        from kg.reason import reason_records
+
+        result = reason_records(
+            self.store,
+            self.reasoner,
+            observations,
+            top_k=top_k,
+            explain=explain,
+            paths=paths,
+            min_share=min_share,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+        return list(result.predictions_by_person())
+
+    def reason_file(
+        self,
+        path: str | os.PathLike[str],
+        top_k: int = 5,
+        progress: bool = False,
+        *,
+        explain: bool = True,
+        paths: bool = False,
+        min_share: float | None = None,
+        chunk_size: int = 50_000,
+    ) -> ReasonResult:
+        """As :meth:`reason` for an observations file, streamed; returns a
+        :class:`~kg.reason.ReasonResult` (counts, run, persons/s; records on demand)."""
+        from kg.reason import reason_file
+
+        return reason_file(
+            self.store,
+            self.reasoner,
+            path,
+            top_k=top_k,
+            explain=explain,
+            paths=paths,
+            min_share=min_share,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+
+    def reason_stored(
+        self,
+        top_k: int = 5,
+        progress: bool = False,
+        *,
+        explain: bool = True,
+        paths: bool = False,
+        min_share: float | None = None,
+        chunk_size: int = 50_000,
+    ) -> ReasonResult:
+        """Reason over every person already in the store and write the predictions back
+        (replacing the model's earlier ones): re-run a model over a graph."""
+        from kg.reason import reason_stored
+
+        return reason_stored(
+            self.store,
+            self.reasoner,
+            top_k=top_k,
+            explain=explain,
+            paths=paths,
+            min_share=min_share,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
 
     def infer(
         self,

@@ -11,7 +11,7 @@
   them as annotations and recompute the cross-level evidence (:mod:`kg.evidence`).
 - :func:`read_observations_jsonl` reads the project's observations format into records: one
   :meth:`ontology.PersonObservation.to_dict` JSON object per line (what perception writes).
-- :func:`write_predictions` stores predictions and their explanations.
+- Predictions and explanations are written by :mod:`kg.predictions`.
 
 Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a video frame
 (:func:`image_node_id`); a person node is ``"<image node id>/<person_id>"``.
@@ -19,6 +19,7 @@ Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a vide
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import math
@@ -30,10 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kg.schema import person_key
 from kg.store.base import BulkLoad, GraphStore
 from ontology import (
-    ActivityPrediction,
     AnnotationFormatError,
     HakeError,
     ImageAnnotation,
@@ -56,7 +55,6 @@ __all__ = [
     "init_store",
     "iter_observations_jsonl",
     "read_observations_jsonl",
-    "write_predictions",
 ]
 
 _T = TypeVar("_T")
@@ -219,6 +217,9 @@ def ingest_observations(
     source: str = "observations",
     progress: bool = False,
     chunk_size: int = 50_000,
+    into: BulkLoad | None = None,
+    on_chunk: ChunkHook | None = None,
+    label: str | None = None,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -233,6 +234,7 @@ def ingest_observations(
         image_sizes: image id -> (width, height), where known.
         source: a name for the report and error messages (usually the file).
         progress: show a progress bar (persons).
+        into, on_chunk, label: as for :func:`ingest_observations_jsonl`.
     """
     items: Iterable[_Item] = (
         ((o.to_dict(), truth, None) for o, truth in zip(observations, activities, strict=True))
@@ -240,7 +242,9 @@ def ingest_observations(
         else ((o.to_dict(), None, None) for o in observations)
     )
     total = len(observations) if isinstance(observations, Sequence) else None
-    return _ingest_items(store, items, total, image_sizes or {}, source, progress, chunk_size, None)
+    return _ingest_items(
+        store, items, total, image_sizes or {}, source, progress, chunk_size, None, into, on_chunk
+    )
 
 
 def ingest_observations_jsonl(
@@ -249,6 +253,9 @@ def ingest_observations_jsonl(
     *,
     progress: bool = False,
     chunk_size: int = 50_000,
+    into: BulkLoad | None = None,
+    on_chunk: ChunkHook | None = None,
+    label: str | None = None,
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
@@ -256,6 +263,11 @@ def ingest_observations_jsonl(
     (:func:`ontology.observation_dict`) without building a record, and the part-state and
     active-part maps of a whole chunk are checked column-wise. A bad line anywhere leaves
     the store unchanged, with an error naming the file, the line and the field.
+
+    ``into`` and ``on_chunk`` are for :mod:`kg.reason`, which reasons over each checked
+    chunk and writes the persons and their predictions in one load: ``into`` is a bulk load
+    the caller holds open (the ingest then writes nothing itself), ``on_chunk`` is called with
+    every checked chunk; ``label`` names the progress bar.
     """
     path = Path(path)
 
@@ -266,12 +278,30 @@ def ingest_observations_jsonl(
         return [(_located(path, where, observation_dict, row), truth, where) for row, truth, where in chunk]
 
     items = ((row, None, where) for where, row in _read_jsonl(path, light))
-    return _ingest_items(store, items, None, {}, path.name, progress, chunk_size, recheck)
+    return _ingest_items(
+        store, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label
+    )
 
 
 #: One person to ingest: its observation dict (``PersonObservation.to_dict()`` form, maps
 #: maybe unchecked), its ground-truth activities or None, and where it came from (for errors).
 _Item = tuple[dict[str, Any], Sequence[str] | None, str | None]
+
+
+@dataclass(frozen=True)
+class CheckedChunk:
+    """One checked chunk of an ingest, for :mod:`kg.reason`: the canonical observation dicts
+    (:meth:`PersonObservation.to_dict` form), their person keys, and the part-state and
+    active-part entries column-wise (position in the chunk, term id, probability)."""
+
+    rows: list[dict[str, Any]]
+    keys: list[str]
+    part_states: tuple[Any, Any, Any]
+    active_parts: tuple[Any, Any, Any]
+
+
+#: Called with each checked chunk (see :func:`ingest_observations_jsonl`).
+ChunkHook = Callable[[CheckedChunk], None]
 
 
 def _ingest_items(
@@ -283,10 +313,14 @@ def _ingest_items(
     progress: bool,
     chunk_size: int,
     recheck: Callable[[list[_Item]], list[_Item]] | None,
+    into: BulkLoad | None = None,
+    on_chunk: ChunkHook | None = None,
+    label: str | None = None,
 ) -> IngestReport:
     """Write observation dicts with their ground-truth activities in one
-    :meth:`GraphStore.bulk_load`, ``chunk_size`` at a time. ``recheck`` turns a chunk whose
-    maps fail the column-wise check into fully checked items (or raises the located error)."""
+    :meth:`GraphStore.bulk_load` (or into the open load ``into``), ``chunk_size`` at a time.
+    ``recheck`` turns a chunk whose maps fail the column-wise check into fully checked items
+    (or raises the located error); ``on_chunk`` sees every checked chunk."""
     start = time.perf_counter()
     _require_ontology(store)
     state = _IngestState(
@@ -297,13 +331,13 @@ def _ingest_items(
         created=_now(),
         report=IngestReport(source=source),
     )
-    bar = _bar(progress, total, f"ingesting {source}")
+    bar = _bar(progress, total, label or f"ingesting {source}")
     # Rows hold no reference cycles, so the cyclic collector only costs time here
     # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with store.bulk_load() as bulk:
+        with contextlib.nullcontext(into) if into is not None else store.bulk_load() as bulk:
             iterator = iter(items)
             while chunk := list(itertools.islice(iterator, chunk_size)):
                 maps = _map_columns(chunk)
@@ -314,7 +348,16 @@ def _ingest_items(
                     maps = _map_columns(chunk)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
-                _write_chunk(bulk, chunk, maps, state)
+                keys = _write_chunk(bulk, chunk, maps, state)
+                if on_chunk is not None:
+                    on_chunk(
+                        CheckedChunk(
+                            [row for row, _, _ in chunk],
+                            keys,
+                            (maps[0].item, maps[0].term, maps[0].prob),
+                            (maps[1].item, maps[1].term, maps[1].prob),
+                        )
+                    )
                 bar(len(chunk))
             if sizes:  # images stored earlier without a size (e.g. by an image-level ingest) get one
                 bulk.then(
@@ -322,7 +365,8 @@ def _ingest_items(
                     "SET i.width = r.width, i.height = r.height",
                     [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
                 )
-            bar(0, note="all records checked; writing to the store")
+            if into is None:
+                bar(0, note="all records checked; writing to the store")
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -386,9 +430,9 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
 
 def _write_chunk(
     bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
-) -> None:
+) -> list[str]:
     """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
-    edge in one MERGE)."""
+    edge in one MERGE). Returns the person key of every item of the chunk."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -405,6 +449,7 @@ def _write_chunk(
     report, seen, stored_images, sizes = state.report, state.seen, state.stored_images, state.sizes
     onto_version = load().version
     position: list[int] = []  # per chunk item: its index in ``persons``, -1 when skipped
+    chunk_keys: list[str] = []
     for row, truth, _ in chunk:
         image_id, frame = row["image_id"], row["frame_index"]
         image = image_id if frame is None else f"{image_id}#{frame}"
@@ -415,6 +460,7 @@ def _write_chunk(
                 "image (and video frame)"
             )
         seen.add(key)
+        chunk_keys.append(key)
         if key in state.stored_persons:
             report.persons_skipped += 1
             position.append(-1)
@@ -491,6 +537,7 @@ def _write_chunk(
     report.persons_added += len(persons["id"])
     report.images_added += len(images["id"])
     report.activities_added += len(does["from"])
+    return chunk_keys
 
 
 def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
@@ -638,115 +685,3 @@ def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservat
     """All records of an observations file (see :func:`iter_observations_jsonl`), or an error:
     nothing is returned half-read."""
     return list(iter_observations_jsonl(path))
-
-
-def write_predictions(store: GraphStore, predictions: Iterable[ActivityPrediction]) -> int:
-    """Store predictions (``DOES`` edges with score, model, version) and their explanations.
-
-    The person (``"<image_id>/<person_id>"``) must already be in the store. The predictions
-    of one model for one person are replaced as a whole: writing a person's predictions for
-    model M first removes every earlier ``DOES`` edge of M on that person and M's
-    explanations of that person. Within one call, a repeated (person, activity, model)
-    keeps the last one. Returns the number of predictions written.
-    """
-    latest: dict[tuple[str, str, str], ActivityPrediction] = {}
-    for p in predictions:
-        latest[(person_key(p.image_id, p.person_id), p.activity, p.model)] = p
-    preds = list(latest.values())
-    if not preds:
-        return 0
-    keys = [person_key(p.image_id, p.person_id) for p in preds]
-    missing = sorted(set(keys) - _existing(store, "Person", list(dict.fromkeys(keys))))
-    if missing:
-        raise StoreError(
-            f"{len(missing)} predicted persons are not in the store (first: {missing[0]!r}); "
-            "ingest their observations first"
-        )
-    created = _now()
-    onto_version = load().version
-    does, expl, contrib = [], [], []
-    for key, p in zip(keys, preds, strict=True):
-        does.append(
-            {
-                "p": key,
-                "a": p.activity,
-                "score": p.score,
-                "model": p.model,
-                "version": p.model_version,
-                "ontology": onto_version,
-                "created": created,
-            }
-        )
-        if p.explanation is not None:
-            eid = f"{key}|{p.activity}|{p.model}"
-            expl.append(
-                {
-                    "id": eid,
-                    "p": key,
-                    "a": p.activity,
-                    "method": p.explanation.method,
-                    "model": p.model,
-                    "version": p.model_version,
-                    "ontology": onto_version,
-                    "score": p.score,
-                    "created": created,
-                }
-            )
-            for rank, c in enumerate(p.explanation.contributions, start=1):
-                contrib.append(
-                    {
-                        "e": eid,
-                        "t": c.term,
-                        "kind": c.kind,
-                        "weight": c.weight,
-                        "rank": rank,
-                        "edge": c.edge,
-                    }
-                )
-    label = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}
-    stale = [{"p": k, "model": m} for k, m in dict.fromkeys((d["p"], d["model"]) for d in does)]
-    with store.transaction():
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(:Activity) "
-            "WHERE d.model = r.model AND d.source = 'model' DELETE d",
-            stale,
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[:EXPLAINED_BY]->(e:Explanation) "
-            "WHERE e.model = r.model DETACH DELETE e",
-            stale,
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (a:Activity {id: r.a}) "
-            "CREATE (p)-[:DOES {score: r.score, source: 'model', model: r.model, "
-            "version: r.version, ontology: r.ontology, created: r.created}]->(a)",
-            does,
-        )
-        if expl:
-            store.run_batches(
-                "UNWIND $rows AS r MERGE (e:Explanation {id: r.id}) SET e.method = r.method, "
-                "e.model = r.model, e.version = r.version, e.ontology = r.ontology, e.score = r.score, "
-                "e.created = r.created",
-                expl,
-            )
-            store.run_batches(
-                "UNWIND $rows AS r MATCH (p:Person {id: r.p}), (e:Explanation {id: r.id}) "
-                "MERGE (p)-[:EXPLAINED_BY]->(e)",
-                expl,
-            )
-            store.run_batches(
-                "UNWIND $rows AS r MATCH (e:Explanation {id: r.id}), (a:Activity {id: r.a}) "
-                "MERGE (e)-[:EXPLAINS]->(a)",
-                expl,
-            )
-            for kind, lab in label.items():
-                rows = [c for c in contrib if c["kind"] == kind]
-                if rows:
-                    store.run_batches(
-                        # The label comes from the fixed mapping above.
-                        f"UNWIND $rows AS r MATCH (t:{lab} {{id: r.t}}), (e:Explanation {{id: r.e}}) "
-                        "CREATE (t)-[:CONTRIBUTES_TO {weight: r.weight, rank: r.rank, "
-                        "kind: r.kind, edge: r.edge}]->(e)",
-                        rows,
-                    )
-    return len(preds)

@@ -22,11 +22,24 @@ Instances::
     (:Person)-[:HAS_STATE {prob, source}]->(:PartState)            the model is Person.model
     (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
     (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
-    (:Person)-[:DOES {score, source, model, version, ontology, created}]->(:Activity)
+    (:Person)-[:DOES {score, source, model, version, ontology, created, run}]->(:Activity)
     (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, version, ontology, score,
-        created})
+        created, baseline, rest, run})
     (:Explanation)-[:EXPLAINS]->(:Activity)
     (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, rank, kind, edge}]->(:Explanation)
+    (:Run {id, kind, model, version, ontology, created, method, top_k, min_share, persons,
+        predictions})
+
+A prediction is a ``DOES`` edge with ``source = "model"``; ground truth has ``source =
+"annotation"``. Each write of predictions is one ``Run`` (``kind = "reasoning"``): its id is
+the ``run`` of the ``DOES`` edges and ``Explanation`` nodes it wrote (``MATCH (r:Run {id:
+e.run})``), and a person's predictions of a model are replaced as a whole by the model's next
+run over that person. An explanation is exact: ``baseline`` (the no-evidence logit) plus its
+contributions' weights plus ``rest`` (the summed weight of the contributions too small to
+keep) is the activity's logit. A contribution's ``edge`` is the path it took, or null when it
+is the term's total over every path (the default, see :mod:`reasoning.batch`); ``rank`` 1 is
+the largest weight. Explanation ids are ``"<run>:<n>"``, opaque: reach an explanation from
+its person or activity.
 
 ``Person.id`` is ``"<image id>/<person id>"``, unique in the store; ``Person.person_id`` is
 the id within the image. Every node has ``id``; ontology nodes also ``name`` (the ontology
@@ -48,7 +61,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NODES", "RELS", "NodeTable", "RelTable", "ladybug_ddl", "person_key"]
+__all__ = ["NODES", "RELS", "NodeTable", "RelTable", "ladybug_added_columns", "ladybug_ddl", "person_key"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,25 @@ NODES: tuple[NodeTable, ...] = (
             ("score", "DOUBLE"),
             ("ontology", "STRING"),
             ("created", "STRING"),
+            ("baseline", "DOUBLE"),
+            ("rest", "DOUBLE"),
+            ("run", "STRING"),
+        ),
+    ),
+    NodeTable(
+        "Run",
+        (
+            ("id", "STRING"),
+            ("kind", "STRING"),
+            ("model", "STRING"),
+            ("version", "STRING"),
+            ("ontology", "STRING"),
+            ("created", "STRING"),
+            ("method", "STRING"),
+            ("top_k", "INT64"),
+            ("min_share", "DOUBLE"),
+            ("persons", "INT64"),
+            ("predictions", "INT64"),
         ),
     ),
 )
@@ -158,6 +190,7 @@ RELS: tuple[RelTable, ...] = (
             ("version", "STRING"),
             ("ontology", "STRING"),
             ("created", "STRING"),
+            ("run", "STRING"),
         ),
     ),
     RelTable("EXPLAINED_BY", (("Person", "Explanation"),)),
@@ -174,7 +207,8 @@ REL_BY_TYPE = {r.type: r for r in RELS}
 
 
 def ladybug_ddl() -> list[str]:
-    """``CREATE ... TABLE IF NOT EXISTS`` statements for LadybugDB, nodes first."""
+    """``CREATE ... TABLE IF NOT EXISTS`` statements for LadybugDB, nodes first (a table made by
+    an earlier version gets its new columns from :func:`ladybug_added_columns`)."""
     out = []
     for node in NODES:
         cols = ", ".join(f"{name} {typ}" for name, typ in node.properties)
@@ -184,6 +218,15 @@ def ladybug_ddl() -> list[str]:
         parts += [f"{name} {typ}" for name, typ in rel.properties]
         out.append(f"CREATE REL TABLE IF NOT EXISTS {rel.type}({', '.join(parts)})")
     return out
+
+
+def ladybug_added_columns(table: str, present: set[str]) -> list[str]:
+    """``ALTER TABLE`` statements adding the columns of ``table`` that ``present`` lacks (a
+    store created before the column existed; the new column is null on old rows)."""
+    props = NODE_BY_LABEL[table].properties if table in NODE_BY_LABEL else REL_BY_TYPE[table].properties
+    return [
+        f"ALTER TABLE {table} ADD IF NOT EXISTS {name} {typ}" for name, typ in props if name not in present
+    ]
 
 
 def person_key(image_id: str, person_id: str) -> str:

@@ -61,13 +61,27 @@ class BulkLoad(Protocol):
     def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load).
 
-        Each relationship must start or end at a node this load inserts: the embedded store
-        undoes a failed load by deleting its new nodes with their relationships."""
+        Each relationship must start or end at a node this load inserts, or belong to a
+        tagged table (:meth:`tag`): the embedded store undoes a failed load by deleting its
+        new nodes with their relationships, and the rows of tagged tables by their tag."""
+        ...
+
+    def tag(self, table: str, prop: str, value: str) -> None:
+        """Declare that every row this load adds to node label or relationship type
+        ``table`` has string property ``prop`` equal to ``value``, a value no older row has
+        (e.g. a run id). Undoing the load then deletes those rows by ``value`` (one scan)
+        instead of node by node; the load checks the rows."""
         ...
 
     def then(self, cypher: str, rows: Rows) -> None:
         """Run ``cypher`` over ``rows`` (as :meth:`GraphStore.run_batches`) after every
-        insert and relate of this load, as part of it."""
+        insert and relate of this load, as part of it. It must be idempotent: the embedded
+        store runs it again when a process died while it ran."""
+        ...
+
+    def then_once(self, cypher: str, params: Mapping[str, Any]) -> None:
+        """Run ``cypher`` once with ``params`` after every insert and relate of this load, as
+        part of it (idempotent, as :meth:`then`; ``params`` must be JSON values)."""
         ...
 
 
@@ -86,6 +100,11 @@ class GraphStore(Protocol):
 
     def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         """Run a query that may write (inside the open transaction, if any)."""
+        ...
+
+    def query_arrow(self, cypher: str, /, **params: Any) -> Any:
+        """Run a read-only query and return its rows as one ``pyarrow.Table``: the bulk form
+        of :meth:`query` for scalar columns (reading every stored person back, say)."""
         ...
 
     def run_batches(

@@ -39,6 +39,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _return_names(cypher: str) -> list[str]:
+    """The ``AS`` names of a query's final ``RETURN`` (for an empty result's columns)."""
+    import re
+
+    tail = re.split(r"\bRETURN\b", cypher, flags=re.IGNORECASE)[-1]
+    tail = re.split(r"\b(ORDER|SKIP|LIMIT)\b", tail, flags=re.IGNORECASE)[0]
+    return re.findall(r"\bAS\s+(\w+)", tail, flags=re.IGNORECASE)
+
+
 def _float32_lists(values: Sequence[Any]) -> list[list[float] | None]:
     """Each list of numbers rounded to float32 (``None`` stays ``None``)."""
     return [None if v is None else array("f", v).tolist() for v in values]
@@ -59,7 +68,7 @@ class _TransactionalLoad:
 
     def __init__(self, store: Neo4jStore) -> None:
         self._store = store
-        self.deferred: list[tuple[str, Rows]] = []
+        self.deferred: list[tuple[str, Rows | None, Mapping[str, Any]]] = []
 
     def insert(self, label: str, columns: Columns) -> None:
         self._store.bulk_insert(label, columns)
@@ -67,8 +76,16 @@ class _TransactionalLoad:
     def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
         self._store.bulk_relate(rel, from_label, to_label, columns)
 
+    def tag(self, table: str, prop: str, value: str) -> None:
+        """Nothing to do: the transaction undoes a failed load (the tag is checked only)."""
+        if table not in NODE_BY_LABEL and table not in REL_BY_TYPE:
+            raise StoreError(f"bulk load: cannot tag unknown table {table!r}")
+
     def then(self, cypher: str, rows: Rows) -> None:
-        self.deferred.append((cypher, rows))
+        self.deferred.append((cypher, rows, {}))
+
+    def then_once(self, cypher: str, params: Mapping[str, Any]) -> None:
+        self.deferred.append((cypher, None, params))
 
 
 class Neo4jStore:
@@ -166,6 +183,16 @@ class Neo4jStore:
         self._check_writable()
         return self._run(cypher, params, write=True)
 
+    def query_arrow(self, cypher: str, /, **params: Any) -> Any:
+        """A read-only query as one ``pyarrow.Table`` (scalar columns; built from the records)."""
+        import pyarrow as pa
+
+        rows = self.query(cypher, **params)
+        if rows:
+            return pa.Table.from_pylist(rows)
+        names = _return_names(cypher)
+        return pa.table({n: pa.array([], pa.null()) for n in names})
+
     def run_batches(
         self,
         cypher: str,
@@ -211,8 +238,11 @@ class Neo4jStore:
         load = _TransactionalLoad(self)
         with self.transaction():
             yield load
-            for cypher, rows in load.deferred:
-                self.run_batches(cypher, rows)
+            for cypher, rows, params in load.deferred:
+                if rows is None:
+                    self._run(cypher, params, write=True)
+                else:
+                    self.run_batches(cypher, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

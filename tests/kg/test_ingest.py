@@ -14,8 +14,8 @@ from kg.ingest import (
     init_store,
     iter_observations_jsonl,
     read_observations_jsonl,
-    write_predictions,
 )
+from kg.predictions import write_predictions
 from kg.store import GraphStore
 from ontology import (
     ActivityPrediction,

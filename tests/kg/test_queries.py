@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kg.ingest import ingest_hake_instance, ingest_observations, init_store, write_predictions
+from kg.ingest import ingest_hake_instance, ingest_observations, init_store
+from kg.predictions import write_predictions
 from kg.queries import EXAMPLES
 from kg.store import GraphStore
 from ontology import ActivityPrediction, Contribution, Explanation, PersonObservation

@@ -7,7 +7,8 @@ import pytest
 import rdflib
 
 from kg.export import to_networkx, write_graphml
-from kg.ingest import ingest_hake_instance, ingest_observations, init_store, write_predictions
+from kg.ingest import ingest_hake_instance, ingest_observations, init_store
+from kg.predictions import write_predictions
 from kg.rdf import export_rdf, import_rdf, sparql
 from kg.store import EmbeddedStore, GraphStore
 from ontology import ActivityPrediction, Contribution, Explanation, PersonObservation, StoreError

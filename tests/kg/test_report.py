@@ -9,7 +9,8 @@ import pytest
 import rdflib
 from PIL import Image
 
-from kg.ingest import ingest_observations, init_store, write_predictions
+from kg.ingest import ingest_observations, init_store
+from kg.predictions import write_predictions
 from kg.report import load_person, write_explanation
 from kg.store import EmbeddedStore, GraphStore
 from ontology import (

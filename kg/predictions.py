@@ -1,0 +1,479 @@
+"""Predictions and their explanations into a store, at bulk speed, all or nothing.
+
+- :func:`write_predictions` stores :class:`ontology.ActivityPrediction` records.
+- :func:`write_prediction_batch` stores a ``reasoning.PredictionBatch`` (columns: no Python
+  object per contribution is built).
+- :class:`PredictionWriter` adds predictions to a bulk load the caller holds open, piece
+  by piece (:mod:`kg.reason` ingests persons and writes their predictions in one load).
+
+Both public writers reduce their input to the same Arrow columns and write them through the
+store's journaled bulk path (:meth:`~kg.store.base.GraphStore.bulk_load`): one ``COPY`` per
+table on the embedded store, batched ``UNWIND`` statements in one transaction on Neo4j. A
+write is one :class:`Run` (``(:Run {id, ...})``, see :mod:`kg.schema`); every ``DOES`` edge
+and ``Explanation`` node it adds carries the run's id, which is how a failed write is undone
+and how the replaced predictions are told from the new ones: once the new rows are in, the
+earlier predictions of the same model on the same persons (their ``DOES`` edges with
+``source = "model"`` and their explanations) are deleted, in the same load.
+
+Cost (embedded store): the new rows are copied once per table; the replaced predictions are
+found with one scan of the ``DOES`` edges (``WHERE n.run = $run``) and their persons'
+adjacency lists, once per write, not per batch: a per-batch ``UNWIND $rows MATCH (p:Person
+{id: r.p})`` is planned as a full scan plus cross product by LadybugDB 0.22 (measured:
+10K persons' write-back 439 s that way, 4.2 s by ``COPY``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from kg.schema import person_key
+from kg.store.base import BulkLoad, GraphStore
+from ontology import ActivityPrediction, StoreError, load
+
+if TYPE_CHECKING:  # reasoning imports torch; kg imports it only where a reasoner runs
+    from reasoning import PredictionBatch
+
+__all__ = ["PredictionWriter", "Run", "new_run", "write_prediction_batch", "write_predictions"]
+
+_LABELS = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One write of predictions: what made them and when (the ``Run`` node)."""
+
+    id: str
+    model: str
+    version: str
+    created: str
+    ontology: str
+    method: str | None = None
+    top_k: int | None = None
+    min_share: float | None = None
+
+
+def new_run(model: str, version: str, method: str | None = None, **options: Any) -> Run:
+    """A fresh run id (random, so that no older row carries it) stamped with the time now."""
+    return Run(
+        id=secrets.token_hex(8),
+        model=model,
+        version=version,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        ontology=load().version,
+        method=method,
+        **options,
+    )
+
+
+@dataclass
+class _Columns:
+    """Predictions of one model, column-wise (Arrow arrays, ``N`` predictions, ``C`` kept
+    contributions); what both writers reduce their input to."""
+
+    person: Any  # (N,) person keys
+    activity: Any  # (N,) activity ids
+    score: Any  # (N,) float64
+    explained: Any  # numpy (E,) positions of the explained predictions
+    method: Any  # (E,) string
+    baseline: Any  # (E,) float64, nullable
+    rest: Any  # (E,) float64
+    c_explanation: Any  # numpy (C,) position in the explained predictions (0..E-1)
+    c_kind: Any  # numpy (C,) str kind
+    c_term: Any  # (C,) term ids
+    c_weight: Any  # (C,) float64
+    c_rank: Any  # (C,) int64, 1 = largest
+    c_edge: Any  # (C,) string, nullable
+
+
+def _const(value: Any, n: int, arrow_type: Any = None) -> Any:
+    """A column of ``n`` copies of ``value`` (dictionary-encoded strings: one copy stored)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if value is None:
+        return pa.nulls(n, type=arrow_type or pa.string())
+    if isinstance(value, str):
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+    return pa.array([value] * n, type=arrow_type)
+
+
+def _batch_columns(persons: Sequence[str], batch: PredictionBatch) -> _Columns:
+    import numpy as np
+    import pyarrow as pa
+
+    n_persons, k = batch.activity.shape
+    if len(persons) != n_persons:
+        raise StoreError(f"{n_persons} persons in the prediction batch but {len(persons)} person ids given")
+    n = n_persons * k
+    person = pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(np.arange(n_persons, dtype=np.int32), k)), pa.array(persons, pa.string())
+    )
+    activity = pa.DictionaryArray.from_arrays(
+        pa.array(batch.activity.ravel().astype(np.int32)), pa.array(batch.activity_ids, pa.string())
+    )
+    score = pa.array(batch.score.ravel().astype(np.float64))
+    if not batch.explained:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Columns(
+            person=person,
+            activity=activity,
+            score=score,
+            explained=empty,
+            method=pa.array([], pa.string()),
+            baseline=pa.array([], pa.float64()),
+            rest=pa.array([], pa.float64()),
+            c_explanation=empty,
+            c_kind=np.zeros(0, dtype=str),
+            c_term=pa.array([], pa.string()),
+            c_weight=pa.array([], pa.float64()),
+            c_rank=pa.array([], pa.int64()),
+            c_edge=pa.array([], pa.string()),
+        )
+    assert batch.offsets is not None and batch.channel is not None and batch.weight is not None
+    assert batch.path is not None and batch.baseline is not None and batch.rest is not None
+    offsets = batch.offsets.astype(np.int64)
+    c_pred = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    channel = batch.channel.astype(np.int32)
+    kinds = np.asarray(batch.channel_kinds)
+    if batch.paths:
+        edge = pa.DictionaryArray.from_arrays(pa.array(batch.path.astype(np.int32)), pa.array(batch.paths))
+    else:
+        edge = pa.nulls(len(channel), pa.string())
+    return _Columns(
+        person=person,
+        activity=activity,
+        score=score,
+        explained=np.arange(n, dtype=np.int64),
+        method=_const(batch.method, n),
+        baseline=pa.array(batch.baseline.ravel().astype(np.float64)),
+        rest=pa.array(batch.rest.ravel().astype(np.float64)),
+        c_explanation=c_pred,
+        c_kind=kinds[channel],
+        c_term=pa.DictionaryArray.from_arrays(pa.array(channel), pa.array(batch.channel_terms, pa.string())),
+        c_weight=pa.array(batch.weight.astype(np.float64)),
+        c_rank=pa.array(np.arange(len(channel), dtype=np.int64) - offsets[c_pred] + 1),
+        c_edge=edge,
+    )
+
+
+def _record_columns(preds: Sequence[tuple[str, ActivityPrediction]]) -> _Columns:
+    import numpy as np
+    import pyarrow as pa
+
+    explained: list[int] = []
+    method: list[str] = []
+    baseline: list[float | None] = []
+    rest: list[float] = []
+    c_expl: list[int] = []
+    c_kind: list[str] = []
+    c_term: list[str] = []
+    c_weight: list[float] = []
+    c_rank: list[int] = []
+    c_edge: list[str | None] = []
+    for i, (_, p) in enumerate(preds):
+        e = p.explanation
+        if e is None:
+            continue
+        at = len(explained)
+        explained.append(i)
+        method.append(e.method)
+        baseline.append(e.baseline)
+        rest.append(e.rest)
+        for rank, c in enumerate(e.contributions, start=1):
+            c_expl.append(at)
+            c_kind.append(c.kind)
+            c_term.append(c.term)
+            c_weight.append(c.weight)
+            c_rank.append(rank)
+            c_edge.append(c.edge)
+    return _Columns(
+        person=pa.array([key for key, _ in preds], pa.string()),
+        activity=pa.array([p.activity for _, p in preds], pa.string()),
+        score=pa.array([p.score for _, p in preds], pa.float64()),
+        explained=np.asarray(explained, dtype=np.int64),
+        method=pa.array(method, pa.string()),
+        baseline=pa.array(baseline, pa.float64()),
+        rest=pa.array(rest, pa.float64()),
+        c_explanation=np.asarray(c_expl, dtype=np.int64),
+        c_kind=np.asarray(c_kind, dtype=str),
+        c_term=pa.array(c_term, pa.string()),
+        c_weight=pa.array(c_weight, pa.float64()),
+        c_rank=pa.array(c_rank, pa.int64()),
+        c_edge=pa.array(c_edge, pa.string()),
+    )
+
+
+# Replacing a person's earlier predictions of a model: once the run's rows are in, delete the
+# model's other DOES edges and explanations on the persons the run wrote to. Idempotent (the
+# embedded store re-runs them after a crash). Embedded: the run's persons are found by one
+# scan of the DOES edges (an UNWIND of person ids would be a full scan per batch there).
+_STALE_EMBEDDED = (
+    "MATCH (p:Person)-[n:DOES]->(:Activity) WHERE n.run = $run WITH DISTINCT p "
+    "MATCH (p)-[d:DOES]->(:Activity) WHERE d.source = 'model' AND d.model = $model "
+    "AND (d.run IS NULL OR d.run <> $run) DELETE d",
+    "MATCH (p:Person)-[n:DOES]->(:Activity) WHERE n.run = $run WITH DISTINCT p "
+    "MATCH (p)-[:EXPLAINED_BY]->(e:Explanation) WHERE e.model = $model "
+    "AND (e.run IS NULL OR e.run <> $run) DETACH DELETE e",
+)
+# Neo4j: an index lookup per person (checked with EXPLAIN in the tests).
+_STALE_NEO4J = (
+    "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(:Activity) WHERE d.source = 'model' "
+    "AND d.model = r.model AND (d.run IS NULL OR d.run <> r.run) DELETE d",
+    "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[:EXPLAINED_BY]->(e:Explanation) "
+    "WHERE e.model = r.model AND (e.run IS NULL OR e.run <> r.run) DETACH DELETE e",
+)
+
+
+class PredictionWriter:
+    """Adds one run's predictions to an open bulk load, in as many pieces as the caller has
+    (e.g. one per chunk of persons); :meth:`close` adds the ``Run`` node and the statements
+    that replace the persons' earlier predictions of the model, which run when the load ends.
+
+    The persons may be inserted by the same load. Each person must be given once per run.
+    """
+
+    def __init__(self, load_: BulkLoad, store: GraphStore, run: Run) -> None:
+        self._load = load_
+        self._backend = store.backend
+        self.run = run
+        self.persons = 0
+        self.predictions = 0
+        self.contributions = 0
+        self._explanations = 0
+        self._person_keys: list[Any] = []  # (Neo4j) the persons whose earlier predictions go
+        for table, prop in (("Run", "id"), ("DOES", "run"), ("Explanation", "run")):
+            load_.tag(table, prop, run.id)
+
+    def add_batch(self, persons: Sequence[str], batch: PredictionBatch) -> int:
+        """Add ``batch``, the predictions of ``persons`` (person keys in batch order)."""
+        run = self.run
+        if (batch.model, batch.model_version) != (run.model, run.version):
+            raise StoreError(
+                f"the batch was predicted by {batch.model} {batch.model_version}, the run is of "
+                f"{run.model} {run.version}"
+            )
+        self.persons += len(persons)
+        return self._add(_batch_columns(persons, batch))
+
+    def add_records(self, predictions: Sequence[tuple[str, ActivityPrediction]]) -> int:
+        """Add ``(person key, record)`` pairs of this run's model (one per person and activity)."""
+        self.persons += len({key for key, _ in predictions})
+        return self._add(_record_columns(predictions))
+
+    def _add(self, cols: _Columns) -> int:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        load_, run = self._load, self.run
+        n, e = len(cols.person), len(cols.explained)
+        if self._backend == "neo4j":
+            person = (
+                cols.person.dictionary_decode() if pa.types.is_dictionary(cols.person.type) else cols.person
+            )
+            self._person_keys.append(pc.unique(person))
+        load_.relate(
+            "DOES",
+            "Person",
+            "Activity",
+            {
+                "from": cols.person,
+                "to": cols.activity,
+                "score": cols.score,
+                "source": _const("model", n),
+                "model": _const(run.model, n),
+                "version": _const(run.version, n),
+                "ontology": _const(run.ontology, n),
+                "created": _const(run.created, n),
+                "run": _const(run.id, n),
+            },
+        )
+        if e:
+            explained = pa.array(cols.explained)
+            numbers = pa.array(np.arange(self._explanations, self._explanations + e))
+            ids = pc.binary_join_element_wise(f"{run.id}:", pc.cast(numbers, pa.string()), "")
+            self._explanations += e
+            load_.insert(
+                "Explanation",
+                {
+                    "id": ids,
+                    "method": cols.method,
+                    "model": _const(run.model, e),
+                    "version": _const(run.version, e),
+                    "score": cols.score.take(explained),
+                    "ontology": _const(run.ontology, e),
+                    "created": _const(run.created, e),
+                    "baseline": cols.baseline,
+                    "rest": cols.rest,
+                    "run": _const(run.id, e),
+                },
+            )
+            # each explanation id once in a dictionary, referenced by position: no copies
+            expl = pa.DictionaryArray.from_arrays(pa.array(np.arange(e, dtype=np.int32)), ids)
+            load_.relate(
+                "EXPLAINED_BY", "Person", "Explanation", {"from": cols.person.take(explained), "to": expl}
+            )
+            load_.relate(
+                "EXPLAINS", "Explanation", "Activity", {"from": expl, "to": cols.activity.take(explained)}
+            )
+            for kind, label in _LABELS.items():
+                rows = np.flatnonzero(cols.c_kind == kind)
+                if not len(rows):
+                    continue
+                take = pa.array(rows)
+                load_.relate(
+                    "CONTRIBUTES_TO",
+                    label,
+                    "Explanation",
+                    {
+                        "from": cols.c_term.take(take),
+                        "to": pa.DictionaryArray.from_arrays(
+                            pa.array(cols.c_explanation[rows].astype(np.int32)), ids
+                        ),
+                        "weight": cols.c_weight.take(take),
+                        "rank": cols.c_rank.take(take),
+                        "kind": _const(kind, len(rows)),
+                        "edge": cols.c_edge.take(take),
+                    },
+                )
+        self.predictions += n
+        self.contributions += len(cols.c_explanation)
+        return n
+
+    def close(self) -> Run:
+        """Add the ``Run`` node and the replacing statements; returns the run."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        run = self.run
+        self._load.insert(
+            "Run",
+            {
+                "id": [run.id],
+                "kind": ["reasoning"],
+                "model": [run.model],
+                "version": [run.version],
+                "ontology": [run.ontology],
+                "created": [run.created],
+                "method": [run.method],
+                "top_k": [run.top_k],
+                "min_share": [run.min_share],
+                "persons": [self.persons],
+                "predictions": [self.predictions],
+            },
+        )
+        if self._backend == "neo4j":
+            keys = (
+                pc.unique(pa.concat_arrays(self._person_keys))
+                if self._person_keys
+                else pa.array([], pa.string())
+            )
+            rows = [{"p": p, "model": run.model, "run": run.id} for p in keys.to_pylist()]
+            for cypher in _STALE_NEO4J:
+                self._load.then(cypher, rows)
+        else:
+            for cypher in _STALE_EMBEDDED:
+                self._load.then_once(cypher, {"run": run.id, "model": run.model})
+        return run
+
+
+def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
+    """Which person keys (an Arrow string array, distinct) are not stored."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if store.backend == "neo4j":  # index lookups
+        found: set[str] = set()
+        for start in range(0, len(keys), 20_000):
+            rows = store.query(
+                "UNWIND $ids AS i MATCH (n:Person {id: i}) RETURN n.id AS id",
+                ids=keys.slice(start, 20_000).to_pylist(),
+            )
+            found.update(r["id"] for r in rows)
+        return [k for k in keys.to_pylist() if k not in found]
+    # embedded: one scan (an UNWIND of ids is a full scan per batch there)
+    stored = store.query_arrow("MATCH (n:Person) RETURN n.id AS id")["id"].combine_chunks()
+    stored = stored.cast(pa.string()) if stored.type != pa.string() else stored
+    return list(keys.filter(pc.invert(pc.is_in(keys, value_set=stored))).to_pylist())
+
+
+def _check_persons(store: GraphStore, keys: Any) -> None:
+    missing = _missing_persons(store, keys)
+    if missing:
+        raise StoreError(
+            f"{len(missing)} predicted persons are not in the store (first: {missing[0]!r}); "
+            "ingest their observations first"
+        )
+
+
+def write_prediction_batch(store: GraphStore, persons: Sequence[str], batch: PredictionBatch) -> int:
+    """Store a batch of predictions and their explanations (one run), all or nothing.
+
+    Args:
+        store: where the persons are.
+        persons: the person key (``"<image node id>/<person id>"``) of each batch row.
+        batch: from ``ActivityReasoner.predict_rows``.
+
+    A person's earlier predictions of the same model are replaced. Returns the number of
+    predictions written.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.array(persons, pa.string())
+    if len(pc.unique(keys)) != len(keys):
+        raise StoreError(
+            "write_prediction_batch: a person appears twice in the batch; predict each person once"
+        )
+    _check_persons(store, keys)
+    run = new_run(
+        batch.model, batch.model_version, batch.method, top_k=batch.top_k, min_share=batch.min_share
+    )
+    with store.bulk_load() as load_:
+        writer = PredictionWriter(load_, store, run)
+        written = writer.add_batch(persons, batch)
+        writer.close()
+    return written
+
+
+def write_predictions(store: GraphStore, predictions: Iterable[ActivityPrediction]) -> int:
+    """Store prediction records (``DOES`` edges with score, model, version) and their explanations.
+
+    The person (``"<image_id>/<person_id>"``) must already be in the store. The predictions
+    of one model for one person are replaced as a whole: writing a person's predictions for
+    model M removes every earlier ``DOES`` edge of M on that person and M's explanations of
+    that person. Within one call, a repeated (person, activity, model) keeps the last one.
+    All or nothing; each model's predictions are one run. Returns the number written.
+    """
+    import pyarrow as pa
+
+    latest: dict[tuple[str, str, str], tuple[str, ActivityPrediction]] = {}
+    for p in predictions:
+        key = person_key(p.image_id, p.person_id)
+        latest[(key, p.activity, p.model)] = (key, p)
+    if not latest:
+        return 0
+    by_model: dict[tuple[str, str], list[tuple[str, ActivityPrediction]]] = {}
+    for key, p in latest.values():
+        by_model.setdefault((p.model, p.model_version), []).append((key, p))
+    models = [m for m, _ in by_model]
+    if len(set(models)) != len(models):
+        raise StoreError(
+            "write_predictions: one model name with several versions in one call "
+            f"({sorted(set(m for m in models if models.count(m) > 1))}); write each version on its own"
+        )
+    _check_persons(store, pa.array(sorted({key for key, _ in latest.values()}), pa.string()))
+    written = 0
+    with store.bulk_load() as load_:
+        for (model, version), preds in by_model.items():
+            methods = {p.explanation.method for _, p in preds if p.explanation is not None}
+            writer = PredictionWriter(
+                load_, store, new_run(model, version, methods.pop() if len(methods) == 1 else None)
+            )
+            written += writer.add_records(preds)
+            writer.close()
+    return written

@@ -1,0 +1,377 @@
+"""Run a reasoner over a store: observations -> predictions + explanations -> written back.
+
+Three sources of persons, one path:
+
+- :func:`reason_records`: observation records (stored first, as by
+  :func:`~kg.ingest.ingest_observations`);
+- :func:`reason_file`: an observations file (stored first, as by
+  :func:`~kg.ingest.ingest_observations_jsonl`), streamed;
+- :func:`reason_stored`: the persons already in the store, read back column-wise.
+
+Persons go through the reasoner ``chunk_size`` at a time (records or JSON lines are held one
+chunk at a time; the reasoner sees dense rows of one chunk), and every chunk's predictions
+and explanations are staged as Arrow columns (``reasoning.PredictionBatch`` ->
+:class:`~kg.predictions.PredictionWriter`) in one bulk load with the persons it ingests. So
+a call is all or nothing: the persons it adds, their predictions and the replacement of
+earlier predictions of the model land together or not at all. Memory grows with the persons
+as compact columns only (the staged tables and the kept batches; measured in
+``benchmarks/core_loop.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg.ingest import CheckedChunk, IngestReport, _bar, ingest_observations, ingest_observations_jsonl
+from kg.predictions import PredictionWriter, Run, new_run
+from kg.store.base import GraphStore
+from ontology import ActivityPrediction, PersonObservation, StoreError, load
+
+if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
+    from reasoning import ActivityReasoner, PredictionBatch
+
+__all__ = ["ReasonResult", "reason_file", "reason_records", "reason_stored"]
+
+
+@dataclass
+class ReasonResult:
+    """What one reasoning call did; :meth:`predictions` gives the records (built on demand).
+
+    Attributes:
+        run: the run that wrote the predictions (the ``Run`` node).
+        persons: persons reasoned over; persons_added: of them, newly stored by this call.
+        predictions, contributions: rows written.
+        seconds: wall time of the whole call (reading, reasoning, writing).
+    """
+
+    run: Run
+    persons: int = 0
+    persons_added: int = 0
+    predictions: int = 0
+    contributions: int = 0
+    seconds: float = 0.0
+    _chunks: list[tuple[Any, Any, PredictionBatch]] = field(default_factory=list, repr=False)
+
+    @property
+    def persons_per_s(self) -> float:
+        return self.persons / self.seconds if self.seconds > 0 else 0.0
+
+    def predictions_by_person(self) -> Iterator[list[ActivityPrediction]]:
+        """Per person, in input order, the ``top_k`` prediction records, best first. For video
+        frames ``image_id`` is the frame's image node id (``"<video>#<frame>"``)."""
+        for images, persons, batch in self._chunks:
+            yield from batch.records(list(zip(images.to_pylist(), persons.to_pylist(), strict=True)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run.id,
+            "model": self.run.model,
+            "model_version": self.run.version,
+            "persons": self.persons,
+            "persons_added": self.persons_added,
+            "predictions": self.predictions,
+            "contributions": self.contributions,
+            "seconds": round(self.seconds, 3),
+            "persons_per_s": round(self.persons_per_s, 1),
+        }
+
+
+def _run_of(reasoner: ActivityReasoner, top_k: int, min_share: float, explain: bool) -> Run:
+    return new_run(
+        reasoner.name,
+        reasoner.version,
+        reasoner._method() if explain else None,
+        top_k=top_k,
+        min_share=min_share if explain else None,
+    )
+
+
+class _ChunkReasoner:
+    """Reasons over each checked chunk of an ingest and stages the predictions."""
+
+    def __init__(
+        self,
+        reasoner: ActivityReasoner,
+        writer: PredictionWriter,
+        result: ReasonResult,
+        options: dict[str, Any],
+    ) -> None:
+        self.reasoner, self.writer, self.result, self.options = reasoner, writer, result, options
+
+    def __call__(self, chunk: CheckedChunk) -> None:
+        import pyarrow as pa
+
+        x = _chunk_inputs(chunk)
+        batch = self.reasoner.predict_rows(x, **self.options)
+        self.writer.add_batch(chunk.keys, batch)
+        images = pa.array(
+            [
+                r["image_id"] if r["frame_index"] is None else f"{r['image_id']}#{r['frame_index']}"
+                for r in chunk.rows
+            ],
+            pa.string(),
+        )
+        persons = pa.array([r["person_id"] for r in chunk.rows], pa.string())
+        self.result._chunks.append((images, persons, batch))
+        self.result.persons += len(chunk.rows)
+
+
+def _chunk_inputs(chunk: CheckedChunk) -> Any:
+    """The reasoner's input rows of a checked chunk (see :func:`reasoning.encode_indexed`)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import torch
+
+    from reasoning import encode_indexed
+
+    onto = load()
+
+    def entries(columns: tuple[Any, Any, Any], ids: list[str]) -> tuple[Any, Any, Any]:
+        item, term, prob = columns
+        position = pc.index_in(term, value_set=pa.array(ids, pa.string()))
+        return (
+            torch.from_numpy(item.to_numpy(zero_copy_only=False).astype(np.int64)),
+            torch.from_numpy(position.to_numpy(zero_copy_only=False).astype(np.int64)),
+            torch.from_numpy(prob.to_numpy(zero_copy_only=False).astype(np.float32)),
+        )
+
+    object_index = {o.id: o.index for o in onto.objects}
+    rows, terms, values = [], [], []
+    for i, row in enumerate(chunk.rows):
+        for det in row["objects"]:
+            rows.append(i)
+            terms.append(object_index[det["object"]])
+            values.append(det["score"])
+    return encode_indexed(
+        len(chunk.rows),
+        part_states=entries(chunk.part_states, onto.part_states.ids),
+        active_parts=entries(chunk.active_parts, onto.body_parts.ids),
+        objects=(
+            torch.tensor(rows, dtype=torch.long),
+            torch.tensor(terms, dtype=torch.long),
+            torch.tensor(values),
+        ),
+    )
+
+
+def _options(top_k: int, explain: bool, paths: bool, min_share: float) -> dict[str, Any]:
+    return {"top_k": top_k, "explain": explain, "paths": paths, "min_share": min_share}
+
+
+def reason_records(
+    store: GraphStore,
+    reasoner: ActivityReasoner,
+    observations: Iterable[PersonObservation],
+    *,
+    top_k: int = 5,
+    explain: bool = True,
+    paths: bool = False,
+    min_share: float | None = None,
+    chunk_size: int = 50_000,
+    progress: bool = False,
+    source: str = "observations",
+) -> ReasonResult:
+    """Store ``observations`` (persons already stored are kept as they are), reason over
+    every one of them and write the predictions back, all in one load."""
+    return _reason_ingest(
+        store, reasoner, top_k, explain, paths, min_share, progress,
+        lambda load_, hook: ingest_observations(
+            store, observations, source=source, progress=progress, chunk_size=chunk_size, into=load_,
+            on_chunk=hook, label=f"reasoning over {source}",
+        ),
+    )  # fmt: skip
+
+
+def reason_file(
+    store: GraphStore,
+    reasoner: ActivityReasoner,
+    path: str | os.PathLike[str],
+    *,
+    top_k: int = 5,
+    explain: bool = True,
+    paths: bool = False,
+    min_share: float | None = None,
+    chunk_size: int = 50_000,
+    progress: bool = False,
+) -> ReasonResult:
+    """As :func:`reason_records` for an observations file, streamed line by line."""
+    name = Path(path).name
+    return _reason_ingest(
+        store, reasoner, top_k, explain, paths, min_share, progress,
+        lambda load_, hook: ingest_observations_jsonl(
+            store, path, progress=progress, chunk_size=chunk_size, into=load_, on_chunk=hook,
+            label=f"reasoning over {name}",
+        ),
+    )  # fmt: skip
+
+
+def _reason_ingest(
+    store: GraphStore,
+    reasoner: ActivityReasoner,
+    top_k: int,
+    explain: bool,
+    paths: bool,
+    min_share: float | None,
+    progress: bool,
+    ingest: Any,
+) -> ReasonResult:
+    from reasoning import DEFAULT_MIN_SHARE
+
+    start = time.perf_counter()
+    share = DEFAULT_MIN_SHARE if min_share is None else min_share
+    run = _run_of(reasoner, top_k, share, explain)
+    result = ReasonResult(run)
+    reasoner.predict_rows(
+        _empty_inputs(), **_options(top_k, explain, paths, share)
+    )  # check the options first
+    with store.bulk_load() as load_:
+        writer = PredictionWriter(load_, store, run)
+        report: IngestReport = ingest(
+            load_, _ChunkReasoner(reasoner, writer, result, _options(top_k, explain, paths, share))
+        )
+        writer.close()
+        _note(progress, f"{result.persons} persons reasoned over; writing {writer.predictions} predictions")
+    result.persons_added = report.persons_added
+    result.predictions, result.contributions = writer.predictions, writer.contributions
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _empty_inputs() -> Any:
+    import torch
+
+    from reasoning.features import input_layout
+
+    return torch.zeros(0, input_layout().n_features)
+
+
+def _note(progress: bool, text: str) -> None:
+    if progress:
+        import sys
+
+        print(f"{text} ...", file=sys.stderr, flush=True)
+
+
+@dataclass
+class _StoredInputs:
+    """Every stored person's evidence, column-wise, sorted by person (numpy arrays)."""
+
+    keys: Any  # pyarrow string array: person keys
+    images: Any  # image node ids
+    persons: Any  # person ids within the image
+    entries: dict[str, tuple[Any, Any, Any]]  # kind -> (row, term position, value), sorted by row
+
+    def chunk(self, start: int, stop: int) -> Any:
+        import numpy as np
+        import torch
+
+        from reasoning import encode_indexed
+
+        parts = {}
+        for kind, (row, term, value) in self.entries.items():
+            lo, hi = np.searchsorted(row, [start, stop])
+            parts[kind] = (
+                torch.from_numpy(row[lo:hi] - start),
+                torch.from_numpy(term[lo:hi]),
+                torch.from_numpy(value[lo:hi]),
+            )
+        return encode_indexed(stop - start, **parts)
+
+
+_STORED_PERSONS = (
+    "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, i.id AS image"
+)
+_STORED_ENTRIES = {  # t.idx is the term's position in the ontology's order
+    "part_states": "MATCH (p:Person)-[h:HAS_STATE]->(t:PartState) "
+    "RETURN p.id AS person, t.idx AS term, h.prob AS value",
+    "active_parts": "MATCH (p:Person)-[u:USES_PART]->(t:BodyPart) "
+    "RETURN p.id AS person, t.idx AS term, u.prob AS value",
+    "objects": "MATCH (p:Person)-[n:NEAR]->(t:Object) RETURN p.id AS person, t.idx AS term, n.score AS value",
+}
+
+
+def _read_stored(store: GraphStore) -> _StoredInputs:
+    """One scan per relationship type (no per-person lookups)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    people = store.query_arrow(_STORED_PERSONS)
+    if people.num_rows == 0:
+        return _StoredInputs(
+            pa.array([], pa.string()), pa.array([], pa.string()), pa.array([], pa.string()), {}
+        )
+    keys = people["id"].combine_chunks().cast(pa.string())
+    entries = {}
+    for kind, cypher in _STORED_ENTRIES.items():
+        table = store.query_arrow(cypher)
+        if table.num_rows == 0:
+            continue
+        row = pc.index_in(table["person"].combine_chunks().cast(pa.string()), value_set=keys)
+        row = row.to_numpy(zero_copy_only=False).astype(np.int64)
+        order = np.argsort(row, kind="stable")
+        term = table["term"].to_numpy().astype(np.int64)
+        value = table["value"].to_numpy().astype(np.float32)
+        entries[kind] = (row[order], term[order], value[order])
+        del table
+    return _StoredInputs(
+        keys,
+        people["image"].combine_chunks().cast(pa.string()),
+        people["person_id"].combine_chunks().cast(pa.string()),
+        entries,
+    )
+
+
+def reason_stored(
+    store: GraphStore,
+    reasoner: ActivityReasoner,
+    *,
+    top_k: int = 5,
+    explain: bool = True,
+    paths: bool = False,
+    min_share: float | None = None,
+    chunk_size: int = 50_000,
+    progress: bool = False,
+) -> ReasonResult:
+    """Reason over every person already in the store (their stored part states, active
+    parts and objects) and write the predictions back, replacing the model's earlier ones:
+    the way to run a new model over a graph. All or nothing."""
+    from reasoning import DEFAULT_MIN_SHARE
+
+    start = time.perf_counter()
+    share = DEFAULT_MIN_SHARE if min_share is None else min_share
+    options = _options(top_k, explain, paths, share)
+    reasoner.predict_rows(_empty_inputs(), **options)  # check the options first
+    _note(progress, "reading the stored persons")
+    stored = _read_stored(store)
+    n = len(stored.keys)
+    if n == 0:
+        raise StoreError("the store holds no persons to reason over; ingest observations first (hake ingest)")
+    run = _run_of(reasoner, top_k, share, explain)
+    result = ReasonResult(run)
+    bar = _bar(progress, n, "reasoning over the stored persons")
+    try:
+        with store.bulk_load() as load_:
+            writer = PredictionWriter(load_, store, run)
+            for lo in range(0, n, chunk_size):
+                hi = min(lo + chunk_size, n)
+                batch = reasoner.predict_rows(stored.chunk(lo, hi), **options)
+                writer.add_batch(stored.keys.slice(lo, hi - lo).to_pylist(), batch)
+                result._chunks.append(
+                    (stored.images.slice(lo, hi - lo), stored.persons.slice(lo, hi - lo), batch)
+                )
+                result.persons += hi - lo
+                bar(hi - lo)
+            writer.close()
+            bar(0, note=f"writing {writer.predictions} predictions to the store")
+    finally:
+        bar(0, close=True)
+    result.predictions, result.contributions = writer.predictions, writer.contributions
+    result.seconds = time.perf_counter() - start
+    return result
