@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = ["build_parser", "main"]
@@ -309,7 +309,9 @@ class _Failed(Exception):
     """A failure outside the HakeError tree (e.g. from torch-side loading): exit code 1."""
 
 
-def _print_predictions(preds: list[list[Any]]) -> None:
+def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None) -> int:
+    """Print each person's predictions with their three largest contributions (at most
+    ``limit`` persons); returns how many persons were printed."""
     import ontology
 
     onto = ontology.load()
@@ -318,29 +320,64 @@ def _print_predictions(preds: list[list[Any]]) -> None:
         "object": onto.objects,
         "body_part": onto.body_parts,
     }
+    shown = 0
     for person in preds:
         if not person:
             continue
+        if limit is not None and shown >= limit:
+            break
+        shown += 1
         head = person[0]
         print(f"{head.image_id}/{head.person_id}:")
         for p in person:
             top = p.explanation.contributions[:3] if p.explanation is not None else ()
             why = ", ".join(f"{vocab[c.kind][c.term].name} {c.weight:+.2f}" for c in top)
             print(f"  {onto.activities[p.activity].name:<24} {p.score:.3f}   because {why}")
+    return shown
 
 
 def _cmd_reason(args: argparse.Namespace) -> int:
-    from kg.engine import Engine
-    from kg.ingest import read_observations_jsonl
+    from pathlib import Path
 
-    observations = read_observations_jsonl(args.file)
+    from kg.engine import Engine
+
+    if args.top_k < 1 or args.top_k > 600:
+        raise _UsageError(f"--top-k must be in 1..600, got {args.top_k}")
+    if not 0.0 <= args.min_share <= 1.0:
+        raise _UsageError(f"--min-share must be in [0, 1], got {args.min_share}")
+    if args.chunk_size < 1 or args.show < 0:
+        raise _UsageError(f"--chunk-size must be >= 1 and --show >= 0, got {args.chunk_size} and {args.show}")
+    if args.file is not None and not Path(args.file).is_file():
+        raise _UsageError(f"no observations file {args.file}; pass a .jsonl written by `hake infer --out`")
+    options = {
+        "top_k": args.top_k,
+        "progress": not args.no_progress,
+        "paths": args.paths,
+        "min_share": args.min_share,
+        "chunk_size": args.chunk_size,
+    }
     with _open_store(args) as store:
         engine = Engine(store, _reasoner(args))
-        preds = engine.reason(observations, top_k=args.top_k, progress=not args.no_progress)
+        if args.file is None:
+            result = engine.reason_stored(**options)
+        else:
+            result = engine.reason_file(args.file, **options)
     if args.json:
-        _print_json([[p.to_dict() for p in person] for person in preds])
-    else:
-        _print_predictions(preds)
+        summary = result.to_dict()
+        if args.show:
+            summary["predictions_shown"] = [
+                [p.to_dict() for p in person]
+                for _, person in zip(range(args.show), result.predictions_by_person(), strict=False)
+            ]
+        _print_json(summary)
+        return EXIT_OK
+    shown = _print_predictions(result.predictions_by_person(), args.show)
+    more = f" (the first {shown} shown; --show N for more)" if shown < result.persons else ""
+    print(
+        f"{result.persons} persons{more}, {result.persons_added} of them new in the store; "
+        f"{result.predictions} predictions with {result.contributions} contributions written "
+        f"(run {result.run.id}) in {result.seconds:.1f} s, {result.persons_per_s:,.0f} persons/s"
+    )
     return EXIT_OK
 
 
@@ -623,14 +660,41 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "reason",
         "Reason over part-state observations (no images): store them, predict activities with "
-        "explanations, write both to the store.",
+        "explanations, write both to the store, all or nothing. Without FILE, reason over the "
+        "persons already in the store (re-run a model over a graph); a model's earlier "
+        "predictions on a person are replaced.",
         "hake reason observations.jsonl --top-k 3 --store graph/",
     )
-    reason.add_argument("file", help="observations .jsonl (one PersonObservation.to_dict() per line)")
+    reason.add_argument(
+        "file",
+        nargs="?",
+        help="observations .jsonl (one PersonObservation.to_dict() per line); "
+        "omit it to reason over the stored persons",
+    )
     reason.add_argument("--top-k", type=int, default=5, help="activities per person (default 5)")
+    reason.add_argument(
+        "--min-share",
+        type=float,
+        default=0.05,
+        help="keep a contribution when it is at least this share of the prediction's attribution "
+        "mass; the rest is summed into the explanation's rest (default 0.05; 0 keeps all)",
+    )
+    reason.add_argument(
+        "--paths", action="store_true", help="one contribution per (term, path) instead of one per term"
+    )
+    reason.add_argument(
+        "--show", type=int, default=20, help="print the predictions of the first N persons (default 20)"
+    )
+    reason.add_argument(
+        "--chunk-size", type=int, default=50_000, help="persons reasoned over at a time (default 50000)"
+    )
     reason.add_argument("--model", help="a reasoner checkpoint folder (default: the packaged GNN)")
     reason.add_argument("--device", default="cpu", help="cpu or cuda")
-    reason.add_argument("--json", action="store_true", help="print predictions as JSON")
+    reason.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary (with the first --show persons' predictions)",
+    )
     reason.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_store_options(reason)
     reason.set_defaults(handler=_cmd_reason)

@@ -83,7 +83,9 @@ def test_reason_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert code == 0
     captured = capsys.readouterr().out.strip().splitlines()[-1]
-    preds = json.loads(captured)
+    summary = json.loads(captured)
+    preds = summary["predictions_shown"]
+    assert summary["persons"] == 6 and summary["predictions"] == 12
     assert len(preds) == 6 and all(len(p) == 2 for p in preds)
     assert main(["explain", "demo/cafe.jpg/0", "--store", store, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
