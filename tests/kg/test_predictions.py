@@ -104,7 +104,26 @@ def test_batch_round_trip_is_exact(store: GraphStore, reasoner) -> None:  # type
     assert _count(store, "()-[d:DOES]->() WHERE d.run = $run", run=run[0]["id"]) == 24
 
 
-def test_a_new_run_replaces_the_models_earlier_predictions_only(store: GraphStore, reasoner) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("strategy", ["delete", "rebuild"])
+def test_a_new_run_replaces_the_models_earlier_predictions_only(
+    store: GraphStore,
+    reasoner,
+    strategy: str,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """On the embedded store a few replaced predictions are deleted row by row, many by
+    rebuilding the prediction tables: both give the same graph (Neo4j always deletes)."""
+    import kg.predictions
+
+    if strategy == "rebuild":
+        if store.backend != "embedded":
+            pytest.skip("only the embedded store rebuilds tables")
+        monkeypatch.setattr(kg.predictions, "_REBUILD_MIN", 0)
+        calls: list[str] = []
+        real = kg.predictions._rebuild_prediction_tables
+        monkeypatch.setattr(
+            kg.predictions, "_rebuild_prediction_tables", lambda *a: (calls.append("rebuild"), real(*a))[1]
+        )
     init_store(store)
     persons = synthetic_persons(6)
     ingest_observations(
@@ -135,6 +154,20 @@ def test_a_new_run_replaces_the_models_earlier_predictions_only(store: GraphStor
         "MATCH (t)-[c:CONTRIBUTES_TO]->(e:Explanation) RETURN e.id AS e, count(c) AS n"
     )
     assert len(per_explanation) == _count(store, "(e:Explanation)")
+    assert _count(store, "(e:Explanation) WHERE NOT (e)-[:EXPLAINS]->(:Activity)") == 0
+    assert _count(store, "(e:Explanation) WHERE NOT (:Person)-[:EXPLAINED_BY]->(e)") == 0
+    # the other model's prediction and the ground truth keep their values exactly
+    assert store.query(
+        "MATCH (p:Person)-[d:DOES]->(a:Activity) WHERE d.source = 'annotation' OR d.model = 'another-model' "
+        "RETURN p.id AS person, a.id AS activity, d.score AS score, d.source AS source "
+        "ORDER BY person, activity, source"
+    ) == [
+        {"person": keys[0], "activity": "ride-bicycle", "score": 1.0, "source": "annotation"},
+        {"person": keys[0], "activity": "ride-bicycle", "score": 0.5, "source": "model"},
+        {"person": keys[1], "activity": "hold-cup", "score": 1.0, "source": "annotation"},
+    ]
+    if strategy == "rebuild":
+        assert calls == ["rebuild"]  # the one run that replaced earlier predictions of the model
 
 
 def test_a_failed_write_leaves_the_store_as_it_was(
@@ -333,7 +366,16 @@ import kg.store.embedded as embedded
 from kg import EmbeddedStore, Engine
 from kg.ingest import read_observations_jsonl
 where = sys.argv[1]
-if where == "copy":
+if where == "rebuild":
+    import kg.predictions
+    kg.predictions._REBUILD_MIN = 0
+    real = embedded.EmbeddedStore._copy
+    def copy(self, table, arrow, options):
+        if table == "CONTRIBUTES_TO" and (self.path / embedded.SPOOL_DIR).exists():
+            os.kill(os.getpid(), signal.SIGKILL)  # the tables are dropped and half copied again
+        return real(self, table, arrow, options)
+    embedded.EmbeddedStore._copy = copy
+elif where == "copy":
     real = embedded.EmbeddedStore._copy
     def copy(self, table, arrow, options):
         if table == "CONTRIBUTES_TO":
@@ -353,7 +395,7 @@ with EmbeddedStore(sys.argv[2]) as store:
 """
 
 
-@pytest.mark.parametrize("where, expected", [("copy", "before"), ("finish", "after")])
+@pytest.mark.parametrize("where, expected", [("copy", "before"), ("finish", "after"), ("rebuild", "after")])
 def test_a_killed_write_back_is_undone_or_finished_on_the_next_open(
     tmp_path: Path,
     where: str,
@@ -374,14 +416,15 @@ def test_a_killed_write_back_is_undone_or_finished_on_the_next_open(
     )
     assert proc.returncode == -9, proc.stderr[-2000:]
     assert (store_dir / "bulk-load.journal").exists()
-    with pytest.warns(UserWarning, match="undoing" if expected == "before" else "finishing"):
+    warning = {"copy": "undoing", "finish": "finishing", "rebuild": "redoing"}[where]
+    with pytest.warns(UserWarning, match=warning):
         reopened = EmbeddedStore(store_dir)
     with reopened as store:
         runs = {r["id"] for r in store.query("MATCH (r:Run) RETURN r.id AS id")}
         does = store.query("MATCH ()-[d:DOES]->() RETURN d.run AS run, count(*) AS n")
         explanations = _count(store, "(e:Explanation)")
         dangling = _count(store, "(e:Explanation) WHERE NOT (e)-[:EXPLAINS]->(:Activity)")
-    assert not (store_dir / "bulk-load.journal").exists()
+    assert not (store_dir / "bulk-load.journal").exists() and not (store_dir / "bulk-load.spool").exists()
     assert dangling == 0
     if expected == "before":
         assert runs == set(before) and sum(r["n"] for r in does) == old_does == explanations

@@ -67,6 +67,8 @@ def test_why_prediction(populated: GraphStore) -> None:
             "score": 0.8,
             "method": "exact-decomposition",
             "model": "gnn",
+            "baseline": None,  # a hand-made explanation without one
+            "rest": 0.0,
             "kind": "part_state",
             "term": "hip: sit on",
             "weight": 0.6,
@@ -77,6 +79,8 @@ def test_why_prediction(populated: GraphStore) -> None:
             "score": 0.8,
             "method": "exact-decomposition",
             "model": "gnn",
+            "baseline": None,
+            "rest": 0.0,
             "kind": "object",
             "term": "bicycle",
             "weight": 0.3,
