@@ -74,7 +74,7 @@ def phase_reason(store_dir: str, top_k: int) -> dict[str, object]:
     with EmbeddedStore(store_dir) as store:
         engine = Engine(store)
         engine.reasoner  # noqa: B018 - load the checkpoint outside the timed part
-        result = engine.reason_stored(top_k=top_k)
+        result = engine.reason_stored(top_k=top_k, keep=0)
     return {
         "reason_s": round(result.seconds, 2),
         "reason_persons_per_s": round(result.persons_per_s),

@@ -355,6 +355,7 @@ def _cmd_reason(args: argparse.Namespace) -> int:
         "paths": args.paths,
         "min_share": args.min_share,
         "chunk_size": args.chunk_size,
+        "keep": args.show,
     }
     with _open_store(args) as store:
         engine = Engine(store, _reasoner(args))

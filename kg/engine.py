@@ -143,9 +143,11 @@ class Engine:
         paths: bool = False,
         min_share: float | None = None,
         chunk_size: int = 50_000,
+        keep: int | None = None,
     ) -> ReasonResult:
         """As :meth:`reason` for an observations file, streamed; returns a
-        :class:`~kg.reason.ReasonResult` (counts, run, persons/s; records on demand)."""
+        :class:`~kg.reason.ReasonResult` (counts, run, persons/s; the records of the first
+        ``keep`` persons, all when None, on demand)."""
         from kg.reason import reason_file
 
         return reason_file(
@@ -158,6 +160,7 @@ class Engine:
             min_share=min_share,
             chunk_size=chunk_size,
             progress=progress,
+            keep=keep,
         )
 
     def reason_stored(
@@ -169,9 +172,11 @@ class Engine:
         paths: bool = False,
         min_share: float | None = None,
         chunk_size: int = 50_000,
+        keep: int | None = None,
     ) -> ReasonResult:
         """Reason over every person already in the store and write the predictions back
-        (replacing the model's earlier ones): re-run a model over a graph."""
+        (replacing the model's earlier ones): re-run a model over a graph. ``keep`` as for
+        :meth:`reason_file`."""
         from kg.reason import reason_stored
 
         return reason_stored(
@@ -183,6 +188,7 @@ class Engine:
             min_share=min_share,
             chunk_size=chunk_size,
             progress=progress,
+            keep=keep,
         )
 
     def infer(

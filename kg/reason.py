@@ -8,7 +8,9 @@ Three sources of persons, one path:
   :func:`~kg.ingest.ingest_observations_jsonl`), streamed;
 - :func:`reason_stored`: the persons already in the store, read back column-wise.
 
-Persons go through the reasoner ``chunk_size`` at a time (records or JSON lines are held one
+``keep`` bounds how many persons' predictions the returned :class:`ReasonResult` holds for
+:meth:`~ReasonResult.predictions_by_person` (``None``: all). Persons go through the reasoner
+``chunk_size`` at a time (records or JSON lines are held one
 chunk at a time; the reasoner sees dense rows of one chunk), and every chunk's predictions
 and explanations are staged as Arrow columns (``reasoning.PredictionBatch`` ->
 :class:`~kg.predictions.PredictionWriter`) in one bulk load with the persons it ingests. So
@@ -55,15 +57,27 @@ class ReasonResult:
     predictions: int = 0
     contributions: int = 0
     seconds: float = 0.0
+    #: how many persons' predictions :meth:`predictions_by_person` gives (None: all)
+    keep: int | None = None
     _chunks: list[tuple[Any, Any, PredictionBatch]] = field(default_factory=list, repr=False)
+
+    def _keep(self, images: Any, persons: Any, batch: PredictionBatch) -> None:
+        """Keep (the first ``keep`` persons of) one chunk for :meth:`predictions_by_person`."""
+        kept = sum(len(b) for _, _, b in self._chunks)
+        room = len(batch) if self.keep is None else max(0, min(len(batch), self.keep - kept))
+        if room == len(batch):
+            self._chunks.append((images, persons, batch))
+        elif room:
+            self._chunks.append((images.slice(0, room), persons.slice(0, room), _head(batch, room)))
 
     @property
     def persons_per_s(self) -> float:
         return self.persons / self.seconds if self.seconds > 0 else 0.0
 
     def predictions_by_person(self) -> Iterator[list[ActivityPrediction]]:
-        """Per person, in input order, the ``top_k`` prediction records, best first. For video
-        frames ``image_id`` is the frame's image node id (``"<video>#<frame>"``)."""
+        """Per person, in input order, the ``top_k`` prediction records, best first (the first
+        ``keep`` persons only, when ``keep`` is set). For video frames ``image_id`` is the
+        frame's image node id (``"<video>#<frame>"``)."""
         for images, persons, batch in self._chunks:
             yield from batch.records(list(zip(images.to_pylist(), persons.to_pylist(), strict=True)))
 
@@ -79,6 +93,29 @@ class ReasonResult:
             "seconds": round(self.seconds, 3),
             "persons_per_s": round(self.persons_per_s, 1),
         }
+
+
+def _head(batch: PredictionBatch, n: int) -> PredictionBatch:
+    """The first ``n`` persons of ``batch``."""
+    import dataclasses
+
+    k = batch.top_k
+    if batch.offsets is None:
+        return dataclasses.replace(batch, activity=batch.activity[:n], score=batch.score[:n])
+    end = int(batch.offsets[n * k])
+    assert batch.channel is not None and batch.weight is not None and batch.path is not None
+    assert batch.baseline is not None and batch.rest is not None
+    return dataclasses.replace(
+        batch,
+        activity=batch.activity[:n],
+        score=batch.score[:n],
+        baseline=batch.baseline[:n],
+        rest=batch.rest[:n],
+        offsets=batch.offsets[: n * k + 1],
+        channel=batch.channel[:end],
+        weight=batch.weight[:end],
+        path=batch.path[:end],
+    )
 
 
 def _run_of(reasoner: ActivityReasoner, top_k: int, min_share: float, explain: bool) -> Run:
@@ -117,7 +154,7 @@ class _ChunkReasoner:
             pa.string(),
         )
         persons = pa.array([r["person_id"] for r in chunk.rows], pa.string())
-        self.result._chunks.append((images, persons, batch))
+        self.result._keep(images, persons, batch)
         self.result.persons += len(chunk.rows)
 
 
@@ -176,11 +213,12 @@ def reason_records(
     chunk_size: int = 50_000,
     progress: bool = False,
     source: str = "observations",
+    keep: int | None = None,
 ) -> ReasonResult:
     """Store ``observations`` (persons already stored are kept as they are), reason over
     every one of them and write the predictions back, all in one load."""
     return _reason_ingest(
-        store, reasoner, top_k, explain, paths, min_share, progress,
+        store, reasoner, top_k, explain, paths, min_share, progress, keep,
         lambda load_, hook: ingest_observations(
             store, observations, source=source, progress=progress, chunk_size=chunk_size, into=load_,
             on_chunk=hook, label=f"reasoning over {source}",
@@ -199,11 +237,12 @@ def reason_file(
     min_share: float | None = None,
     chunk_size: int = 50_000,
     progress: bool = False,
+    keep: int | None = None,
 ) -> ReasonResult:
     """As :func:`reason_records` for an observations file, streamed line by line."""
     name = Path(path).name
     return _reason_ingest(
-        store, reasoner, top_k, explain, paths, min_share, progress,
+        store, reasoner, top_k, explain, paths, min_share, progress, keep,
         lambda load_, hook: ingest_observations_jsonl(
             store, path, progress=progress, chunk_size=chunk_size, into=load_, on_chunk=hook,
             label=f"reasoning over {name}",
@@ -219,6 +258,7 @@ def _reason_ingest(
     paths: bool,
     min_share: float | None,
     progress: bool,
+    keep: int | None,
     ingest: Any,
 ) -> ReasonResult:
     from reasoning import DEFAULT_MIN_SHARE
@@ -284,42 +324,65 @@ class _StoredInputs:
         return encode_indexed(stop - start, **parts)
 
 
+# Person -> its evidence, one scan per relationship type. The person is named by its key on
+# every backend; the embedded store also gives its row offset in the Person table
+# (``offset(id(p))``), which joins 7M observations to their persons without a string each.
 _STORED_PERSONS = (
     "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, i.id AS image"
 )
 _STORED_ENTRIES = {  # t.idx is the term's position in the ontology's order
-    "part_states": "MATCH (p:Person)-[h:HAS_STATE]->(t:PartState) "
-    "RETURN p.id AS person, t.idx AS term, h.prob AS value",
-    "active_parts": "MATCH (p:Person)-[u:USES_PART]->(t:BodyPart) "
-    "RETURN p.id AS person, t.idx AS term, u.prob AS value",
-    "objects": "MATCH (p:Person)-[n:NEAR]->(t:Object) RETURN p.id AS person, t.idx AS term, n.score AS value",
+    "part_states": ("HAS_STATE", "PartState", "prob"),
+    "active_parts": ("USES_PART", "BodyPart", "prob"),
+    "objects": ("NEAR", "Object", "score"),
 }
 
 
+def _entries_query(rel: str, label: str, value: str, by_offset: bool) -> str:
+    person = "offset(id(p))" if by_offset else "p.id"
+    # The names come from the fixed table above, never from user input.
+    return (
+        f"MATCH (p:Person)-[r:{rel}]->(t:{label}) "
+        f"RETURN {person} AS person, t.idx AS term, r.{value} AS value"
+    )
+
+
 def _read_stored(store: GraphStore) -> _StoredInputs:
-    """One scan per relationship type (no per-person lookups)."""
+    """Every stored person and its evidence: one scan per relationship type."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    people = store.query_arrow(_STORED_PERSONS)
+    by_offset = store.backend == "embedded"
+    persons_query = (
+        _STORED_PERSONS.replace("RETURN p.id", "RETURN offset(id(p)) AS row, p.id")
+        if by_offset
+        else _STORED_PERSONS
+    )
+    people = store.query_arrow(persons_query)
     if people.num_rows == 0:
         return _StoredInputs(
             pa.array([], pa.string()), pa.array([], pa.string()), pa.array([], pa.string()), {}
         )
     keys = people["id"].combine_chunks().cast(pa.string())
+    if by_offset:  # row offset -> position in ``people``
+        offsets = people["row"].to_numpy().astype(np.int64)
+        position = np.full(int(offsets.max()) + 1, -1, dtype=np.int64)
+        position[offsets] = np.arange(len(offsets))
     entries = {}
-    for kind, cypher in _STORED_ENTRIES.items():
-        table = store.query_arrow(cypher)
+    for kind, (rel, label, value) in _STORED_ENTRIES.items():
+        table = store.query_arrow(_entries_query(rel, label, value, by_offset))
         if table.num_rows == 0:
             continue
-        row = pc.index_in(table["person"].combine_chunks().cast(pa.string()), value_set=keys)
-        row = row.to_numpy(zero_copy_only=False).astype(np.int64)
-        order = np.argsort(row, kind="stable")
+        if by_offset:
+            row = position[table["person"].to_numpy().astype(np.int64)]
+        else:
+            row = pc.index_in(table["person"].combine_chunks().cast(pa.string()), value_set=keys)
+            row = row.to_numpy(zero_copy_only=False).astype(np.int64)
         term = table["term"].to_numpy().astype(np.int64)
-        value = table["value"].to_numpy().astype(np.float32)
-        entries[kind] = (row[order], term[order], value[order])
+        value_ = table["value"].to_numpy().astype(np.float32)
         del table
+        order = np.argsort(row, kind="stable")
+        entries[kind] = (row[order], term[order], value_[order])
     return _StoredInputs(
         keys,
         people["image"].combine_chunks().cast(pa.string()),
@@ -338,6 +401,7 @@ def reason_stored(
     min_share: float | None = None,
     chunk_size: int = 50_000,
     progress: bool = False,
+    keep: int | None = None,
 ) -> ReasonResult:
     """Reason over every person already in the store (their stored part states, active
     parts and objects) and write the predictions back, replacing the model's earlier ones:
@@ -354,7 +418,7 @@ def reason_stored(
     if n == 0:
         raise StoreError("the store holds no persons to reason over; ingest observations first (hake ingest)")
     run = _run_of(reasoner, top_k, share, explain)
-    result = ReasonResult(run)
+    result = ReasonResult(run, keep=keep)
     bar = _bar(progress, n, "reasoning over the stored persons")
     try:
         with store.bulk_load() as load_:
@@ -363,11 +427,10 @@ def reason_stored(
                 hi = min(lo + chunk_size, n)
                 batch = reasoner.predict_rows(stored.chunk(lo, hi), **options)
                 writer.add_batch(stored.keys.slice(lo, hi - lo).to_pylist(), batch)
-                result._chunks.append(
-                    (stored.images.slice(lo, hi - lo), stored.persons.slice(lo, hi - lo), batch)
-                )
+                result._keep(stored.images.slice(lo, hi - lo), stored.persons.slice(lo, hi - lo), batch)
                 result.persons += hi - lo
                 bar(hi - lo)
+            del stored  # the inputs are not needed for the write: free them before the COPY
             writer.close()
             bar(0, note=f"writing {writer.predictions} predictions to the store")
     finally:

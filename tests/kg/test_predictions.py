@@ -233,6 +233,9 @@ def test_reasoning_over_the_stored_persons_matches_reasoning_over_the_records(
         for p, q in zip(mine, theirs, strict=True):
             assert q.score == pytest.approx(p.score, abs=1e-6)
     assert _count(store, "()-[:DOES]->()") == 30  # replaced, not added
+    kept = engine.reason_stored(top_k=2, chunk_size=3, keep=4)  # keep the records of 4 persons only
+    heads = list(kept.predictions_by_person())
+    assert len(heads) == 4 and all(len(p) == 2 for p in heads) and kept.predictions == 20
     with pytest.raises(StoreError, match="holds no persons"):
         empty = Engine(store, reasoner)
         store.execute("MATCH (p:Person) DETACH DELETE p")
