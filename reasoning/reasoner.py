@@ -387,8 +387,9 @@ class ActivityReasoner:
         q, b, k, f = keep.nonzero(as_tuple=True)
         weight = contrib[q, b, k, f]
         j = b * top_k + k
-        order = torch.argsort(-weight, stable=True)  # largest first ...
-        order = order[torch.argsort(j[order], stable=True)]  # ... within each prediction
+        # by prediction, then largest weight first: one sort on a composite key
+        span = 2.0 * float(weight.abs().max()) + 1.0 if weight.numel() else 1.0
+        order = torch.argsort(j.double() * span - weight.double(), stable=True)
         counts = torch.bincount(j, minlength=x.shape[0] * top_k)
         offsets = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
         offsets[1:] = counts.cumsum(0)
