@@ -31,6 +31,7 @@ from kg.ingest import (
     read_observations_jsonl,
 )
 from kg.predictions import Run, write_prediction_batch, write_predictions
+from kg.reason import ReasonResult
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
 from kg.schema import person_key
@@ -44,6 +45,7 @@ __all__ = [
     "GraphStore",
     "IngestReport",
     "Neo4jStore",
+    "ReasonResult",
     "Run",
     "compute_evidence",
     "evidence_edges",

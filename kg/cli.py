@@ -676,9 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
     reason.add_argument(
         "--min-share",
         type=float,
-        default=0.05,
+        default=0.02,
         help="keep a contribution when it is at least this share of the prediction's attribution "
-        "mass; the rest is summed into the explanation's rest (default 0.05; 0 keeps all)",
+        "mass; the rest is summed into the explanation's rest (default 0.02; 0 keeps all)",
     )
     reason.add_argument(
         "--paths", action="store_true", help="one contribution per (term, path) instead of one per term"

@@ -14,8 +14,12 @@ JSON schema (:meth:`PersonExplanations.to_dict`)::
      "part_states": [{"id", "name", "prob", "source"}, ...],
      "objects": [{"id", "name", "score"}, ...],
      "explanations": [{"activity", "activity_name", "score", "method", "model", "version",
-                       "created", "contributions": [{"kind", "term", "name", "weight",
-                                                     "rank", "edge"}, ...]}, ...]}
+                       "created", "baseline", "rest",
+                       "contributions": [{"kind", "term", "name", "weight",
+                                          "rank", "edge"}, ...]}, ...]}
+
+``baseline`` is the activity's logit without evidence and ``rest`` the summed weight of the
+contributions too small to store: ``baseline + sum(weights) + rest`` is the logit.
 """
 
 from __future__ import annotations
@@ -56,8 +60,8 @@ _EXPLANATIONS = (
     "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
     "MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN a.id AS activity, a.name AS activity_name, "
     "e.score AS score, e.method AS method, e.model AS model, e.version AS version, "
-    "e.created AS created, c.kind AS kind, t.id AS term, t.name AS name, c.weight AS weight, "
-    "c.rank AS rank, c.edge AS edge ORDER BY score DESC, activity, rank"
+    "e.created AS created, e.baseline AS baseline, e.rest AS rest, c.kind AS kind, t.id AS term, "
+    "t.name AS name, c.weight AS weight, c.rank AS rank, c.edge AS edge ORDER BY score DESC, activity, rank"
 )
 
 
@@ -129,6 +133,8 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
                 "model": r["model"],
                 "version": r["version"],
                 "created": r["created"],
+                "baseline": r["baseline"],
+                "rest": r["rest"],
                 "contributions": [],
             },
         )
@@ -357,6 +363,18 @@ def _graph_svg(activity: str, contributions: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _logit_note(e: dict[str, Any]) -> str:
+    """``; logit = baseline + contributions + rest`` with the numbers, where they are known."""
+    if e.get("baseline") is None:
+        return ""
+    total = sum(float(c["weight"]) for c in e["contributions"])
+    rest = float(e.get("rest") or 0.0)
+    logit = float(e["baseline"]) + total + rest
+    return (
+        f"; logit {logit:.2f} = baseline {float(e['baseline']):.2f} + these {total:+.2f} + rest {rest:+.2f}"
+    )
+
+
 def _html(data: PersonExplanations, image_path: Path | None) -> str:
     why = EXAMPLES["why_prediction"].cypher
     sections = []
@@ -367,7 +385,8 @@ def _html(data: PersonExplanations, image_path: Path | None) -> str:
             f"<small>score {float(e['score']):.3f} · {html.escape(e['model'])} "
             f"{html.escape(str(e['version']))} · {html.escape(e['method'])}</small></h2>"
             f'<div class="row"><figure>{_bars_svg(e["contributions"])}<figcaption>Contributions '
-            f"(signed share of the activity score; blue: part states, orange: objects)</figcaption>"
+            f"to the activity's logit (blue: part states, orange: objects, green: body parts, grey: "
+            f"against){_logit_note(e)}</figcaption>"
             f"</figure><figure>{_graph_svg(e['activity_name'], e['contributions'])}<figcaption>"
             f"Which terms fed the activity, edge width = weight</figcaption></figure></div>"
             f"<details><summary>Cypher to reproduce</summary><pre><code>{html.escape(why)}</code></pre>"
