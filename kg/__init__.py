@@ -31,9 +31,9 @@ from kg.ingest import (
     read_observations_jsonl,
 )
 from kg.predictions import Run, write_prediction_batch, write_predictions
-from kg.reason import ReasonResult
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
+from kg.reason import ReasonResult
 from kg.schema import person_key
 from kg.store import EmbeddedStore, GraphStore, Neo4jStore
 
