@@ -343,7 +343,7 @@ def _cmd_reason(args: argparse.Namespace) -> int:
 
     if args.top_k < 1 or args.top_k > 600:
         raise _UsageError(f"--top-k must be in 1..600, got {args.top_k}")
-    if not 0.0 <= args.min_share <= 1.0:
+    if args.min_share is not None and not 0.0 <= args.min_share <= 1.0:
         raise _UsageError(f"--min-share must be in [0, 1], got {args.min_share}")
     if args.chunk_size < 1 or args.show < 0:
         raise _UsageError(f"--chunk-size must be >= 1 and --show >= 0, got {args.chunk_size} and {args.show}")
@@ -676,9 +676,10 @@ def build_parser() -> argparse.ArgumentParser:
     reason.add_argument(
         "--min-share",
         type=float,
-        default=0.02,
+        default=None,
         help="keep a contribution when it is at least this share of the prediction's attribution "
-        "mass; the rest is summed into the explanation's rest (default 0.02; 0 keeps all)",
+        "mass; the rest is summed into the explanation's rest (default: reasoning.DEFAULT_MIN_SHARE, "
+        "0.02; 0 keeps all)",
     )
     reason.add_argument(
         "--paths", action="store_true", help="one contribution per (term, path) instead of one per term"

@@ -188,7 +188,8 @@ def _require_ontology(store: GraphStore) -> None:
 
 
 def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` exist (index lookups: for small sets; see :func:`_all_ids`)."""
+    """Which of ``ids`` exist: index lookups on Neo4j (on LadybugDB 0.22 this UNWIND is a full
+    scan per batch: use :func:`_all_ids` there)."""
     found: set[str] = set()
     for start in range(0, len(ids), _CHUNK):
         rows = store.query(
@@ -291,11 +292,13 @@ _Item = tuple[dict[str, Any], Sequence[str] | None, str | None]
 @dataclass(frozen=True)
 class CheckedChunk:
     """One checked chunk of an ingest, for :mod:`kg.reason`: the canonical observation dicts
-    (:meth:`PersonObservation.to_dict` form), their person keys, and the part-state and
-    active-part entries column-wise (position in the chunk, term id, probability)."""
+    (:meth:`PersonObservation.to_dict` form), their person keys and image node ids, and the
+    part-state and active-part entries column-wise (position in the chunk, term id,
+    probability)."""
 
     rows: list[dict[str, Any]]
     keys: list[str]
+    images: list[str]
     part_states: tuple[Any, Any, Any]
     active_parts: tuple[Any, Any, Any]
 
@@ -348,12 +351,13 @@ def _ingest_items(
                     maps = _map_columns(chunk)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
-                keys = _write_chunk(bulk, chunk, maps, state)
+                keys, images = _write_chunk(bulk, chunk, maps, state)
                 if on_chunk is not None:
                     on_chunk(
                         CheckedChunk(
                             [row for row, _, _ in chunk],
                             keys,
+                            images,
                             (maps[0].item, maps[0].term, maps[0].prob),
                             (maps[1].item, maps[1].term, maps[1].prob),
                         )
@@ -430,9 +434,9 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
 
 def _write_chunk(
     bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
-    edge in one MERGE). Returns the person key of every item of the chunk."""
+    edge in one MERGE). Returns the person key and image node id of every item of the chunk."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -450,6 +454,7 @@ def _write_chunk(
     onto_version = load().version
     position: list[int] = []  # per chunk item: its index in ``persons``, -1 when skipped
     chunk_keys: list[str] = []
+    chunk_images: list[str] = []
     for row, truth, _ in chunk:
         image_id, frame = row["image_id"], row["frame_index"]
         image = image_id if frame is None else f"{image_id}#{frame}"
@@ -461,6 +466,7 @@ def _write_chunk(
             )
         seen.add(key)
         chunk_keys.append(key)
+        chunk_images.append(image)
         if key in state.stored_persons:
             report.persons_skipped += 1
             position.append(-1)
@@ -537,7 +543,7 @@ def _write_chunk(
     report.persons_added += len(persons["id"])
     report.images_added += len(images["id"])
     report.activities_added += len(does["from"])
-    return chunk_keys
+    return chunk_keys, chunk_images
 
 
 def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:

@@ -15,11 +15,12 @@ and how the replaced predictions are told from the new ones: once the new rows a
 earlier predictions of the same model on the same persons (their ``DOES`` edges with
 ``source = "model"`` and their explanations) are deleted, in the same load.
 
-Cost (embedded store): the new rows are copied once per table; the replaced predictions are
-found with one scan of the ``DOES`` edges (``WHERE n.run = $run``) and their persons'
-adjacency lists, once per write, not per batch: a per-batch ``UNWIND $rows MATCH (p:Person
-{id: r.p})`` is planned as a full scan plus cross product by LadybugDB 0.22 (measured:
-10K persons' write-back 439 s that way, 4.2 s by ``COPY``).
+Cost (embedded store): the new rows are copied once per table. The replaced predictions are
+found once per write, not per batch (a per-batch ``UNWIND $rows MATCH (p:Person {id: r.p})``
+is planned as a full scan plus cross product by LadybugDB 0.22; measured: 10K persons'
+write-back 439 s that way, 4.2 s by ``COPY``). A few are deleted by two statements that scan
+the ``DOES`` edges (``WHERE n.run = $run``) and their persons' adjacency lists; many are
+removed by rebuilding the prediction tables (:meth:`PredictionWriter._replace_embedded`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kg.ingest import _all_ids, _existing
 from kg.schema import person_key
 from kg.store.base import BulkLoad, GraphStore
 from ontology import ActivityPrediction, StoreError, load
@@ -89,16 +91,14 @@ class _Columns:
     c_edge: Any  # (C,) string, nullable
 
 
-def _const(value: Any, n: int, arrow_type: Any = None) -> Any:
-    """A column of ``n`` copies of ``value`` (dictionary-encoded strings: one copy stored)."""
+def _const(value: str | None, n: int) -> Any:
+    """A string column of ``n`` copies of ``value``, dictionary-encoded (one copy stored)."""
     import numpy as np
     import pyarrow as pa
 
     if value is None:
-        return pa.nulls(n, type=arrow_type or pa.string())
-    if isinstance(value, str):
-        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
-    return pa.array([value] * n, type=arrow_type)
+        return pa.nulls(n, type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
 
 
 def _batch_columns(persons: Sequence[str], batch: PredictionBatch) -> _Columns:
@@ -219,7 +219,7 @@ _STALE_EMBEDDED = (
     "MATCH (p)-[:EXPLAINED_BY]->(e:Explanation) WHERE e.model = $model "
     "AND (e.run IS NULL OR e.run <> $run) DETACH DELETE e",
 )
-# Neo4j: an index lookup per person (checked with EXPLAIN in the tests).
+# Neo4j: an index lookup per person (checked with PROFILE in the tests).
 _STALE_NEO4J = (
     "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(:Activity) WHERE d.source = 'model' "
     "AND d.model = r.model AND (d.run IS NULL OR d.run <> r.run) DELETE d",
@@ -239,7 +239,6 @@ class PredictionWriter:
     def __init__(self, load_: BulkLoad, store: GraphStore, run: Run) -> None:
         self._load = load_
         self._store = store
-        self._backend = store.backend
         self.run = run
         self.persons = 0
         self.predictions = 0
@@ -367,7 +366,7 @@ class PredictionWriter:
         keys = (
             pc.unique(pa.concat_arrays(self._person_keys)) if self._person_keys else pa.array([], pa.string())
         )
-        if self._backend == "neo4j":
+        if self._store.backend == "neo4j":
             rows = [{"p": p, "model": run.model, "run": run.id} for p in keys.to_pylist()]
             for cypher in _STALE_NEO4J:
                 self._load.then(cypher, rows)
@@ -467,23 +466,11 @@ def _columns(table: Any) -> dict[str, Any]:
 
 
 def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
-    """Which person keys (an Arrow string array, distinct) are not stored."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if store.backend == "neo4j":  # index lookups
-        found: set[str] = set()
-        for start in range(0, len(keys), 20_000):
-            rows = store.query(
-                "UNWIND $ids AS i MATCH (n:Person {id: i}) RETURN n.id AS id",
-                ids=keys.slice(start, 20_000).to_pylist(),
-            )
-            found.update(r["id"] for r in rows)
-        return [k for k in keys.to_pylist() if k not in found]
-    # embedded: one scan (an UNWIND of ids is a full scan per batch there)
-    stored = store.query_arrow("MATCH (n:Person) RETURN n.id AS id")["id"].combine_chunks()
-    stored = stored.cast(pa.string()) if stored.type != pa.string() else stored
-    return list(keys.filter(pc.invert(pc.is_in(keys, value_set=stored))).to_pylist())
+    """Which person keys (an Arrow string array, distinct) are not stored: index lookups on
+    Neo4j, one scan on the embedded store (where an UNWIND of ids is a full scan per batch)."""
+    ids = keys.to_pylist()
+    found = _existing(store, "Person", ids) if store.backend == "neo4j" else _all_ids(store, "Person")
+    return [k for k in ids if k not in found]
 
 
 def _check_persons(store: GraphStore, keys: Any) -> None:

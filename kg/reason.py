@@ -68,7 +68,7 @@ class ReasonResult:
         if room == len(batch):
             self._chunks.append((images, persons, batch))
         elif room:
-            self._chunks.append((images.slice(0, room), persons.slice(0, room), _head(batch, room)))
+            self._chunks.append((images.slice(0, room), persons.slice(0, room), batch.head(room)))
 
     @property
     def persons_per_s(self) -> float:
@@ -95,37 +95,24 @@ class ReasonResult:
         }
 
 
-def _head(batch: PredictionBatch, n: int) -> PredictionBatch:
-    """The first ``n`` persons of ``batch``."""
-    import dataclasses
+def _prepare(
+    reasoner: ActivityReasoner, top_k: int, explain: bool, paths: bool, min_share: float | None
+) -> tuple[dict[str, Any], Run]:
+    """The reasoner's options (checked on no persons, before anything is read or written) and
+    the run that will write the predictions."""
+    from reasoning import DEFAULT_MIN_SHARE
 
-    k = batch.top_k
-    if batch.offsets is None:
-        return dataclasses.replace(batch, activity=batch.activity[:n], score=batch.score[:n])
-    end = int(batch.offsets[n * k])
-    assert batch.channel is not None and batch.weight is not None and batch.path is not None
-    assert batch.baseline is not None and batch.rest is not None
-    return dataclasses.replace(
-        batch,
-        activity=batch.activity[:n],
-        score=batch.score[:n],
-        baseline=batch.baseline[:n],
-        rest=batch.rest[:n],
-        offsets=batch.offsets[: n * k + 1],
-        channel=batch.channel[:end],
-        weight=batch.weight[:end],
-        path=batch.path[:end],
-    )
-
-
-def _run_of(reasoner: ActivityReasoner, top_k: int, min_share: float, explain: bool) -> Run:
-    return new_run(
+    share = DEFAULT_MIN_SHARE if min_share is None else min_share
+    options: dict[str, Any] = {"top_k": top_k, "explain": explain, "paths": paths, "min_share": share}
+    reasoner.predict_rows(_empty_inputs(), **options)
+    run = new_run(
         reasoner.name,
         reasoner.version,
-        reasoner._method() if explain else None,
+        reasoner.attribution_method if explain else None,
         top_k=top_k,
-        min_share=min_share if explain else None,
+        min_share=share if explain else None,
     )
+    return options, run
 
 
 class _ChunkReasoner:
@@ -146,13 +133,7 @@ class _ChunkReasoner:
         x = _chunk_inputs(chunk)
         batch = self.reasoner.predict_rows(x, **self.options)
         self.writer.add_batch(chunk.keys, batch)
-        images = pa.array(
-            [
-                r["image_id"] if r["frame_index"] is None else f"{r['image_id']}#{r['frame_index']}"
-                for r in chunk.rows
-            ],
-            pa.string(),
-        )
+        images = pa.array(chunk.images, pa.string())
         persons = pa.array([r["person_id"] for r in chunk.rows], pa.string())
         self.result._keep(images, persons, batch)
         self.result.persons += len(chunk.rows)
@@ -195,10 +176,6 @@ def _chunk_inputs(chunk: CheckedChunk) -> Any:
             torch.tensor(values),
         ),
     )
-
-
-def _options(top_k: int, explain: bool, paths: bool, min_share: float) -> dict[str, Any]:
-    return {"top_k": top_k, "explain": explain, "paths": paths, "min_share": min_share}
 
 
 def reason_records(
@@ -261,20 +238,12 @@ def _reason_ingest(
     keep: int | None,
     ingest: Any,
 ) -> ReasonResult:
-    from reasoning import DEFAULT_MIN_SHARE
-
     start = time.perf_counter()
-    share = DEFAULT_MIN_SHARE if min_share is None else min_share
-    run = _run_of(reasoner, top_k, share, explain)
-    result = ReasonResult(run)
-    reasoner.predict_rows(
-        _empty_inputs(), **_options(top_k, explain, paths, share)
-    )  # check the options first
+    options, run = _prepare(reasoner, top_k, explain, paths, min_share)
+    result = ReasonResult(run, keep=keep)
     with store.bulk_load() as load_:
         writer = PredictionWriter(load_, store, run)
-        report: IngestReport = ingest(
-            load_, _ChunkReasoner(reasoner, writer, result, _options(top_k, explain, paths, share))
-        )
+        report: IngestReport = ingest(load_, _ChunkReasoner(reasoner, writer, result, options))
         writer.close()
         _note(progress, f"{result.persons} persons reasoned over; writing {writer.predictions} predictions")
     result.persons_added = report.persons_added
@@ -406,18 +375,13 @@ def reason_stored(
     """Reason over every person already in the store (their stored part states, active
     parts and objects) and write the predictions back, replacing the model's earlier ones:
     the way to run a new model over a graph. All or nothing."""
-    from reasoning import DEFAULT_MIN_SHARE
-
     start = time.perf_counter()
-    share = DEFAULT_MIN_SHARE if min_share is None else min_share
-    options = _options(top_k, explain, paths, share)
-    reasoner.predict_rows(_empty_inputs(), **options)  # check the options first
+    options, run = _prepare(reasoner, top_k, explain, paths, min_share)
     _note(progress, "reading the stored persons")
     stored = _read_stored(store)
     n = len(stored.keys)
     if n == 0:
         raise StoreError("the store holds no persons to reason over; ingest observations first (hake ingest)")
-    run = _run_of(reasoner, top_k, share, explain)
     result = ReasonResult(run, keep=keep)
     bar = _bar(progress, n, "reasoning over the stored persons")
     try:

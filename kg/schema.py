@@ -61,7 +61,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["NODES", "RELS", "NodeTable", "RelTable", "ladybug_added_columns", "ladybug_ddl", "person_key"]
+__all__ = [
+    "NODES",
+    "RELS",
+    "NodeTable",
+    "RelTable",
+    "ladybug_added_columns",
+    "ladybug_ddl",
+    "person_key",
+    "properties_of",
+]
 
 
 @dataclass(frozen=True)
@@ -220,12 +229,22 @@ def ladybug_ddl() -> list[str]:
     return out
 
 
+def properties_of(table: str) -> tuple[tuple[str, str], ...]:
+    """The (name, type) properties of node label or relationship type ``table``."""
+    if table in NODE_BY_LABEL:
+        return NODE_BY_LABEL[table].properties
+    if table in REL_BY_TYPE:
+        return REL_BY_TYPE[table].properties
+    raise KeyError(f"{table!r} is neither a node label nor a relationship type of kg.schema")
+
+
 def ladybug_added_columns(table: str, present: set[str]) -> list[str]:
     """``ALTER TABLE`` statements adding the columns of ``table`` that ``present`` lacks (a
     store created before the column existed; the new column is null on old rows)."""
-    props = NODE_BY_LABEL[table].properties if table in NODE_BY_LABEL else REL_BY_TYPE[table].properties
     return [
-        f"ALTER TABLE {table} ADD IF NOT EXISTS {name} {typ}" for name, typ in props if name not in present
+        f"ALTER TABLE {table} ADD IF NOT EXISTS {name} {typ}"
+        for name, typ in properties_of(table)
+        if name not in present
     ]
 
 

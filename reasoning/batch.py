@@ -46,6 +46,7 @@ Contributions of one prediction are ranked by weight, largest first.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -177,6 +178,26 @@ class PredictionBatch:
             cat("path"),
             first.paths,
             first.min_share,
+        )
+
+    def head(self, n: int) -> PredictionBatch:
+        """The first ``n`` persons of the batch (views, no copies)."""
+        k = self.top_k
+        if self.offsets is None:
+            return dataclasses.replace(self, activity=self.activity[:n], score=self.score[:n])
+        end = int(self.offsets[n * k])
+        assert self.channel is not None and self.weight is not None and self.path is not None
+        assert self.baseline is not None and self.rest is not None
+        return dataclasses.replace(
+            self,
+            activity=self.activity[:n],
+            score=self.score[:n],
+            baseline=self.baseline[:n],
+            rest=self.rest[:n],
+            offsets=self.offsets[: n * k + 1],
+            channel=self.channel[:end],
+            weight=self.weight[:end],
+            path=self.path[:end],
         )
 
     def records(self, persons: Sequence[tuple[str, str]]) -> list[list[ActivityPrediction]]:

@@ -53,11 +53,11 @@ class InputLayout:
     object_index: dict[str, int]
     activity_index: dict[str, int]
     #: per input channel, the contribution kind (``"part_state"``, ``"body_part"``, ``"object"``)
-    channel_kinds: tuple[str, ...] = ()
+    channel_kinds: tuple[str, ...]
     #: per input channel, the term id
-    channel_terms: tuple[str, ...] = ()
+    channel_terms: tuple[str, ...]
     #: activity ids in channel order
-    activity_ids: tuple[str, ...] = ()
+    activity_ids: tuple[str, ...]
 
     @property
     def n_features(self) -> int:

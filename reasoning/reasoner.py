@@ -357,7 +357,7 @@ class ActivityReasoner:
         names: tuple[str, ...] = ()
         if explain and not paths and isinstance(self.model, ActivityGNN):
             logit, indices, total, baseline = self.model.top_k_explained(x, top_k, self._gnn_weights())
-            contrib, method = total[None], self._method()
+            contrib, method = total[None], self.attribution_method
         else:
             top = self.logits(x).topk(top_k, dim=1)
             logit, indices = top.values, top.indices
@@ -379,7 +379,7 @@ class ActivityReasoner:
             baseline, method = attribution.baseline, attribution.method
         elif not isinstance(self.model, ActivityGNN):
             total, baseline = self.attribute_terms(x, indices)
-            contrib, method = total[None], self._method()
+            contrib, method = total[None], self.attribution_method
         mag = contrib.abs()
         mass = mag.sum(dim=(0, 3))  # (B, K)
         keep = mag >= torch.clamp(min_share * mass, min=torch.finfo(mag.dtype).tiny)[None, ..., None]
@@ -407,8 +407,9 @@ class ActivityReasoner:
             min_share=min_share,
         )
 
-    def _method(self) -> str:
-        """The model's attribution method (what ``attribute`` reports), probed once."""
+    @property
+    def attribution_method(self) -> str:
+        """How this reasoner explains (the ``method`` of its explanations), probed once."""
         if self._method_name is None:
             probe = torch.zeros(1, input_layout().n_features, device=self.device)
             self._method_name = self.attribute(probe, torch.zeros(1, 1, dtype=torch.long)).method

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_added_columns, ladybug_ddl
+from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_added_columns, ladybug_ddl, properties_of
 from kg.store.base import BatchProgress, BulkLoad, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
@@ -115,10 +115,7 @@ class _StagedLoad:
     def tag(self, table: str, prop: str, value: str) -> None:
         if table not in NODE_BY_LABEL and table not in REL_BY_TYPE:
             raise StoreError(f"bulk load: cannot tag unknown table {table!r}")
-        props = dict(
-            NODE_BY_LABEL[table].properties if table in NODE_BY_LABEL else REL_BY_TYPE[table].properties
-        )
-        if props.get(prop) != "STRING":
+        if dict(properties_of(table)).get(prop) != "STRING":
             raise StoreError(f"bulk load: {table} has no string property {prop!r} to tag its new rows with")
         self.tags.append(Tag(table, prop, value))
 

@@ -298,7 +298,11 @@ def test_neo4j_write_back_statements_use_the_id_index(bolt_server: tuple[str, st
         write_predictions(store, [ActivityPrediction("a.jpg", "0", "hold cup", 0.5, "m", "1", expl)])
         (eid,) = [r["id"] for r in store.query("MATCH (e:Explanation) RETURN e.id AS id")]
         row = {"p": "a.jpg/0", "model": "m", "run": "another"}
-        statements = [(c, row) for c in _STALE_NEO4J]
+        statements: list[tuple[str, dict[str, object]]] = [(c, {"rows": [row]}) for c in _STALE_NEO4J]
+        # which predicted persons are stored (kg.ingest._existing, run per batch of ids)
+        statements.append(
+            ("UNWIND $ids AS i MATCH (n:Person {id: i}) RETURN n.id AS id", {"ids": ["a.jpg/0"]})
+        )
         for rel, (a, b), ends in (
             ("DOES", ("Person", "Activity"), {"from": "a.jpg/0", "to": "hold-cup"}),
             ("EXPLAINED_BY", ("Person", "Explanation"), {"from": "a.jpg/0", "to": eid}),
@@ -310,13 +314,13 @@ def test_neo4j_write_back_statements_use_the_id_index(bolt_server: tuple[str, st
                 f"UNWIND $rows AS r MATCH (a:{a} {{id: r.from}}), (b:{b} {{id: r.to}}) "
                 f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
             )
-            statements.append((cypher, ends))
+            statements.append((cypher, {"rows": [ends]}))
         driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
         try:
             with driver.session(database=database) as session:
                 for cypher, params in statements:
                     tx = session.begin_transaction()
-                    summary = tx.run("PROFILE " + cypher, rows=[params]).consume()
+                    summary = tx.run("PROFILE " + cypher, params).consume()
                     tx.rollback()
                     plan = json.dumps(summary.profile or summary.plan)
                     if "ArcadeDB" in plan:
@@ -471,3 +475,11 @@ def test_reason_command_on_a_file_and_on_the_store(
     assert main(["reason", "--store", store, "--top-k", "0"]) == 2
     assert "--top-k must be in 1..600" in capsys.readouterr().err
     assert main(["reason", str(tmp_path / "missing.jsonl"), "--store", store]) == 2
+
+
+def test_a_file_run_keeps_the_records_of_the_first_keep_persons_only(store: GraphStore, reasoner) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(store, reasoner)
+    engine.init()
+    result = engine.reason_file(DEMO_OBSERVATIONS, top_k=2, keep=2)
+    assert result.persons == 6 and result.predictions == 12
+    assert [len(p) for p in result.predictions_by_person()] == [2, 2]
