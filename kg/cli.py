@@ -24,6 +24,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["build_parser", "main"]
@@ -78,6 +79,34 @@ def _open_store(args: argparse.Namespace, read_only: bool = False) -> Any:
     if args.neo4j is not None:
         return Neo4jStore.from_env(args.neo4j or None, read_only=read_only)
     return EmbeddedStore(args.store or os.environ.get("HAKE_STORE") or DEFAULT_STORE, read_only=read_only)
+
+
+# ---- output options ---------------------------------------------------------------------
+# A file --out is written atomically (ontology.files.atomic_write); it must not be a
+# directory and its folder must exist (never created). A folder --out (demo, train) is
+# created, with its parents. Both are checked before any work is done.
+
+
+def _out_file(value: str, example: str) -> Path:
+    """The ``--out`` file path, checked; ``example`` is a file name to suggest inside a folder."""
+    from ontology.files import check_file_target
+
+    try:
+        return check_file_target(value)
+    except IsADirectoryError:
+        raise _UsageError(
+            f"--out must be a file path, {value} is a directory; e.g. --out {Path(value) / example}"
+        ) from None
+    except OSError as err:  # its folder is missing or not a folder
+        raise _UsageError(f"--out: {err}") from None
+
+
+def _out_folder(value: str) -> Path:
+    """The ``--out`` folder path (created later, with its parents); an existing file is refused."""
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise _UsageError(f"--out must be a folder, {value} is a file; pick a new or existing folder")
+    return out
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -202,6 +231,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from kg.export import write_graphml
     from kg.rdf import export_rdf
 
+    _out_file(args.out, f"graph.{args.format or 'ttl'}")
     fmt = args.format or args.out.rsplit(".", 1)[-1]
     with _open_store(args, read_only=True) as store:
         if fmt == "graphml":
@@ -240,6 +270,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         raise _UsageError(f"--threshold must be in [0, 1] (got {args.threshold})")
     if args.batch_size < 1:
         raise _UsageError(f"--batch-size must be >= 1 (got {args.batch_size})")
+    out = _out_file(args.out, "observations.jsonl") if args.out else None
     try:
         perceiver = Perceiver.from_pretrained(
             detector=args.detector,
@@ -264,13 +295,10 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     except ValueError as err:  # e.g. two inputs with the same image id
         raise _UsageError(str(err)) from None
     lines = "".join(json.dumps(r.to_dict()) + "\n" for r in records)
-    if args.out:
-        from pathlib import Path
+    if out is not None:
+        from ontology.files import write_text_atomic
 
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".partial")
-        tmp.write_text(lines)
-        tmp.replace(out)
+        write_text_atomic(out, lines)
     ingested = None
     if args.store is not None or args.neo4j is not None:
         with _open_store(args) as store:
@@ -386,6 +414,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from kg.engine import Engine
     from kg.report import write_explanation
 
+    if args.out:
+        _out_file(args.out, f"why.{args.format}")
     with _open_store(args, read_only=True) as store:
         data = Engine(store).explain(args.person, args.activity)
     text = write_explanation(data, args.format, args.out, args.image)
@@ -398,7 +428,6 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
 
     from kg.engine import DEMO_OBSERVATIONS, Engine
     from kg.ingest import read_observations_jsonl
@@ -407,7 +436,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from kg.store import EmbeddedStore
 
     start = time.perf_counter()
-    out = Path(args.out)
+    out = _out_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
     observations = read_observations_jsonl(DEMO_OBSERVATIONS)
     with EmbeddedStore(out / "store") as store:
@@ -494,6 +523,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    _out_folder(args.out)  # before the training, not after it
     import reasoning
 
     try:
@@ -609,7 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Export the graph: RDF (ttl, jsonld, nt; ontology + instances, PROV-O) or the ontology as GraphML.",
         "hake export --format ttl --out graph.ttl --store graph/",
     )
-    export.add_argument("--out", required=True, help="output file")
+    export.add_argument(
+        "--out",
+        required=True,
+        help="output file, written atomically (not a directory; its folder must exist)",
+    )
     export.add_argument(
         "--format",
         choices=["ttl", "turtle", "jsonld", "json-ld", "nt", "graphml"],
@@ -651,7 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--threshold", type=float, default=0.5, help="person detection threshold")
     infer.add_argument("--stride", type=int, default=1, help="video: use every N-th frame")
     infer.add_argument("--skip-errors", action="store_true", help="skip unreadable files instead of failing")
-    infer.add_argument("--out", help="write observations JSONL here (atomically)")
+    infer.add_argument(
+        "--out",
+        help="write observations JSONL to this file, atomically (not a directory; its folder must exist)",
+    )
     infer.add_argument("--json", action="store_true", help="print a JSON summary")
     infer.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_store_options(infer)
@@ -711,7 +748,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("person", help="person id '<image id>/<person id>'")
     explain.add_argument("--activity", help="only this activity (name or id)")
     explain.add_argument("--format", choices=["json", "jsonld", "ttl", "graphml", "html"], default="json")
-    explain.add_argument("--out", help="write to this file (default: stdout)")
+    explain.add_argument(
+        "--out",
+        help="write to this file, atomically (default: stdout; not a directory; its folder must exist)",
+    )
     explain.add_argument("--image", help="html: the image file to draw the boxes on")
     _add_store_options(explain)
     explain.set_defaults(handler=_cmd_explain)
@@ -724,7 +764,9 @@ def build_parser() -> argparse.ArgumentParser:
         "hake demo --out demo-out/",
     )
     demo.add_argument(
-        "--out", default="hake-demo", help="folder for the store and report (default hake-demo/)"
+        "--out",
+        default="hake-demo",
+        help="folder for the store and report, created if missing (default hake-demo/)",
     )
     demo.add_argument(
         "--image", action="append", help="run perception on this image instead (needs checkpoints)"
@@ -766,7 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"
     )
     train.add_argument("--model", default="gnn", choices=["gnn", "mlp", "linear", "rule"])
-    train.add_argument("--out", required=True, help="checkpoint folder to write")
+    train.add_argument(
+        "--out", required=True, help="checkpoint folder to write, created if missing (not a file)"
+    )
     train.add_argument("--device", default="cpu")
     train.add_argument("--json", action="store_true", help="print a JSON summary")
     train.add_argument("--no-progress", action="store_true", help="no per-epoch lines")

@@ -13,10 +13,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from kg.store.base import GraphStore
+from ontology.files import atomic_write, check_file_target
 
 __all__ = ["to_networkx", "write_graphml"]
 
@@ -56,18 +56,15 @@ def to_networkx(store: GraphStore) -> Any:
 
 
 def write_graphml(store: GraphStore, path: str | os.PathLike[str]) -> int:
-    """Write :func:`to_networkx` as GraphML (atomically). Returns the number of edges."""
+    """Write :func:`to_networkx` as GraphML (atomically: :func:`ontology.files.atomic_write`).
+    Returns the number of edges. ``path`` must not be a directory and its folder must exist."""
     import networkx as nx
 
+    path = check_file_target(path)
     graph = to_networkx(store)
     for _, data in graph.nodes(data=True):
         for k in [k for k, v in data.items() if v is None]:
             del data[k]
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        nx.write_graphml(graph, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, "wb") as fh:
+        nx.write_graphml(graph, fh)
     return int(graph.number_of_edges())

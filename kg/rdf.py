@@ -34,6 +34,7 @@ from urllib.parse import quote
 from kg.ingest import IngestReport, ingest_observations
 from kg.store.base import GraphStore
 from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load, turtle_path
+from ontology.files import atomic_write, check_file_target
 
 __all__ = ["DATA", "FORMATS", "export_rdf", "import_rdf", "rdf_store", "sparql"]
 
@@ -265,10 +266,11 @@ def export_rdf(
 ) -> int:
     """Write the graph as RDF to ``path`` (format from ``format`` or the file extension).
 
-    Returns the number of triples written. The file is written to a temporary name first
-    and renamed, so a failed export leaves nothing half-written.
+    Returns the number of triples written. The file is streamed to a temporary file beside
+    ``path`` and renamed (:func:`ontology.files.atomic_write`), so a failed export leaves
+    ``path`` as it was. ``path`` must not be a directory and its folder must exist.
     """
-    path = Path(path)
+    path = check_file_target(path)
     fmt = _fmt(format or path.suffix.lstrip(".") or "ttl")
     ox = rdf_store(store, include_ontology, progress)
     prefixes = {
@@ -280,15 +282,11 @@ def export_rdf(
         "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
         "owl": "http://www.w3.org/2002/07/owl#",
     }
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        kwargs: dict[str, Any] = {"format": fmt, "from_graph": _default_graph()}
-        if fmt.name in ("Turtle", "JSON-LD", "TriG"):
-            kwargs["prefixes"] = prefixes
-        ox.dump(str(tmp), **kwargs)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    kwargs: dict[str, Any] = {"format": fmt, "from_graph": _default_graph()}
+    if fmt.name in ("Turtle", "JSON-LD", "TriG"):
+        kwargs["prefixes"] = prefixes
+    with atomic_write(path, "wb") as fh:
+        ox.dump(fh, **kwargs)  # streamed by pyoxigraph, as fast as dumping to a path
     return len(ox)
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from kg.queries import EXAMPLES
 from kg.store.base import GraphStore
 from ontology import StoreError, Vocabulary, load
+from ontology.files import check_file_target, write_text_atomic
 
 __all__ = ["FORMATS", "PersonExplanations", "load_person", "write_explanation"]
 
@@ -429,9 +430,11 @@ def write_explanation(
     image_path: str | os.PathLike[str] | None = None,
 ) -> str:
     """Render ``data`` as ``fmt`` (one of :data:`FORMATS`); write it to ``path`` (atomically)
-    when given. Returns the text."""
+    when given (:func:`ontology.files.atomic_write`: ``path`` must not be a directory and its
+    folder must exist). Returns the text."""
     if fmt not in FORMATS:
         raise StoreError(f"unknown explanation format {fmt!r}; expected one of {FORMATS}")
+    out = None if path is None else check_file_target(path)
     image = None
     if image_path is not None:
         image = Path(image_path)
@@ -445,9 +448,6 @@ def write_explanation(
         text = _graphml(data)
     else:
         text = _html(data, image)
-    if path is not None:
-        out = Path(path)
-        tmp = out.with_name(out.name + ".partial")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+    if out is not None:
+        write_text_atomic(out, text)
     return text

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 import ontology
 from ontology import Box
+from ontology.files import write_bytes_atomic, write_text_atomic
 from perception._loading import load_checkpoint, quiet_transformers
 from perception.errors import CheckpointMismatchError, CheckpointNotFoundError
 from perception.roi_align import roi_align
@@ -213,15 +214,16 @@ class PartStateModel(nn.Module):
         return cls(_load_backbone(backbone, cfg.feature), cfg)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``backbone/``, ``heads.safetensors`` and ``part_state_model.json``."""
+        """Write ``backbone/``, ``heads.safetensors`` and ``part_state_model.json`` (the last
+        two atomically, :func:`ontology.files.atomic_write`; ``backbone/`` by transformers)."""
         import transformers
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         self.backbone.save_pretrained(out / "backbone")  # type: ignore[operator]
         heads = {k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()}
-        save_file(heads, str(out / HEADS_FILE))
+        write_bytes_atomic(out / HEADS_FILE, save(heads))
         onto = ontology.load()
         meta = {
             "config": asdict(self.config),
@@ -231,7 +233,7 @@ class PartStateModel(nn.Module):
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
             "provenance": self.provenance,
         }
-        (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(out / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
         return out
 
     @classmethod

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import ontology
 from ontology import Box
+from ontology.files import atomic_write
 from perception._loading import load_checkpoint, quiet_transformers, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
@@ -191,7 +192,8 @@ class ZeroShotPartStates:
             emb = torch.nn.functional.normalize(emb, dim=-1).cpu()
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(emb, cache)
+                with atomic_write(cache, "wb") as fh:  # a concurrent reader never sees half a file
+                    torch.save(emb, fh)
         self._text = emb.to(self.device)
         return self._text
 

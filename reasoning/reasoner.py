@@ -47,6 +47,7 @@ from torch import nn
 
 import ontology
 from ontology import ActivityPrediction, PersonObservation
+from ontology.files import atomic_write, write_text_atomic
 from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch, gc_paused
@@ -163,7 +164,8 @@ class ActivityReasoner:
         return f"{self.kind}-{digest.hexdigest()[:12]}"
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``config.json``, ``model.pt`` and ``README.md`` (model card) into ``path``."""
+        """Write ``config.json``, ``model.pt`` and ``README.md`` (model card) into ``path``
+        (created with its parents; each file atomically, :func:`ontology.files.atomic_write`)."""
         from reasoning._model_card import model_card
 
         out = Path(path)
@@ -178,13 +180,14 @@ class ActivityReasoner:
             "versions": _versions(),
             "provenance": self.provenance,
         }
-        (out / "config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(out / "config.json", json.dumps(config, indent=1) + "\n")
         state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "evidence": self.evidence.to_state(),
         }
-        torch.save(state, out / "model.pt")
-        (out / "README.md").write_text(model_card(config), encoding="utf-8")
+        with atomic_write(out / "model.pt", "wb") as fh:
+            torch.save(state, fh)
+        write_text_atomic(out / "README.md", model_card(config))
         return out
 
     @classmethod
