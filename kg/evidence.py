@@ -16,15 +16,21 @@ reasoning as :class:`ontology.EvidenceEdge` records (no torch here).
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-from kg.store.base import GraphStore
+from kg.store.base import BulkLoad, GraphStore
 from ontology import EvidenceEdge
 
 __all__ = [
+    "EvidenceCounts",
     "compute_evidence",
     "evidence_edges",
     "evidence_from_counts",
     "npmi",
+    "stage_evidence",
+    "stored_counts",
     "update_evidence",
     "write_evidence",
 ]
@@ -47,23 +53,82 @@ def npmi(n_xy: int, n_x: int, n_y: int, n: int) -> float:
     return max(-1.0, min(1.0, value))
 
 
-def compute_evidence(store: GraphStore) -> list[EvidenceEdge]:
-    """Evidence edges from the annotations now in ``store`` (activities, then verbs)."""
-    total = store.query(
+#: The two kinds of evidence target.
+_KINDS = ("activity", "verb")
+
+
+@dataclass
+class EvidenceCounts:
+    """The counts the evidence is computed from (see the module docstring): ``persons``
+    annotated persons, ``states[s]`` = n(s), ``targets[kind][t]`` = n(t) and
+    ``pairs[kind][(s, t)]`` = n(s, t) for ``kind`` in ``("activity", "verb")``."""
+
+    persons: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    targets: dict[str, Counter[str]] = field(default_factory=lambda: {k: Counter() for k in _KINDS})
+    pairs: dict[str, Counter[tuple[str, str]]] = field(default_factory=lambda: {k: Counter() for k in _KINDS})
+
+    def add_person(
+        self, states: Iterable[str], activities: Iterable[str], verb_of: Mapping[str, str]
+    ) -> None:
+        """Count one more annotated person with part states ``states`` and ground-truth
+        ``activities`` (``verb_of`` maps an activity id to its verb id)."""
+        acts = set(activities)
+        if not acts:
+            return  # not an annotated person: outside the population
+        verbs = {verb_of[a] for a in acts}
+        self.persons += 1
+        kept = set(states)
+        self.states.update(kept)
+        for kind, targets in (("activity", acts), ("verb", verbs)):
+            self.targets[kind].update(targets)
+            self.pairs[kind].update((s, t) for s in kept for t in targets)
+
+    def edges(self) -> list[EvidenceEdge]:
+        """The evidence edges of these counts (activities, then verbs; sorted)."""
+        out: list[EvidenceEdge] = []
+        if not self.persons:
+            return out
+        for kind in _KINDS:
+            n_target = self.targets[kind]
+            for (s, t), both in self.pairs[kind].items():
+                if both <= 0:
+                    continue
+                value = npmi(both, self.states[s], n_target[t], self.persons)
+                out.append(
+                    EvidenceEdge(
+                        part_state=s,
+                        target=t,
+                        target_kind=kind,
+                        count=int(both),
+                        cond_prob=min(1.0, both / self.states[s]),
+                        npmi=value,
+                        weight=max(value, 0.0),
+                    )
+                )
+        out.sort(key=lambda e: (e.target_kind, e.part_state, e.target))
+        return out
+
+
+def stored_counts(store: GraphStore) -> EvidenceCounts:
+    """The evidence counts of the annotations now in ``store``."""
+    counts = EvidenceCounts()
+    counts.persons = store.query(
         "MATCH (p:Person)-[d:DOES]->(:Activity) WHERE d.source = 'annotation' RETURN count(DISTINCT p) AS n"
     )[0]["n"]
-    if not total:
-        return []
-    n_state = {
-        r["s"]: r["n"]
-        for r in store.query(
-            # Only persons with annotated activities: the same population as ``total``.
-            "MATCH (s:PartState)<-[h:HAS_STATE]-(p:Person)-[d:DOES]->(:Activity) "
-            "WHERE h.source = 'annotation' AND d.source = 'annotation' "
-            "RETURN s.id AS s, count(DISTINCT p) AS n"
-        )
-    }
-    out: list[EvidenceEdge] = []
+    if not counts.persons:
+        return counts
+    counts.states.update(
+        {
+            r["s"]: r["n"]
+            for r in store.query(
+                # Only persons with annotated activities: the same population as ``persons``.
+                "MATCH (s:PartState)<-[h:HAS_STATE]-(p:Person)-[d:DOES]->(:Activity) "
+                "WHERE h.source = 'annotation' AND d.source = 'annotation' "
+                "RETURN s.id AS s, count(DISTINCT p) AS n"
+            )
+        }
+    )
     for kind, target_count, pair_count in (
         (
             "activity",
@@ -82,26 +147,19 @@ def compute_evidence(store: GraphStore) -> list[EvidenceEdge]:
             "RETURN s.id AS s, v.id AS t, count(DISTINCT p) AS n",
         ),
     ):
-        n_target = {r["t"]: r["n"] for r in store.query(target_count)}
-        for r in store.query(pair_count):
-            value = npmi(r["n"], n_state[r["s"]], n_target[r["t"]], total)
-            out.append(
-                EvidenceEdge(
-                    part_state=r["s"],
-                    target=r["t"],
-                    target_kind=kind,
-                    count=int(r["n"]),
-                    cond_prob=min(1.0, r["n"] / n_state[r["s"]]),
-                    npmi=value,
-                    weight=max(value, 0.0),
-                )
-            )
-    out.sort(key=lambda e: (e.target_kind, e.part_state, e.target))
-    return out
+        counts.targets[kind].update({r["t"]: r["n"] for r in store.query(target_count)})
+        counts.pairs[kind].update({(r["s"], r["t"]): r["n"] for r in store.query(pair_count)})
+    return counts
+
+
+def compute_evidence(store: GraphStore) -> list[EvidenceEdge]:
+    """Evidence edges from the annotations now in ``store`` (activities, then verbs)."""
+    return stored_counts(store).edges()
 
 
 def update_evidence(store: GraphStore) -> int:
-    """Recompute the evidence from the store's annotations and replace every ``IMPLIES`` edge."""
+    """Recompute the evidence from the store's annotations and replace every ``IMPLIES`` edge
+    (one all-or-nothing load)."""
     return write_evidence(store, compute_evidence(store))
 
 
@@ -121,47 +179,74 @@ def evidence_from_counts(
     from ontology import load
 
     onto = load()
-    targets = onto.activities if target_kind == "activity" else onto.verbs
-    out = []
-    for s, row in enumerate(pair_counts):
-        for t, both in enumerate(row):
-            if both <= 0:
-                continue
-            value = npmi(int(both), int(state_counts[s]), int(target_counts[t]), n)
-            out.append(
-                EvidenceEdge(
-                    part_state=onto.part_states[s].id,
-                    target=targets[t].id,
-                    target_kind=target_kind,
-                    count=int(both),
-                    cond_prob=min(1.0, both / state_counts[s]),
-                    npmi=value,
-                    weight=max(value, 0.0),
-                )
+    states = onto.part_states.ids
+    targets = (onto.activities if target_kind == "activity" else onto.verbs).ids
+    counts = EvidenceCounts(persons=n)
+    counts.states.update({states[s]: int(c) for s, c in enumerate(state_counts)})
+    counts.targets[target_kind].update({targets[t]: int(c) for t, c in enumerate(target_counts)})
+    counts.pairs[target_kind].update(
+        {
+            (states[s], targets[t]): int(both)
+            for s, row in enumerate(pair_counts)
+            for t, both in enumerate(row)
+            if both > 0
+        }
+    )
+    return counts.edges()
+
+
+def stage_evidence(load: BulkLoad, edges: list[EvidenceEdge]) -> None:
+    """Make ``edges`` the store's whole evidence as part of bulk load ``load``: every older
+    ``IMPLIES`` edge goes, in the same all-or-nothing load as the annotations the edges were
+    computed from (so a crash never leaves evidence that disagrees with the annotations).
+
+    The embedded store rebuilds the ``IMPLIES`` table (drop and ``COPY``: LadybugDB deletes
+    relationships one by one); inside a transaction (Neo4j, or a load within
+    :meth:`~kg.store.base.GraphStore.transaction`) the old edges are deleted and the new ones
+    created by statements that run after the load's inserts."""
+    by_kind = {kind: [e for e in edges if e.target_kind == kind] for kind in _KINDS}
+    if getattr(load, "can_rebuild", False):
+        for kind, label in (("activity", "Activity"), ("verb", "Verb")):
+            chosen = by_kind[kind]
+            load.rebuild_rels(  # type: ignore[attr-defined]
+                "IMPLIES",
+                "PartState",
+                label,
+                {
+                    "from": [e.part_state for e in chosen],
+                    "to": [e.target for e in chosen],
+                    "count": [e.count for e in chosen],
+                    "cond_prob": [e.cond_prob for e in chosen],
+                    "npmi": [e.npmi for e in chosen],
+                    "weight": [e.weight for e in chosen],
+                },
             )
-    return out
+        return
+    load.then_once("MATCH (:PartState)-[e:IMPLIES]->() DELETE e", {})
+    for kind, label in (("activity", "Activity"), ("verb", "Verb")):
+        load.then(
+            # The label comes from the fixed pair above.
+            f"UNWIND $rows AS r MATCH (s:PartState {{id: r.s}}), (t:{label} {{id: r.t}}) "
+            "CREATE (s)-[:IMPLIES {count: r.count, cond_prob: r.cond_prob, npmi: r.npmi, "
+            "weight: r.weight}]->(t)",
+            [
+                {
+                    "s": e.part_state,
+                    "t": e.target,
+                    "count": e.count,
+                    "cond_prob": e.cond_prob,
+                    "npmi": e.npmi,
+                    "weight": e.weight,
+                }
+                for e in by_kind[kind]
+            ],
+        )
 
 
 def write_evidence(store: GraphStore, edges: list[EvidenceEdge]) -> int:
-    """Replace every ``IMPLIES`` edge with ``edges`` (one transaction). Returns how many."""
-    with store.transaction():
-        store.execute("MATCH (:PartState)-[e:IMPLIES]->() DELETE e")
-        for kind, label in (("activity", "Activity"), ("verb", "Verb")):
-            chosen = [e for e in edges if e.target_kind == kind]
-            if chosen:
-                store.bulk_relate(
-                    "IMPLIES",
-                    "PartState",
-                    label,
-                    {
-                        "from": [e.part_state for e in chosen],
-                        "to": [e.target for e in chosen],
-                        "count": [e.count for e in chosen],
-                        "cond_prob": [e.cond_prob for e in chosen],
-                        "npmi": [e.npmi for e in chosen],
-                        "weight": [e.weight for e in chosen],
-                    },
-                )
+    """Replace every ``IMPLIES`` edge with ``edges`` (one all-or-nothing load). Returns how many."""
+    with store.bulk_load() as load:
+        stage_evidence(load, edges)
     return len(edges)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "IngestReport",
     "image_node_id",
     "ingest_hake_image",
+    "ingest_annotated",
     "ingest_hake_instance",
     "ingest_observations",
     "ingest_observations_jsonl",
@@ -291,16 +292,19 @@ _Item = tuple[dict[str, Any], Sequence[str] | None, str | None]
 
 @dataclass(frozen=True)
 class CheckedChunk:
-    """One checked chunk of an ingest, for :mod:`kg.reason`: the canonical observation dicts
-    (:meth:`PersonObservation.to_dict` form), their person keys and image node ids, and the
-    part-state and active-part entries column-wise (position in the chunk, term id,
-    probability)."""
+    """One checked chunk of an ingest, for :mod:`kg.reason` and the evidence: the canonical
+    observation dicts (:meth:`PersonObservation.to_dict` form), their person keys and image
+    node ids, and the part-state and active-part entries column-wise (position in the chunk,
+    term id, probability); per item, its ground-truth activities (None for model
+    observations) and whether this ingest adds the person (False: already stored)."""
 
     rows: list[dict[str, Any]]
     keys: list[str]
     images: list[str]
     part_states: tuple[Any, Any, Any]
     active_parts: tuple[Any, Any, Any]
+    activities: list[Sequence[str] | None]
+    added: list[bool]
 
 
 #: Called with each checked chunk (see :func:`ingest_observations_jsonl`).
@@ -351,7 +355,7 @@ def _ingest_items(
                     maps = _map_columns(chunk)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
-                keys, images = _write_chunk(bulk, chunk, maps, state)
+                keys, images, added = _write_chunk(bulk, chunk, maps, state)
                 if on_chunk is not None:
                     on_chunk(
                         CheckedChunk(
@@ -360,6 +364,8 @@ def _ingest_items(
                             images,
                             (maps[0].item, maps[0].term, maps[0].prob),
                             (maps[1].item, maps[1].term, maps[1].prob),
+                            [truth for _, truth, _ in chunk],
+                            added,
                         )
                     )
                 bar(len(chunk))
@@ -434,9 +440,10 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
 
 def _write_chunk(
     bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[bool]]:
     """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
-    edge in one MERGE). Returns the person key and image node id of every item of the chunk."""
+    edge in one MERGE). Returns the person key and image node id of every item of the chunk,
+    and whether it is added (not already stored)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -543,7 +550,7 @@ def _write_chunk(
     report.persons_added += len(persons["id"])
     report.images_added += len(images["id"])
     report.activities_added += len(does["from"])
-    return chunk_keys, chunk_images
+    return chunk_keys, chunk_images, [at >= 0 for at in position]
 
 
 def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
@@ -624,24 +631,69 @@ def _ingest_annotations(
     progress: bool,
 ) -> IngestReport:
     """Read a HAKE file with ``reader`` (all validated first), ingest it as annotations with
-    ground-truth activities, then recompute the evidence from everything stored."""
-    from kg.evidence import update_evidence
-
+    ground-truth activities and the evidence they imply (:func:`ingest_annotated`)."""
     start = time.perf_counter()
     callback, pbar = _progress_callback(progress, f"reading {Path(path).name}")
     annotations = reader(path, progress=callback)
     if pbar is not None:
         pbar.close()
-    report = ingest_observations(
+    report = ingest_annotated(
         store,
         [a.to_observation() for a in annotations],
-        activities=[a.activities for a in annotations],
+        [a.activities for a in annotations],
         image_sizes={a.image_id: (a.width, a.height) for a in annotations if isinstance(a, PersonAnnotation)},
         source=Path(path).name,
         progress=progress,
     )
-    report.evidence_edges = update_evidence(store)
     report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def ingest_annotated(
+    store: GraphStore,
+    observations: Sequence[PersonObservation],
+    activities: Sequence[Sequence[str]],
+    *,
+    image_sizes: Mapping[str, tuple[int, int]] | None = None,
+    source: str = "annotations",
+    progress: bool = False,
+) -> IngestReport:
+    """Write annotated persons with their ground-truth ``activities`` and replace the store's
+    cross-level evidence with the evidence of every annotation stored after this call, all in
+    one all-or-nothing load: a failure or a kill at any moment leaves the annotations and the
+    evidence as before or as after, never one without the other.
+
+    The evidence counts of what is stored are read first; the persons this call adds are
+    counted as their chunks are checked, so nothing is read back after the write."""
+    from kg.evidence import stage_evidence, stored_counts
+
+    _require_ontology(store)
+    counts = stored_counts(store)
+    verb_of = {a.id: a.verb for a in load().activities}
+
+    def count(chunk: CheckedChunk) -> None:
+        states: list[list[str]] = [[] for _ in chunk.rows]
+        items, terms, _ = chunk.part_states
+        for item, term in zip(items.to_pylist(), terms.to_pylist(), strict=True):
+            states[item].append(term)
+        for row, truth, added, held in zip(chunk.rows, chunk.activities, chunk.added, states, strict=True):
+            if added and truth:
+                counts.add_person(held if row["source"] == "annotation" else (), truth, verb_of)
+
+    with store.bulk_load() as bulk:
+        report = ingest_observations(
+            store,
+            observations,
+            activities=activities,
+            image_sizes=image_sizes,
+            source=source,
+            progress=progress,
+            into=bulk,
+            on_chunk=count,
+        )
+        edges = counts.edges()
+        stage_evidence(bulk, edges)
+    report.evidence_edges = len(edges)
     return report
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kg.ingest import IngestReport, ingest_observations
+from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
 from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load, turtle_path
 from ontology.files import atomic_write, check_file_target
@@ -419,12 +419,6 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
             f"{path}: cannot rebuild persons: a reference points at nothing ({err!r}); import only "
             "files written by `hake export` (ontology IRIs under hake:, persons under data:person/)"
         ) from None
-    has_truth = any(activities)
-    report = ingest_observations(
-        store, observations, activities=activities if has_truth else None, source=path.name, progress=progress
-    )
-    if has_truth:
-        from kg.evidence import update_evidence
-
-        report.evidence_edges = update_evidence(store)
-    return report
+    if any(activities):  # annotations: stored with the evidence they imply, in one load
+        return ingest_annotated(store, observations, activities, source=path.name, progress=progress)
+    return ingest_observations(store, observations, source=path.name, progress=progress)

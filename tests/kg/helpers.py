@@ -45,3 +45,23 @@ def write_instance_fixture(tmp_path: Path) -> Path:
     path = tmp_path / "instance.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def fingerprint(store: Any) -> str:
+    """Every node and relationship of ``store`` with every property, as one canonical JSON
+    text: two stores have the same fingerprint exactly when they hold the same graph."""
+    from kg.schema import NODES, RELS
+
+    out: dict[str, list[str]] = {}
+    for node in NODES:
+        names = [name for name, _ in node.properties]
+        returns = ", ".join(f"n.{name} AS {name}" for name in names)
+        rows = store.query(f"MATCH (n:{node.label}) RETURN {returns}")
+        out[node.label] = sorted(json.dumps(r, sort_keys=True) for r in rows)
+    for rel in RELS:
+        for source, target in rel.pairs:
+            props = "".join(f", r.{name} AS {name}" for name, _ in rel.properties)
+            match = f"MATCH (a:{source})-[r:{rel.type}]->(b:{target})"
+            rows = store.query(f"{match} RETURN a.id AS source, b.id AS target{props}")
+            out[f"{source}-{rel.type}->{target}"] = sorted(json.dumps(r, sort_keys=True) for r in rows)
+    return json.dumps(out, sort_keys=True)
