@@ -8,12 +8,11 @@ relationships turned into dicts of their properties.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from ontology.errors import ReadOnlyError
+from kg.store.readonly import check_read_only, is_write_query
 
 __all__ = ["BulkLoad", "GraphStore", "Rows", "check_read_only", "is_write_query"]
 
@@ -26,25 +25,8 @@ Columns = Mapping[str, Sequence[Any]]
 #: Called as ``progress(rows_done)`` after each written batch.
 BatchProgress = Callable[[int], None]
 
-_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`")
-_WRITE = re.compile(
-    r"\b(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|IMPORT|EXPORT)\b",
-    re.IGNORECASE,
-)
-
-
-def is_write_query(cypher: str) -> bool:
-    """Whether ``cypher`` contains a clause that writes (string literals are ignored)."""
-    return _WRITE.search(_STRINGS.sub("''", cypher)) is not None
-
-
-def check_read_only(cypher: str) -> None:
-    """Raise :class:`ReadOnlyError` if ``cypher`` writes."""
-    if is_write_query(cypher):
-        raise ReadOnlyError(
-            "this query writes (CREATE/MERGE/SET/DELETE/...), but it was sent as a read: "
-            "use store.execute(...) in Python or `hake query --write` on the command line"
-        )
+# ``check_read_only`` (raise ReadOnlyError unless a text is one read statement) and
+# ``is_write_query`` (whether it raises) come from kg.store.readonly, which documents the rules.
 
 
 class BulkLoad(Protocol):
@@ -95,7 +77,8 @@ class GraphStore(Protocol):
     read_only: bool
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
-        """Run a read-only query; a query that writes raises :class:`ReadOnlyError`."""
+        """Run a read-only query; a text that is not one read statement (the rules of
+        :mod:`kg.store.readonly`) raises :class:`ReadOnlyError` before it reaches the database."""
         ...
 
     def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:

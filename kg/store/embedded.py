@@ -423,23 +423,77 @@ class EmbeddedStore:
         return rows
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        """A read query (:func:`~kg.store.readonly.check_read_only` first; on a read-write
+        store outside :meth:`transaction`, inside a read-only LadybugDB transaction)."""
         check_read_only(cypher)
-        return self._run(cypher, params)
+        with self._read_transaction():
+            return self._run(cypher, params)
 
     def query_arrow(self, cypher: str, /, **params: Any) -> Any:
         """A read-only query whose result comes back as one ``pyarrow.Table`` (for bulk reads:
-        scalar columns only, no nodes or relationships)."""
+        scalar columns only, no nodes or relationships); checked and run as :meth:`query`."""
         check_read_only(cypher)
+        with self._read_transaction():
+            try:
+                result = self._conn.execute(cypher, dict(params) if params else None)
+            except RuntimeError as err:
+                message = str(err)
+                if "read-only" in message.lower() or "read only" in message.lower():
+                    raise ReadOnlyError(f"the store {self.path} refused a write: {message}") from None
+                raise QueryError(f"{message}\n  in query: {cypher.strip()}") from None
+            last = result[-1] if isinstance(result, list) else result
+            try:
+                return last.get_as_arrow(1_000_000)
+            finally:
+                for r in result if isinstance(result, list) else [result]:
+                    r.close()
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[None]:
+        """Run the block in ``BEGIN TRANSACTION READ ONLY`` ... ``COMMIT`` when the store is
+        read-write and no :meth:`transaction` is open, so that LadybugDB itself refuses a
+        write that the check let through (it refuses writes, not ``COPY ... TO``, ``LOAD
+        FROM`` or settings: those only the check stops). It costs about 0.2 ms a query."""
+        if self.read_only or self._in_tx:
+            yield
+            return
+        error = self._control("BEGIN TRANSACTION READ ONLY")
+        if error is not None:
+            if "active transaction" not in error.lower():
+                raise StoreError(f"cannot start a read-only transaction on {self.path}: {error}")
+            yield  # a transaction begun by hand with store.execute("BEGIN ..."): read in it
+            return
+
+        def end(statement: str) -> None:
+            # LadybugDB ends the transaction itself after some errors (binder, runtime): fine.
+            error = self._control(statement)
+            if error is not None and "no active transaction" not in error.lower():
+                raise StoreError(f"{statement} of a read-only transaction on {self.path} failed: {error}")
+
         try:
-            result = self._conn.execute(cypher, dict(params) if params else None)
+            yield
+        except ReadOnlyError:
+            end("ROLLBACK")
+            raise ReadOnlyError(
+                f"LadybugDB refused a write inside the read-only transaction of a read query on "
+                f"{self.path}; to write, run it with store.execute(...) in Python or "
+                "`hake query --write` on the command line"
+            ) from None
+        except BaseException:
+            end("ROLLBACK")
+            raise
+        end("COMMIT")
+
+    def _control(self, statement: str) -> str | None:
+        """Run a transaction statement of :meth:`_read_transaction` on the connection (not
+        through ``_run``: it is no part of what the store writes); LadybugDB's error, if any."""
+        try:
+            result = self._conn.execute(statement)
         except RuntimeError as err:
-            raise QueryError(f"{err}\n  in query: {cypher.strip()}") from None
-        last = result[-1] if isinstance(result, list) else result
-        try:
-            return last.get_as_arrow(1_000_000)
-        finally:
-            for r in result if isinstance(result, list) else [result]:
-                r.close()
+            return str(err)
+        for r in result if isinstance(result, list) else [result]:
+            r.close()
+        return None
 
     def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         self._check_writable()

@@ -176,6 +176,10 @@ class Neo4jStore:
             raise StoreError(f"lost the connection to {self.uri}: {err}") from None
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
+        """A read query: :func:`~kg.store.readonly.check_read_only` first, then (outside
+        :meth:`transaction`) a READ transaction (``execute_query`` with ``routing_=READ`` is
+        the driver's ``execute_read``), in which a Neo4j server refuses writes itself.
+        ArcadeDB's Bolt plugin (the test server) ignores the access mode and runs writes."""
         check_read_only(cypher)
         return self._run(cypher, params, write=False)
 
@@ -184,7 +188,8 @@ class Neo4jStore:
         return self._run(cypher, params, write=True)
 
     def query_arrow(self, cypher: str, /, **params: Any) -> Any:
-        """A read-only query as one ``pyarrow.Table`` (scalar columns; built from the records)."""
+        """A read-only query as one ``pyarrow.Table`` (scalar columns; built from the records),
+        checked and run as :meth:`query`."""
         import pyarrow as pa
 
         rows = self.query(cypher, **params)
