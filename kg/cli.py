@@ -73,12 +73,20 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_store(args: argparse.Namespace, read_only: bool = False) -> Any:
+def _open_store(args: argparse.Namespace, read_only: bool = False, create: bool = False) -> Any:
+    """The store the options name; an embedded store is created only by ``create`` (``hake
+    init``): any other command on a folder without a store fails and leaves nothing behind.
+    Recovering an unfinished load on opening shows progress unless ``--no-progress``."""
     from kg.store import EmbeddedStore, Neo4jStore
 
     if args.neo4j is not None:
         return Neo4jStore.from_env(args.neo4j or None, read_only=read_only)
-    return EmbeddedStore(args.store or os.environ.get("HAKE_STORE") or DEFAULT_STORE, read_only=read_only)
+    return EmbeddedStore(
+        args.store or os.environ.get("HAKE_STORE") or DEFAULT_STORE,
+        read_only=read_only,
+        create=create,
+        progress=False if getattr(args, "no_progress", False) else None,
+    )
 
 
 # ---- output options ---------------------------------------------------------------------
@@ -136,7 +144,7 @@ def _cmd_ontology_stats(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from kg.ingest import init_store
 
-    with _open_store(args) as store:
+    with _open_store(args, create=True) as store:
         counts = init_store(store)
         where = repr(store)
     if args.json:
@@ -152,18 +160,25 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     with _open_store(args) as store:
         if args.kind == "hake-image":
-            report = ingest.ingest_hake_image(store, args.file, progress=progress)
+            report = ingest.ingest_hake_image(store, args.file, progress=progress, replace=args.replace)
         elif args.kind == "hake-instance":
-            report = ingest.ingest_hake_instance(store, args.file, progress=progress)
+            report = ingest.ingest_hake_instance(store, args.file, progress=progress, replace=args.replace)
         else:
-            report = ingest.ingest_observations_jsonl(store, args.file, progress=progress)
+            report = ingest.ingest_observations_jsonl(
+                store, args.file, progress=progress, replace=args.replace
+            )
     if args.json:
         _print_json(report.to_dict())
     else:
         print(
-            f"{report.source}: {report.persons_added} persons added, {report.persons_skipped} already "
-            f"stored, {report.images_added} images, {report.observations_added} part-state "
-            f"observations, {report.activities_added} activity labels"
+            f"{report.source}: {report.persons_added} persons added"
+            + (
+                f" ({report.extra['persons_replaced']} of them replaced)"
+                if "persons_replaced" in report.extra
+                else ""
+            )
+            + f", {report.persons_skipped} already stored, {report.images_added} images, "
+            f"{report.observations_added} part-state observations, {report.activities_added} activity labels"
             + ("" if report.evidence_edges is None else f", {report.evidence_edges} evidence edges")
             + f" ({report.seconds:.1f} s)"
         )
@@ -433,6 +448,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from kg.ingest import read_observations_jsonl
     from kg.queries import EXAMPLES
     from kg.report import write_explanation
+    from kg.schema import person_key
     from kg.store import EmbeddedStore
 
     start = time.perf_counter()
@@ -465,7 +481,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 "a lower detection threshold with `hake infer --threshold`"
             )
         first = next(p for p in preds if p)[0]
-        person = f"{first.image_id}/{first.person_id}"
+        person = person_key(first.image_id, first.person_id)  # (a prediction names the image node)
         activity = load_activity_name(first.activity)
         queries: list[tuple[str, dict[str, Any]]] = [
             ("part_states_implying_activity", {"activity": activity, "limit": 5}),
@@ -607,6 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("file", help="the file to ingest")
     _add_store_options(ingest)
+    ingest.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace persons stored with other data (and drop their predictions) instead of "
+        "refusing the file; persons stored with the same data are skipped either way",
+    )
     ingest.add_argument("--json", action="store_true", help="print the ingest report as JSON")
     ingest.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ingest.set_defaults(handler=_cmd_ingest)

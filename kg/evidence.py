@@ -69,20 +69,21 @@ class EvidenceCounts:
     pairs: dict[str, Counter[tuple[str, str]]] = field(default_factory=lambda: {k: Counter() for k in _KINDS})
 
     def add_person(
-        self, states: Iterable[str], activities: Iterable[str], verb_of: Mapping[str, str]
+        self, states: Iterable[str], activities: Iterable[str], verb_of: Mapping[str, str], sign: int = 1
     ) -> None:
         """Count one more annotated person with part states ``states`` and ground-truth
-        ``activities`` (``verb_of`` maps an activity id to its verb id)."""
+        ``activities`` (``verb_of`` maps an activity id to its verb id); ``sign=-1`` counts
+        one out (a person whose annotation is replaced)."""
         acts = set(activities)
         if not acts:
             return  # not an annotated person: outside the population
         verbs = {verb_of[a] for a in acts}
-        self.persons += 1
         kept = set(states)
-        self.states.update(kept)
+        self.persons += sign
+        self.states.update({s: sign for s in kept})
         for kind, targets in (("activity", acts), ("verb", verbs)):
-            self.targets[kind].update(targets)
-            self.pairs[kind].update((s, t) for s in kept for t in targets)
+            self.targets[kind].update({t: sign for t in targets})
+            self.pairs[kind].update({(s, t): sign for s in kept for t in targets})
 
     def edges(self) -> list[EvidenceEdge]:
         """The evidence edges of these counts (activities, then verbs; sorted)."""

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kg.schema import image_key, person_key
 from kg.store.base import BulkLoad, GraphStore
 from ontology import (
     AnnotationFormatError,
@@ -90,8 +91,9 @@ def _now() -> str:
 
 
 def image_node_id(obs: PersonObservation) -> str:
-    """The ``Image`` node id of an observation (frames of a video get ``#<frame>``)."""
-    return obs.image_id if obs.frame_index is None else f"{obs.image_id}#{obs.frame_index}"
+    """The ``Image`` node id of an observation (:func:`kg.schema.image_key`: frames of a video
+    get ``#<frame>``)."""
+    return image_key(obs.image_id, obs.frame_index)
 
 
 def init_store(store: GraphStore) -> dict[str, int]:
@@ -202,6 +204,110 @@ def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
     return found
 
 
+def person_digest(row: Mapping[str, Any], activities: Sequence[str] | None) -> str:
+    """A hash of everything an ingest stores about one person: the canonical observation dict
+    (:meth:`PersonObservation.to_dict` form) and the ground-truth activities (their set). Two
+    ingests of the same person give the same digest whatever the order of map entries."""
+    import hashlib
+
+    import orjson
+
+    data = orjson.dumps([row, sorted(set(activities)) if activities else None], option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _stored_digests(store: GraphStore) -> dict[str, str | None]:
+    """Person key -> stored digest (None for persons stored before digests existed)."""
+    if not store.query("MATCH (n:Person) RETURN count(n) AS n")[0]["n"]:
+        return {}
+    table = store.query_arrow("MATCH (n:Person) RETURN n.id AS id, n.digest AS digest")
+    return dict(zip(table["id"].to_pylist(), table["digest"].to_pylist(), strict=True))
+
+
+def _refuse_legacy_keys(store: GraphStore) -> None:
+    """Raise when the store holds an id of the key format before ids were escaped (a ``#`` in
+    an image id, a ``%`` or ``/`` in a person id, not encoded; see :func:`kg.schema.person_key`):
+    new keys of the same images and persons would differ. (Found by two filtered scans; an old
+    image id with a ``%`` cannot be told from an escaped one and is not looked for.)"""
+    legacy = [
+        r["id"]
+        for r in store.query(
+            "MATCH (i:Image) WHERE i.id CONTAINS '#' OR i.video IS NOT NULL "
+            "RETURN i.id AS id, i.video AS video, i.frame_index AS frame"
+        )
+        if r["id"] != (image_key(r["video"], r["frame"]) if r["frame"] is not None else image_key(r["id"]))
+    ][:1]
+    legacy += [
+        r["id"]
+        for r in store.query(
+            "MATCH (p:Person) WHERE p.person_id CONTAINS '/' OR p.person_id CONTAINS '%' "
+            "RETURN p.id AS id, p.person_id AS pid"
+        )
+        if not r["id"].endswith(person_key("", r["pid"]))
+    ][:1]
+    if legacy:
+        raise StoreError(
+            f"the store holds {legacy[0]!r}, an id of the key format before ids were escaped ('#' in "
+            "an image id, '%' or '/' in a person id are now percent-encoded, see kg.schema); new "
+            "ingests would not match it: ingest everything into a new store (`hake init --store NEW`)"
+        )
+
+
+def _changed_person(
+    state: _IngestState, key: str, row: Mapping[str, Any], truth: Sequence[str] | None, where: str | None
+) -> str:
+    """The error for re-ingesting person ``key`` with data other than what is stored."""
+    stored = _stored_person(state.store, key)
+    new = {**row, "activities": sorted(set(truth)) if truth else []}
+    differs = sorted(k for k in new if k in stored and _canonical(stored[k]) != _canonical(new[k]))
+    at = f" ({where})" if where else ""
+    return (
+        f"{state.source}{at}: person {key!r} is already stored with other data (differs in "
+        f"{', '.join(differs) or 'what was stored'}); an ingest never changes a stored person: "
+        "give the person another id, or ingest into a new store"
+    )
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with float32-stored coordinates rounded alike and maps sorted, for comparing."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return sorted((k, _canonical(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else float(np.float32(value))
+    return value
+
+
+def _stored_person(store: GraphStore, key: str) -> dict[str, Any]:
+    """What the store holds about person ``key``, in the observation dict's terms (the fields
+    an ingest compares; ``activities`` are the ground-truth ones)."""
+    rows = store.query(
+        "MATCH (p:Person {id: $id})-[:IN_IMAGE]->(i:Image) RETURN p.bbox AS box, p.track_id AS track_id, "
+        "p.source AS source, p.model AS model, i.frame_index AS frame_index, i.timestamp AS timestamp",
+        id=key,
+    )
+    out: dict[str, Any] = dict(rows[0]) if rows else {}
+    for field_name, rel, label, value in (
+        ("part_states", "HAS_STATE", "PartState", "prob"),
+        ("active_parts", "USES_PART", "BodyPart", "prob"),
+    ):
+        found = store.query(
+            # The relationship and label come from the fixed table above.
+            f"MATCH (p:Person {{id: $id}})-[r:{rel}]->(t:{label}) RETURN t.id AS term, r.{value} AS value",
+            id=key,
+        )
+        out[field_name] = {r["term"]: r["value"] for r in found}
+    truth = store.query(
+        "MATCH (p:Person {id: $id})-[d:DOES]->(a:Activity) WHERE d.source = 'annotation' RETURN a.id AS a",
+        id=key,
+    )
+    out["activities"] = sorted(r["a"] for r in truth)
+    return out
+
+
 def _all_ids(store: GraphStore, label: str) -> set[str]:
     """Every id of ``label`` in the store (one scan; cheaper than per-id lookups at scale)."""
     # The label is one of two fixed names, never user input.
@@ -222,6 +328,7 @@ def ingest_observations(
     into: BulkLoad | None = None,
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -230,13 +337,18 @@ def ingest_observations(
     unchanged. For an observations file, :func:`ingest_observations_jsonl` is faster.
 
     Args:
-        observations: records; persons whose id is already stored are skipped.
+        observations: records; a person already stored with the same data is skipped, one
+            stored with other data is refused (:class:`StoreError` naming what differs)
+            unless ``replace``.
         activities: per observation, ground-truth activity ids (``DOES`` edges with source
             ``"annotation"``); ``None`` for model observations.
         image_sizes: image id -> (width, height), where known.
         source: a name for the report and error messages (usually the file).
         progress: show a progress bar (persons).
         into, on_chunk, label: as for :func:`ingest_observations_jsonl`.
+        replace: a person stored with other data is replaced: deleted with its predictions
+            and explanations, then written anew, in the same load (on the embedded store each
+            replaced person costs a scan of the persons: meant for a few).
     """
     items: Iterable[_Item] = (
         ((o.to_dict(), truth, None) for o, truth in zip(observations, activities, strict=True))
@@ -245,7 +357,18 @@ def ingest_observations(
     )
     total = len(observations) if isinstance(observations, Sequence) else None
     return _ingest_items(
-        store, items, total, image_sizes or {}, source, progress, chunk_size, None, into, on_chunk
+        store,
+        items,
+        total,
+        image_sizes or {},
+        source,
+        progress,
+        chunk_size,
+        None,
+        into,
+        on_chunk,
+        label,
+        replace,
     )
 
 
@@ -258,6 +381,7 @@ def ingest_observations_jsonl(
     into: BulkLoad | None = None,
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
@@ -269,7 +393,8 @@ def ingest_observations_jsonl(
     ``into`` and ``on_chunk`` are for :mod:`kg.reason`, which reasons over each checked
     chunk and writes the persons and their predictions in one load: ``into`` is a bulk load
     the caller holds open (the ingest then writes nothing itself), ``on_chunk`` is called with
-    every checked chunk; ``label`` names the progress bar.
+    every checked chunk; ``label`` names the progress bar; ``replace`` as for
+    :func:`ingest_observations`.
     """
     path = Path(path)
 
@@ -281,7 +406,7 @@ def ingest_observations_jsonl(
 
     items = ((row, None, where) for where, row in _read_jsonl(path, light))
     return _ingest_items(
-        store, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label
+        store, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label, replace
     )
 
 
@@ -296,7 +421,8 @@ class CheckedChunk:
     observation dicts (:meth:`PersonObservation.to_dict` form), their person keys and image
     node ids, and the part-state and active-part entries column-wise (position in the chunk,
     term id, probability); per item, its ground-truth activities (None for model
-    observations) and whether this ingest adds the person (False: already stored)."""
+    observations), whether this ingest adds the person (False: already stored) and, for a
+    person it replaces, what the store held before (:func:`_stored_person`)."""
 
     rows: list[dict[str, Any]]
     keys: list[str]
@@ -305,6 +431,8 @@ class CheckedChunk:
     active_parts: tuple[Any, Any, Any]
     activities: list[Sequence[str] | None]
     added: list[bool]
+    #: per item, what the store held about a person this ingest replaces (``--replace``), else None
+    replaced: list[dict[str, Any] | None]
 
 
 #: Called with each checked chunk (see :func:`ingest_observations_jsonl`).
@@ -323,6 +451,7 @@ def _ingest_items(
     into: BulkLoad | None = None,
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Write observation dicts with their ground-truth activities in one
     :meth:`GraphStore.bulk_load` (or into the open load ``into``), ``chunk_size`` at a time.
@@ -330,9 +459,14 @@ def _ingest_items(
     (or raises the located error); ``on_chunk`` sees every checked chunk."""
     start = time.perf_counter()
     _require_ontology(store)
+    stored_images = _all_ids(store, "Image")
+    stored_persons = _stored_digests(store)
+    _refuse_legacy_keys(store)
     state = _IngestState(
-        stored_persons=_all_ids(store, "Person"),
-        stored_images=_all_ids(store, "Image"),
+        replace=replace,
+        store=store,
+        stored_persons=stored_persons,
+        stored_images=stored_images,
         sizes=sizes,
         source=source,
         created=_now(),
@@ -355,7 +489,7 @@ def _ingest_items(
                     maps = _map_columns(chunk)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
-                keys, images, added = _write_chunk(bulk, chunk, maps, state)
+                keys, images, added, replaced = _write_chunk(bulk, chunk, maps, state)
                 if on_chunk is not None:
                     on_chunk(
                         CheckedChunk(
@@ -366,6 +500,7 @@ def _ingest_items(
                             (maps[1].item, maps[1].term, maps[1].prob),
                             [truth for _, truth, _ in chunk],
                             added,
+                            replaced,
                         )
                     )
                 bar(len(chunk))
@@ -389,7 +524,9 @@ def _ingest_items(
 class _IngestState:
     """What one ingest call carries from chunk to chunk."""
 
-    stored_persons: set[str]
+    replace: bool
+    store: GraphStore
+    stored_persons: dict[str, str | None]  # person key -> digest (None: stored without one)
     stored_images: set[str]
     sizes: Mapping[str, tuple[int, int]]
     source: str
@@ -422,8 +559,8 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
         maps = [row[key] for row, _, _ in chunk]
         terms = list(itertools.chain.from_iterable(maps))
         probs = list(itertools.chain.from_iterable(m.values() for m in maps))
-        if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float, int}:
-            return None  # (bool is not accepted: type(True) is bool, not int)
+        if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float}:
+            return None  # ints (and bools) are made floats by the record-by-record check
         term = pa.array(terms, type=pa.string())
         prob = pa.array(probs, type=pa.float64())
         if len(prob):
@@ -440,10 +577,10 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
 
 def _write_chunk(
     bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
-) -> tuple[list[str], list[str], list[bool]]:
+) -> tuple[list[str], list[str], list[bool], list[dict[str, Any] | None]]:
     """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
     edge in one MERGE). Returns the person key and image node id of every item of the chunk,
-    and whether it is added (not already stored)."""
+    whether it is added (not already stored) and, for a replaced person, its stored data."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -453,6 +590,7 @@ def _write_chunk(
     persons: dict[str, list[Any]] = {
         k: [] for k in ("id", "person_id", "bbox", "keypoints", "part_boxes", "track_id", "source", "model")
     }
+    persons["digest"] = []
     near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
     does: dict[str, list[Any]] = {
         k: [] for k in ("from", "to", "score", "source", "model", "version", "ontology", "created")
@@ -460,12 +598,14 @@ def _write_chunk(
     report, seen, stored_images, sizes = state.report, state.seen, state.stored_images, state.sizes
     onto_version = load().version
     position: list[int] = []  # per chunk item: its index in ``persons``, -1 when skipped
+    replaced: dict[int, dict[str, Any]] = {}  # chunk position -> stored data of a replaced person
     chunk_keys: list[str] = []
     chunk_images: list[str] = []
-    for row, truth, _ in chunk:
+    stored = state.stored_persons
+    for row, truth, where in chunk:
         image_id, frame = row["image_id"], row["frame_index"]
-        image = image_id if frame is None else f"{image_id}#{frame}"
-        key = f"{image}/{row['person_id']}"  # kg.schema.person_key, inlined on this hot path
+        image = image_key(image_id, frame)
+        key = person_key(image, row["person_id"])
         if key in seen:
             raise StoreError(
                 f"{state.source}: person {key!r} appears twice; person ids must be unique within an "
@@ -474,10 +614,23 @@ def _write_chunk(
         seen.add(key)
         chunk_keys.append(key)
         chunk_images.append(image)
-        if key in state.stored_persons:
-            report.persons_skipped += 1
-            position.append(-1)
-            continue
+        digest = person_digest(row, truth)
+        old: dict[str, Any] | None = None
+        if key in stored:
+            known = stored[key]
+            if known is not None and known != digest:
+                if not state.replace:
+                    raise StoreError(_changed_person(state, key, row, truth, where))
+                old = _stored_person(state.store, key)
+                replaced[len(position)] = old
+                stored[key] = digest
+                report.extra["persons_replaced"] = report.extra.get("persons_replaced", 0) + 1
+            else:
+                report.persons_skipped += 1
+                if known is None:
+                    report.extra["persons_unverified"] = report.extra.get("persons_unverified", 0) + 1
+                position.append(-1)
+                continue
         position.append(len(persons["id"]))
         if image not in stored_images:
             stored_images.add(image)
@@ -497,6 +650,7 @@ def _write_chunk(
         persons["track_id"].append(row["track_id"])
         persons["source"].append(row["source"])
         persons["model"].append(row["model"])
+        persons["digest"].append(digest)
         objects = row["objects"]
         if len(objects) == 1:
             near["from"].append(key)
@@ -522,6 +676,13 @@ def _write_chunk(
             does["version"] += [state.source] * n
             does["ontology"] += [onto_version] * n
             does["created"] += [state.created] * n
+    if replaced:  # the stored persons go first (with their predictions), in the same load
+        gone = [{"id": chunk_keys[i]} for i in replaced]
+        bulk.first(
+            "UNWIND $rows AS r MATCH (p:Person {id: r.id})-[:EXPLAINED_BY]->(e:Explanation) DETACH DELETE e",
+            gone,
+        )
+        bulk.first("UNWIND $rows AS r MATCH (p:Person {id: r.id}) DETACH DELETE p", gone)
     person_ids = pa.array(persons["id"], type=pa.string())
     person_sources = pa.array(persons["source"], type=pa.string())
     positions = pa.array(position, type=pa.int32())
@@ -550,15 +711,19 @@ def _write_chunk(
     report.persons_added += len(persons["id"])
     report.images_added += len(images["id"])
     report.activities_added += len(does["from"])
-    return chunk_keys, chunk_images, [at >= 0 for at in position]
+    return (
+        chunk_keys,
+        chunk_images,
+        [at >= 0 for at in position],
+        [replaced.get(i) for i in range(len(chunk))],
+    )
 
 
 def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
     """The image node id of each person added from ``chunk`` (in ``persons`` order)."""
     for (row, _, _), at in zip(chunk, position, strict=True):
         if at >= 0:
-            frame = row["frame_index"]
-            yield row["image_id"] if frame is None else f"{row['image_id']}#{frame}"
+            yield image_key(row["image_id"], row["frame_index"])
 
 
 def _flat_part_boxes(part_boxes: Mapping[str, list[float]]) -> list[float] | None:
@@ -608,20 +773,22 @@ def _progress_callback(enabled: bool, desc: str) -> tuple[Callable[[int, int], N
 
 
 def ingest_hake_image(
-    store: GraphStore, path: str | os.PathLike[str], progress: bool = False
+    store: GraphStore, path: str | os.PathLike[str], progress: bool = False, replace: bool = False
 ) -> IngestReport:
     """Ingest the image-level HAKE file: one box-less person per image (``person_id`` "image")
-    with its part states, active parts, objects and ground-truth activities; then recompute
-    the cross-level evidence."""
-    return _ingest_annotations(store, path, read_hake_image, progress)
+    with its part states, active parts, objects and ground-truth activities, and the
+    cross-level evidence of every stored annotation (``replace`` as for
+    :func:`ingest_observations`)."""
+    return _ingest_annotations(store, path, read_hake_image, progress, replace)
 
 
 def ingest_hake_instance(
-    store: GraphStore, path: str | os.PathLike[str], progress: bool = False
+    store: GraphStore, path: str | os.PathLike[str], progress: bool = False, replace: bool = False
 ) -> IngestReport:
-    """Ingest the instance-level HAKE file (merged persons, see :mod:`ontology.hake`), then
-    recompute the cross-level evidence."""
-    return _ingest_annotations(store, path, read_hake_instance, progress)
+    """Ingest the instance-level HAKE file (merged persons, see :mod:`ontology.hake`) and the
+    cross-level evidence of every stored annotation (``replace`` as for
+    :func:`ingest_observations`)."""
+    return _ingest_annotations(store, path, read_hake_instance, progress, replace)
 
 
 def _ingest_annotations(
@@ -629,6 +796,7 @@ def _ingest_annotations(
     path: str | os.PathLike[str],
     reader: Callable[..., Sequence[ImageAnnotation | PersonAnnotation]],
     progress: bool,
+    replace: bool = False,
 ) -> IngestReport:
     """Read a HAKE file with ``reader`` (all validated first), ingest it as annotations with
     ground-truth activities and the evidence they imply (:func:`ingest_annotated`)."""
@@ -644,6 +812,7 @@ def _ingest_annotations(
         image_sizes={a.image_id: (a.width, a.height) for a in annotations if isinstance(a, PersonAnnotation)},
         source=Path(path).name,
         progress=progress,
+        replace=replace,
     )
     report.seconds = round(time.perf_counter() - start, 3)
     return report
@@ -657,6 +826,7 @@ def ingest_annotated(
     image_sizes: Mapping[str, tuple[int, int]] | None = None,
     source: str = "annotations",
     progress: bool = False,
+    replace: bool = False,
 ) -> IngestReport:
     """Write annotated persons with their ground-truth ``activities`` and replace the store's
     cross-level evidence with the evidence of every annotation stored after this call, all in
@@ -664,7 +834,8 @@ def ingest_annotated(
     evidence as before or as after, never one without the other.
 
     The evidence counts of what is stored are read first; the persons this call adds are
-    counted as their chunks are checked, so nothing is read back after the write."""
+    counted as their chunks are checked, so nothing is read back after the write (a person
+    replaced with ``replace`` is counted out with what it had)."""
     from kg.evidence import stage_evidence, stored_counts
 
     _require_ontology(store)
@@ -676,7 +847,16 @@ def ingest_annotated(
         items, terms, _ = chunk.part_states
         for item, term in zip(items.to_pylist(), terms.to_pylist(), strict=True):
             states[item].append(term)
-        for row, truth, added, held in zip(chunk.rows, chunk.activities, chunk.added, states, strict=True):
+        for row, truth, added, held, old in zip(
+            chunk.rows, chunk.activities, chunk.added, states, chunk.replaced, strict=True
+        ):
+            if old is not None and old["activities"]:
+                counts.add_person(
+                    old["part_states"] if old["source"] == "annotation" else (),
+                    old["activities"],
+                    verb_of,
+                    -1,
+                )
             if added and truth:
                 counts.add_person(held if row["source"] == "annotation" else (), truth, verb_of)
 
@@ -690,6 +870,7 @@ def ingest_annotated(
             progress=progress,
             into=bulk,
             on_chunk=count,
+            replace=replace,
         )
         edges = counts.edges()
         stage_evidence(bulk, edges)

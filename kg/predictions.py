@@ -10,8 +10,8 @@ Both public writers reduce their input to the same Arrow columns and write them 
 store's journaled bulk path (:meth:`~kg.store.base.GraphStore.bulk_load`): one ``COPY`` per
 table on the embedded store, batched ``UNWIND`` statements in one transaction on Neo4j. A
 write is one :class:`Run` (``(:Run {id, ...})``, see :mod:`kg.schema`); every ``DOES`` edge
-and ``Explanation`` node it adds carries the run's id, which is how a failed write is undone
-and how the replaced predictions are told from the new ones: once the new rows are in, the
+and ``Explanation`` node it adds carries the run's id, which is how the replaced
+predictions are told from the new ones: once the new rows are in, the
 earlier predictions of the same model on the same persons (their ``DOES`` edges with
 ``source = "model"`` and their explanations) are deleted, in the same load.
 

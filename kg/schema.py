@@ -17,8 +17,8 @@ Cross-level evidence (computed from ingested annotations, :mod:`kg.evidence`)::
 
 Instances::
 
-    (:Person {id, person_id, bbox, keypoints, part_boxes, track_id, source, model})-[:IN_IMAGE]->
-        (:Image {id, width, height, frame_index, timestamp, video})
+    (:Person {id, person_id, bbox, keypoints, part_boxes, track_id, source, model, digest})
+        -[:IN_IMAGE]->(:Image {id, width, height, frame_index, timestamp, video})
     (:Person)-[:HAS_STATE {prob, source}]->(:PartState)            the model is Person.model
     (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
     (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
@@ -29,6 +29,9 @@ Instances::
     (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, rank, kind, edge}]->(:Explanation)
     (:Run {id, kind, model, version, ontology, created, method, top_k, min_share, persons,
         predictions})
+
+Internal: ``(:BulkLoad {id, created})`` marks a bulk load of the embedded store as committed
+until it is finished (no row exists between commands).
 
 A prediction is a ``DOES`` edge with ``source = "model"``; ground truth has ``source =
 "annotation"``. Each write of predictions is one ``Run`` (``kind = "reasoning"``): its id is
@@ -41,12 +44,19 @@ is the term's total over every path (the default, see :mod:`reasoning.batch`); `
 the largest weight. Explanation ids are ``"<run>:<n>"``, opaque: reach an explanation from
 its person or activity.
 
-``Person.id`` is ``"<image id>/<person id>"``, unique in the store; ``Person.person_id`` is
-the id within the image. Every node has ``id``; ontology nodes also ``name`` (the ontology
-label: ``"hand: hold"``, ``"ride"``, ``"bicycle"``, ``"ride bicycle"``) and ``idx`` (the
-channel index). ``source`` is ``"annotation"`` or ``"model"``. ``keypoints`` is the 17
-COCO keypoints flattened ``[x, y, score, ...]``; ``part_boxes`` the 10 fine parts' boxes
-flattened in channel order ``[x1, y1, x2, y2, ...]`` with NaN for a part without a box.
+``Person.id`` is ``"<image node id>/<person id>"`` and ``Image.id`` is ``"<image id>"`` or,
+for a video frame, ``"<video id>#<frame>"``; ``%`` and ``#`` inside an image id and ``%``
+and ``/`` inside a person id are percent-encoded (``person_key``, ``image_key``), so keys
+never collide (``cam/a.jpg`` stays as it is; person ``b/0`` there is ``cam/a.jpg/b%2F0``);
+``Person.person_id`` is the id within the image (as given).
+``Person.digest`` is a hash of everything ingested about the person (see :mod:`kg.ingest`):
+re-ingesting a person with other data is refused by comparing it.
+
+Every node has ``id``; ontology nodes also ``name`` (the ontology label: ``"hand: hold"``,
+``"ride"``, ``"bicycle"``, ``"ride bicycle"``) and ``idx`` (the channel index).
+``source`` is ``"annotation"`` or ``"model"``. ``keypoints`` is the 17 COCO keypoints
+flattened ``[x, y, score, ...]``; ``part_boxes`` the 10 fine parts' boxes flattened in
+channel order ``[x1, y1, x2, y2, ...]`` with NaN for a part without a box.
 These three are stored as 32-bit floats on every backend (``FLOAT[]``; Neo4j gets the same
 values rounded to float32): detector and pose outputs are float32 and annotations are whole
 pixels, so their values are stored exactly; anything else is rounded to the nearest float32
@@ -68,6 +78,7 @@ __all__ = [
     "RelTable",
     "ladybug_added_columns",
     "ladybug_ddl",
+    "image_key",
     "person_key",
     "properties_of",
 ]
@@ -138,6 +149,7 @@ NODES: tuple[NodeTable, ...] = (
             ("track_id", "INT64"),
             ("source", "STRING"),
             ("model", "STRING"),
+            ("digest", "STRING"),
         ),
     ),
     NodeTable(
@@ -171,6 +183,9 @@ NODES: tuple[NodeTable, ...] = (
             ("predictions", "INT64"),
         ),
     ),
+    # The embedded store's commit marker of a bulk load (see EmbeddedStore.bulk_load): a row
+    # exists only from the load's commit until it is finished.
+    NodeTable("BulkLoad", (("id", "STRING"), ("created", "STRING"))),
 )
 
 _EVIDENCE = (("count", "INT64"), ("cond_prob", "DOUBLE"), ("npmi", "DOUBLE"), ("weight", "DOUBLE"))
@@ -248,6 +263,28 @@ def ladybug_added_columns(table: str, present: set[str]) -> list[str]:
     ]
 
 
-def person_key(image_id: str, person_id: str) -> str:
-    """The store-wide id of a person: ``"<image id>/<person id>"``."""
-    return f"{image_id}/{person_id}"
+def image_key(image_id: str, frame_index: int | None = None) -> str:
+    """The ``Image`` node id of an image, or of frame ``frame_index`` of video ``image_id``:
+    ``"<image id>"`` or ``"<image id>#<frame>"``, with ``%`` and ``#`` inside the image id
+    percent-encoded (``%25``, ``%23``) so that a frame never shares an id with an image.
+
+    >>> image_key("v#3"), image_key("v", 3), image_key("cam/a.jpg")
+    ('v%233', 'v#3', 'cam/a.jpg')
+    """
+    if "%" in image_id or "#" in image_id:
+        image_id = image_id.replace("%", "%25").replace("#", "%23")
+    return image_id if frame_index is None else f"{image_id}#{frame_index}"
+
+
+def person_key(image_node: str, person_id: str) -> str:
+    """The store-wide id of a person: ``"<image node id>/<person id>"``, with ``%`` and ``/``
+    inside the person id percent-encoded (``%25``, ``%2F``; ``image_node`` is an
+    :func:`image_key`). The person id is what follows the last ``/``, so two different
+    (image, frame, person) never share a key:
+
+    >>> person_key(image_key("cam/a"), "b/0"), person_key(image_key("cam/a/b"), "0")
+    ('cam/a/b%2F0', 'cam/a/b/0')
+    """
+    if "%" in person_id or "/" in person_id:
+        person_id = person_id.replace("%", "%25").replace("/", "%2F")
+    return f"{image_node}/{person_id}"

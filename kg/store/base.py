@@ -41,18 +41,13 @@ class BulkLoad(Protocol):
         ...
 
     def relate(self, rel: str, from_label: str, to_label: str, columns: Columns) -> None:
-        """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load).
-
-        Each relationship must start or end at a node this load inserts, or belong to a
-        tagged table (:meth:`tag`): the embedded store undoes a failed load by deleting its
-        new nodes with their relationships, and the rows of tagged tables by their tag."""
+        """Like :meth:`GraphStore.bulk_relate` (the end nodes may come from this load)."""
         ...
 
     def tag(self, table: str, prop: str, value: str) -> None:
         """Declare that every row this load adds to node label or relationship type
         ``table`` has string property ``prop`` equal to ``value``, a value no older row has
-        (e.g. a run id). Undoing the load then deletes those rows by ``value`` (one scan)
-        instead of node by node; the load checks the rows."""
+        (e.g. a run id); the load checks the rows and fails when one does not."""
         ...
 
     def then(self, cypher: str, rows: Rows) -> None:
@@ -64,6 +59,13 @@ class BulkLoad(Protocol):
     def then_once(self, cypher: str, params: Mapping[str, Any]) -> None:
         """Run ``cypher`` once with ``params`` after every insert and relate of this load, as
         part of it (idempotent, as :meth:`then`; ``params`` must be JSON values)."""
+        ...
+
+    def first(self, cypher: str, rows: Rows) -> None:
+        """Run ``cypher`` over ``rows`` (as :meth:`GraphStore.run_batches`) before the inserts
+        and relates that follow this call, as part of the load (e.g. delete the persons a
+        load replaces before it inserts their new rows). The embedded store runs every such
+        statement first, inside the load's transaction; Neo4j at once, inside its own."""
         ...
 
 
@@ -83,6 +85,12 @@ class GraphStore(Protocol):
 
     def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         """Run a query that may write (inside the open transaction, if any)."""
+        ...
+
+    def is_stale(self) -> bool:
+        """Whether another process changed the store since this one began reading a snapshot
+        (the embedded store opened read-only reads the snapshot it opened; reopen it to see
+        newer data). Neo4j reads the latest commit: never stale."""
         ...
 
     def query_arrow(self, cypher: str, /, **params: Any) -> Any:

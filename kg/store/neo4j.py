@@ -87,6 +87,9 @@ class _TransactionalLoad:
     def then_once(self, cypher: str, params: Mapping[str, Any]) -> None:
         self.deferred.append((cypher, None, params))
 
+    def first(self, cypher: str, rows: Rows) -> None:
+        self._store.run_batches(cypher, rows)
+
 
 class Neo4jStore:
     """A graph in a Neo4j (or Neo4j-compatible Bolt) database.
@@ -174,6 +177,10 @@ class Neo4jStore:
             raise QueryError(f"{err.message or err}\n  in query: {cypher.strip()}") from None
         except neo4j.exceptions.DriverError as err:
             raise StoreError(f"lost the connection to {self.uri}: {err}") from None
+
+    def is_stale(self) -> bool:
+        """Always False: every query outside a transaction reads what is committed now."""
+        return False
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         """A read query: :func:`~kg.store.readonly.check_read_only` first, then (outside

@@ -62,6 +62,6 @@ def fingerprint(store: Any) -> str:
         for source, target in rel.pairs:
             props = "".join(f", r.{name} AS {name}" for name, _ in rel.properties)
             match = f"MATCH (a:{source})-[r:{rel.type}]->(b:{target})"
-            rows = store.query(f"{match} RETURN a.id AS source, b.id AS target{props}")
+            rows = store.query(f"{match} RETURN a.id AS start_node, b.id AS end_node{props}")
             out[f"{source}-{rel.type}->{target}"] = sorted(json.dumps(r, sort_keys=True) for r in rows)
     return json.dumps(out, sort_keys=True)

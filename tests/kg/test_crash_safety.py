@@ -70,7 +70,12 @@ print(json.dumps({{"steps": steps}}))
 def _second_instance_file(tmp_path: Path) -> Path:
     """Two new persons (one in an image the first file already has) and one already stored."""
     data = {
-        "img1.jpg": {"labels": [pair("ride bicycle", [0, 0, 100, 100], [(4, 0), (0, 1), (6, 0)])]},
+        "img1.jpg": {  # as in write_instance_fixture: the same person, skipped
+            "labels": [
+                pair("ride bicycle", [0, 0, 100, 100], [(4, 0), (0, 1), (6, 0)]),
+                pair("hold bicycle", [1, 1, 100, 100], [(6, 0)]),
+            ]
+        },
         "img4.jpg": {"labels": [pair("hold bicycle", [3, 3, 70, 70], [(6, 0)])]},
         "img5.jpg": {"labels": [pair("board airplane", [2, 2, 50, 50], [(4, 0)])]},
     }
@@ -153,3 +158,81 @@ def test_evidence_counted_during_ingest_equals_a_recount(store: GraphStore, tmp_
     assert report.persons_added == 2 and report.persons_skipped == 1
     assert evidence_edges(store) == compute_evidence(store)
     assert report.evidence_edges == len(compute_evidence(store)) > 0
+
+
+def test_recovery_on_open_shows_progress(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A load killed after its commit is finished by the next read-write open, with a
+    progress bar (on stderr) when asked for."""
+    base = tmp_path / "base"
+    with EmbeddedStore(base) as store:
+        init_store(store)
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD.format(root=str(ROOT)))
+    path = _second_instance_file(tmp_path)
+    reference = tmp_path / "after"
+    shutil.copytree(base, reference)
+    steps = json.loads(_run_child(script, -1, reference, "hake-instance", path).stdout.splitlines()[-1])[
+        "steps"
+    ]
+    proc = _run_child(script, steps, base, "hake-instance", path)  # the last step: a finishing statement
+    assert proc.returncode == -9 and (base / "bulk-load.journal").exists()
+    capfd.readouterr()
+    with pytest.warns(UserWarning, match="finishing"), EmbeddedStore(base, progress=True) as store:
+        assert fingerprint(store) == _fingerprint_of(reference)
+    assert "finishing a committed load" in capfd.readouterr().err
+
+
+_BOLT_CHILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import kg.ingest
+import kg.store.neo4j as neo4j_store
+from kg.store.base import is_write_query
+kill_after, uri, user, password, database, path = sys.argv[1:]
+kill_after, steps = int(kill_after), 0
+real = neo4j_store.Neo4jStore._run
+def run(self, cypher, params, write):
+    global steps
+    out = real(self, cypher, params, write)
+    if self._tx is not None and is_write_query(cypher):
+        steps += 1
+        if steps == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # inside the load's open transaction
+    return out
+neo4j_store.Neo4jStore._run = run
+with neo4j_store.Neo4jStore(uri, user, password, database) as store:
+    kg.ingest.ingest_hake_instance(store, path)
+print(steps)
+"""
+
+
+def test_a_command_killed_inside_its_bolt_transaction_leaves_the_store_as_before(
+    tmp_path: Path, neo4j_store: GraphStore, bolt_server: tuple[str, str, str, str]
+) -> None:
+    """On Neo4j (here ArcadeDB's Bolt server) a command is one transaction: a client killed
+    after any of its statements leaves the database as it was."""
+    neo4j_store.execute("MATCH (n) DETACH DELETE n")
+    init_store(neo4j_store)
+    ingest_hake_instance(neo4j_store, write_instance_fixture(tmp_path))
+    before = fingerprint(neo4j_store)
+    script = tmp_path / "bolt_child.py"
+    script.write_text(_BOLT_CHILD.format(root=str(ROOT)))
+    path = _second_instance_file(tmp_path)
+
+    def child(kill_after: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), str(kill_after), *bolt_server, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    for kill_after in range(1, 6):
+        proc = child(kill_after)
+        assert proc.returncode == -9, (kill_after, proc.stderr[-3000:])
+        assert fingerprint(neo4j_store) == before, f"killed after statement {kill_after}: not as before"
+    done = child(-1)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.strip().splitlines()[-1]) >= 5  # every kill above landed inside the load
+    assert fingerprint(neo4j_store) != before
+    assert evidence_edges(neo4j_store) == compute_evidence(neo4j_store)
