@@ -259,7 +259,11 @@ def _changed_person(
     """The error for re-ingesting person ``key`` with data other than what is stored."""
     stored = _stored_person(state.store, key)
     new = {**row, "activities": sorted(set(truth)) if truth else []}
-    differs = sorted(k for k in new if k in stored and _canonical(stored[k]) != _canonical(new[k]))
+    differs = sorted(
+        k
+        for k in new
+        if k in stored and _canonical(stored[k], k in _FLOAT32) != _canonical(new[k], k in _FLOAT32)
+    )
     at = f" ({where})" if where else ""
     return (
         f"{state.source}{at}: person {key!r} is already stored with other data (differs in "
@@ -268,16 +272,23 @@ def _changed_person(
     )
 
 
-def _canonical(value: Any) -> Any:
-    """``value`` with float32-stored coordinates rounded alike and maps sorted, for comparing."""
+#: Observation fields the store keeps as 32-bit floats (see kg.schema).
+_FLOAT32 = frozenset({"box", "keypoints", "part_boxes"})
+
+
+def _canonical(value: Any, float32: bool = False) -> Any:
+    """``value`` with maps sorted (and, for a ``float32`` field, numbers rounded to float32 as
+    the store keeps them), for comparing."""
     import numpy as np
 
     if isinstance(value, dict):
-        return sorted((k, _canonical(v)) for k, v in value.items())
+        return sorted((k, _canonical(v, float32)) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return [_canonical(v, float32) for v in value]
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else float(np.float32(value))
+        if math.isnan(value):
+            return "nan"
+        return float(np.float32(value)) if float32 and abs(value) < 3.4e38 else value
     return value
 
 
@@ -306,6 +317,14 @@ def _stored_person(store: GraphStore, key: str) -> dict[str, Any]:
     )
     out["activities"] = sorted(r["a"] for r in truth)
     return out
+
+
+def _image_timestamps(store: GraphStore) -> dict[str, float | None]:
+    """Image node id -> timestamp (None for a still image) of every stored image."""
+    if not store.query("MATCH (n:Image) RETURN count(n) AS n")[0]["n"]:
+        return {}
+    table = store.query_arrow("MATCH (n:Image) RETURN n.id AS id, n.timestamp AS timestamp")
+    return dict(zip(table["id"].to_pylist(), table["timestamp"].to_pylist(), strict=True))
 
 
 def _all_ids(store: GraphStore, label: str) -> set[str]:
@@ -459,7 +478,7 @@ def _ingest_items(
     (or raises the located error); ``on_chunk`` sees every checked chunk."""
     start = time.perf_counter()
     _require_ontology(store)
-    stored_images = _all_ids(store, "Image")
+    stored_images = _image_timestamps(store)
     stored_persons = _stored_digests(store)
     _refuse_legacy_keys(store)
     state = _IngestState(
@@ -527,7 +546,7 @@ class _IngestState:
     replace: bool
     store: GraphStore
     stored_persons: dict[str, str | None]  # person key -> digest (None: stored without one)
-    stored_images: set[str]
+    stored_images: dict[str, float | None]  # image node id -> its timestamp
     sizes: Mapping[str, tuple[int, int]]
     source: str
     created: str
@@ -614,6 +633,12 @@ def _write_chunk(
         seen.add(key)
         chunk_keys.append(key)
         chunk_images.append(image)
+        if image in stored_images and stored_images[image] != row["timestamp"]:
+            raise StoreError(
+                f"{state.source}{f' ({where})' if where else ''}: person {key!r} gives image {image!r} "
+                f"the timestamp {row['timestamp']!r}, but it has {stored_images[image]!r} (stored, or "
+                "from an earlier person): the persons of one image or frame share its timestamp"
+            )
         digest = person_digest(row, truth)
         old: dict[str, Any] | None = None
         if key in stored:
@@ -633,7 +658,7 @@ def _write_chunk(
                 continue
         position.append(len(persons["id"]))
         if image not in stored_images:
-            stored_images.add(image)
+            stored_images[image] = row["timestamp"]
             size = sizes.get(image_id)
             images["id"].append(image)
             images["width"].append(None if size is None else size[0])

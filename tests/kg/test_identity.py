@@ -168,3 +168,23 @@ def test_replace_swaps_a_changed_person_with_its_predictions_and_keeps_evidence_
     ) == [{"n": 0}]
     # The evidence counted the old annotation out and the new one in: as a recount gives.
     assert evidence_edges(store) == compute_evidence(store)
+
+
+def test_persons_of_one_frame_must_agree_on_its_timestamp(store: GraphStore, tmp_path: Path) -> None:
+    """The timestamp is stored on the image (frame): a person giving another one is refused,
+    not dropped (found by tests/kg/test_fuzz.py)."""
+    init_store(store)
+    ingest_observations(store, [PersonObservation("v.mp4", "0", frame_index=2, timestamp=1.0)])
+    path = tmp_path / "frames.jsonl"
+    rows = [
+        PersonObservation("v.mp4", "1", frame_index=2, timestamp=1.0).to_dict(),
+        PersonObservation("v.mp4", "2", frame_index=2, timestamp=7.5).to_dict(),
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(
+        StoreError, match=r"\(line 2\): person 'v.mp4#2/2' gives image 'v.mp4#2' the timestamp 7.5"
+    ):
+        ingest_observations_jsonl(store, path)
+    assert _ids(store) == ["v.mp4#2/0"]
+    path.write_text(json.dumps(rows[0]) + "\n")
+    assert ingest_observations_jsonl(store, path).persons_added == 1
