@@ -512,10 +512,7 @@ class EmbeddedStore:
         try:
             result = self._conn.execute(cypher, dict(params) if params else None)
         except RuntimeError as err:
-            message = str(err)
-            if "read-only" in message.lower() or "read only" in message.lower():
-                raise ReadOnlyError(f"the store {self.path} is open read-only: {message}") from None
-            raise QueryError(f"{message}\n  in query: {cypher.strip()}") from None
+            raise self._error(err, cypher) from None
         results = result if isinstance(result, list) else [result]
         last = results[-1]
         columns = last.get_column_names()
@@ -523,6 +520,14 @@ class EmbeddedStore:
         for r in results:
             r.close()
         return rows
+
+    def _error(self, err: RuntimeError, cypher: str) -> StoreError:
+        """LadybugDB's error as ours: a refused write (read-only store or transaction), or the
+        database's message with the query."""
+        message = str(err)
+        if "read-only" in message.lower() or "read only" in message.lower():
+            return ReadOnlyError(f"the store {self.path} refused a write (read-only): {message}")
+        return QueryError(f"{message}\n  in query: {cypher.strip()}")
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         """A read query (:func:`~kg.store.readonly.check_read_only` first; on a read-write
@@ -539,10 +544,7 @@ class EmbeddedStore:
             try:
                 result = self._conn.execute(cypher, dict(params) if params else None)
             except RuntimeError as err:
-                message = str(err)
-                if "read-only" in message.lower() or "read only" in message.lower():
-                    raise ReadOnlyError(f"the store {self.path} refused a write: {message}") from None
-                raise QueryError(f"{message}\n  in query: {cypher.strip()}") from None
+                raise self._error(err, cypher) from None
             last = result[-1] if isinstance(result, list) else result
             try:
                 return last.get_as_arrow(1_000_000)
