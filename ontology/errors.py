@@ -18,6 +18,8 @@ Every message says what was expected, what arrived and, where there is one, how 
 
 from __future__ import annotations
 
+import reprlib
+
 __all__ = [
     "AnnotationFormatError",
     "HakeError",
@@ -26,11 +28,31 @@ __all__ = [
     "RecordError",
     "StoreError",
     "UnknownTermError",
+    "brief_repr",
 ]
 
 
 class HakeError(Exception):
     """Base class of every error the engine raises on purpose."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 12
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlong = 40
+
+
+def brief_repr(value: object, limit: int = 240) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters, three levels deep: a value from a
+    malformed file (a huge string, a list nested 1000 deep) still gives a short one-line
+    message, and never a ``RecursionError``.
+
+    >>> brief_repr([[[[1]]]]), len(brief_repr("x" * 1000)), brief_repr(10**100)
+    ('[[[[...]]]]', 120, '100000000000000000...0000000000000000000')
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class UnknownTermError(HakeError, KeyError):
@@ -62,7 +84,7 @@ class RecordError(HakeError, ValueError):
         self.record = record
         self.field = field
         self.value = value
-        super().__init__(f"{record}.{field}: expected {expected}, got {value!r}")
+        super().__init__(f"{record}.{field}: expected {expected}, got {brief_repr(value)}")
 
 
 class AnnotationFormatError(HakeError, ValueError):
@@ -72,7 +94,7 @@ class AnnotationFormatError(HakeError, ValueError):
         self.path = path
         self.key = key
         self.field = field
-        super().__init__(f"{path}: entry {key!r}, field {field!r}: {problem}")
+        super().__init__(f"{path}: entry {brief_repr(key, 120)}, field {brief_repr(field, 120)}: {problem}")
 
 
 class StoreError(HakeError):

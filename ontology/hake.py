@@ -17,23 +17,33 @@ human boxes within an image is bimodal with its trough near 0.4, so 0.5 separate
 re-drawn boxes from different people. Pairs without ``action_labels`` (15,204 of them) are
 valid: they add their activity and object but no part states.
 
+Input checks (every failure is one :class:`~ontology.errors.AnnotationFormatError`, never
+a traceback): the file must exist and be a regular file; ``.tar.gz``/``.tgz``/``.tar``
+archives must hold exactly one ``.json`` member and ``.gz`` files must decompress (a
+truncated or corrupt archive is named as such); the JSON must be UTF-8 (an invalid byte is
+named by line and byte offset), non-empty, nested at most :data:`MAX_JSON_DEPTH` levels
+(the HAKE files nest 6) and must not repeat a key in any object: a repeated image key is
+named with both of its positions, instead of the second entry silently replacing the first.
+
 Usage: ``persons = read_hake_instance("hico-det-instance-level.tar.gz")``.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tarfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ontology.errors import AnnotationFormatError, HakeError
+from ontology.errors import AnnotationFormatError, HakeError, RecordError, brief_repr
 from ontology.ontology import COARSE_PART_ORDER, load
 from ontology.records import Box, DetectedObject, ImageAnnotation, PersonAnnotation
 
-__all__ = ["MERGE_IOU", "read_hake_image", "read_hake_instance"]
+__all__ = ["MAX_JSON_DEPTH", "MERGE_IOU", "read_hake_image", "read_hake_instance"]
 
 #: IoU at or above which two human boxes of one image are the same person.
 MERGE_IOU = 0.5
@@ -41,36 +51,185 @@ MERGE_IOU = 0.5
 #: Called as ``progress(done, total)`` while entries are parsed.
 Progress = Callable[[int, int], None]
 
+#: The deepest nesting of JSON arrays and objects an annotation or observations file may
+#: have (the file's top level counts as 1). The HAKE files nest 6 deep (file, image entry,
+#: ``labels``, pair, ``action_labels``, label), observations lines 4 (line, ``objects``,
+#: object, ``box``). Deeper input is refused as such: by the HAKE readers before any field
+#: is looked at, by the observations reader (``kg.ingest``) once the line fails validation.
+MAX_JSON_DEPTH = 64
 
-def _open_json(path: Path) -> Any:
-    """Parse the JSON file at ``path``, or the single ``.json`` member of a tar archive."""
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of the file at ``path``: itself, the single ``.json`` member of a tar
+    archive, or the content of a ``.gz`` file."""
+    name = str(path)
     if not path.exists():
-        raise AnnotationFormatError(str(path), "(file)", "(path)", "no such file")
+        raise AnnotationFormatError(name, "(file)", "(path)", "no such file")
+    if not path.is_file():
+        raise AnnotationFormatError(
+            name, "(file)", "(path)", "not a regular file (a directory?); pass the .json file or its .tar.gz"
+        )
     try:
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(path) as archive:
                 members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".json")]
                 if len(members) != 1:
                     raise AnnotationFormatError(
-                        str(path),
+                        name,
                         "(archive)",
                         "(members)",
                         f"expected exactly one .json file in the archive, found {[m.name for m in members]}",
                     )
                 handle: IO[bytes] | None = archive.extractfile(members[0])
-                assert handle is not None  # isfile() members always extract
-                return json.load(handle)
-        with path.open("rb") as fh:
-            return json.load(fh)
+                if handle is None:  # isfile() members always extract
+                    raise AnnotationFormatError(name, "(archive)", members[0].name, "cannot extract")
+                return handle.read()
+        if path.name.endswith(".gz"):
+            with gzip.open(path) as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        problem = brief_repr(" ".join(str(err).split()) or type(err).__name__, 200)[1:-1]
+        raise AnnotationFormatError(
+            name, "(file)", "(archive)", f"cannot read ({problem}); is the file truncated or corrupt?"
+        ) from None
+
+
+def _open_json(path: Path) -> Any:
+    """Parse the JSON file at ``path`` (see :func:`_read_bytes`), with the checks of the
+    module docstring; a top-level object is checked for depth and repeated keys."""
+    name = str(path)
+    raw = _read_bytes(path)
+    if not raw or raw.isspace():
+        raise AnnotationFormatError(name, "(file)", "(json)", "the file is empty; expected a JSON object")
+    if raw[:2] == b"\x1f\x8b":
+        raise AnnotationFormatError(
+            name, "(file)", "(json)", "the file is gzip-compressed; name it .gz or .tar.gz, or decompress it"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1)
+        raise AnnotationFormatError(
+            name,
+            f"line {line}",
+            "(encoding)",
+            f"not UTF-8: byte 0x{raw[err.start]:02x} at line {line}, byte offset {column} in the "
+            f"line ({err.start} in the file); annotation files are UTF-8 JSON",
+        ) from None
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark
+        text = text[1:]
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise AnnotationFormatError(
-            str(path),
+            name,
             "(file)",
             "(json)",
             f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}",
         ) from None
-    except (tarfile.TarError, OSError) as err:
-        raise AnnotationFormatError(str(path), "(file)", "(archive)", f"cannot read: {err}") from None
+    except RecursionError:
+        raise AnnotationFormatError(
+            name, "(file)", "(json)", f"nested too deeply to parse (the limit is {MAX_JSON_DEPTH} levels)"
+        ) from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        problem = "an integer longer than 4300 digits" if "digits" in str(err) else str(err)
+        raise AnnotationFormatError(name, "(file)", "(json)", f"invalid JSON: {problem}") from None
+    if isinstance(data, dict):
+        keys = _object_keys(data)
+        if keys is None:
+            entry = next((k for k, v in data.items() if _object_keys(v, 2) is None), "(file)")
+            raise AnnotationFormatError(
+                name, entry, "(json)", f"nested more than {MAX_JSON_DEPTH} levels deep (the limit)"
+            )
+        # Every key is followed by one ':'; fewer parsed keys than colons means a repeated key
+        # (json keeps its last value) or a ':' inside a string: look closer.
+        if raw.count(b":") != keys:
+            _refuse_repeated_keys(name, text)
+    return data
+
+
+_CONTAINERS = frozenset((dict, list))
+
+
+def _object_keys(value: object, depth: int = 1) -> int | None:
+    """How many keys the objects in ``value`` (at nesting ``depth``) hold together, or None
+    when it nests deeper than :data:`MAX_JSON_DEPTH` (one pass per level: ~0.4 s for the
+    HAKE instance file)."""
+    keys = 0
+    level = [value]
+    while level:
+        deeper: list[Any] = []
+        for v in level:
+            if type(v) is dict:
+                keys += len(v)
+                v = v.values()
+            elif type(v) is not list:
+                continue
+            if not _CONTAINERS.isdisjoint(map(type, v)):
+                deeper += [c for c in v if type(c) is dict or type(c) is list]
+        if deeper and depth == MAX_JSON_DEPTH:
+            return None
+        level = deeper
+        depth += 1
+    return keys
+
+
+def _refuse_repeated_keys(name: str, text: str) -> None:
+    """Raise naming the first repeated key of any object in ``text`` (its entry, the path to
+    the object and both values, or both positions of a repeated image key); return if none."""
+    found: list[tuple[dict[str, Any], str, int, int, Any, Any]] = []
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs) and not found:
+            seen: dict[str, int] = {}
+            for i, (k, _) in enumerate(pairs):
+                if k in seen:
+                    found.append((obj, k, seen[k], i, pairs[seen[k]][1], pairs[i][1]))
+                    break
+                seen[k] = i
+        return obj
+
+    data = json.loads(text, object_pairs_hook=pairs_hook)
+    if not found:
+        return
+    obj, key, first, second, value1, value2 = found[0]
+    if obj is data:
+        raise AnnotationFormatError(
+            name,
+            key,
+            "(image key)",
+            f"the image key appears twice, as entries {first + 1} and {second + 1} of the file; "
+            "the second would silently replace the first: merge or rename them",
+        )
+    for entry, value in data.items():
+        where = _path_to(value, obj)
+        if where is not None:
+            raise AnnotationFormatError(
+                name,
+                entry,
+                f"{where}.{key}" if where else key,
+                f"key {brief_repr(key)} appears twice in one object (values {brief_repr(value1)} "
+                f"and {brief_repr(value2)}); JSON objects must not repeat a key",
+            )
+    raise AnnotationFormatError(name, "(file)", key, "a key appears twice in one object")  # unreachable
+
+
+def _path_to(root: object, target: object) -> str | None:
+    """The path from ``root`` to the container ``target`` (``"labels[0].action_labels[1]"``,
+    ``""`` for root itself), or None when it is not inside."""
+    stack: list[tuple[object, str]] = [(root, "")]
+    while stack:
+        value, where = stack.pop()
+        if value is target:
+            return where
+        if type(value) is dict:
+            stack.extend((c, f"{where}.{k}" if where else k) for k, c in value.items())
+        elif type(value) is list:
+            stack.extend((c, f"{where}[{i}]") for i, c in enumerate(value))
+    return None
 
 
 def _entries(path: Path) -> dict[str, Any]:
@@ -82,6 +241,14 @@ def _entries(path: Path) -> dict[str, Any]:
             "(top level)",
             f"expected a JSON object keyed by image name, got {type(data).__name__}",
         )
+    for key in data:
+        if not key.isascii():
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise AnnotationFormatError(
+                    str(path), key, "(image key)", "not valid Unicode (an unpaired surrogate escape)"
+                ) from None
     return data
 
 
@@ -105,13 +272,13 @@ class _Entry:
 
     def int_list(self, value: object, name: str, length: int | None, lo: int, hi: int) -> list[int]:
         if not isinstance(value, list):
-            self.fail(name, f"expected a list, got {value!r}")
+            self.fail(name, f"expected a list, got {brief_repr(value)}")
         assert isinstance(value, list)
         if length is not None and len(value) != length:
             self.fail(name, f"expected {length} entries, got {len(value)}")
         for v in value:
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                self.fail(name, f"expected integers in {lo}..{hi}, got {v!r}")
+                self.fail(name, f"expected integers in {lo}..{hi}, got {brief_repr(v)}")
         return value
 
     def box(self, value: object, name: str) -> Box:
@@ -144,14 +311,16 @@ def read_hake_image(path: str | os.PathLike[str], progress: Progress | None = No
             name = f"{part}_list"
             bits = e.int_list(e.get(e.value, name, name), name, len(group), 0, 1)
             states.extend(state.id for state, bit in zip(group, bits, strict=True) if bit)
-        out.append(
-            ImageAnnotation(
+        try:
+            annotation = ImageAnnotation(
                 image_id=key,
                 activities=tuple(onto.activities.by_hoi_id(h).id for h in hoi),
                 part_states=tuple(states),
                 active_parts=tuple(onto.body_parts[i].id for i, bit in enumerate(parts) if bit),
             )
-        )
+        except RecordError as err:  # e.g. an empty image key
+            e.fail(err.field, str(err))
+        out.append(annotation)
         if progress is not None:
             progress(n + 1, len(entries))
     return out
@@ -225,13 +394,13 @@ def read_hake_instance(
             person.objects.append(DetectedObject(activity.object, 1.0, obj_box))
             action_labels = pair.get("action_labels", [])
             if not isinstance(action_labels, list):
-                e.fail(f"{where}.action_labels", f"expected a list, got {action_labels!r}")
+                e.fail(f"{where}.action_labels", f"expected a list, got {brief_repr(action_labels)}")
             person.state_labels += len(action_labels)
             person.pairs_without_states += not action_labels
             for j, label in enumerate(action_labels):
                 lw = f"{where}.action_labels[{j}]"
                 if not isinstance(label, Mapping):
-                    e.fail(lw, f"expected an object, got {label!r}")
+                    e.fail(lw, f"expected an object, got {brief_repr(label)}")
                 part_index = e.int_list(
                     [e.get(label, "human_part", f"{lw}.human_part")],
                     f"{lw}.human_part",
@@ -251,8 +420,8 @@ def read_hake_instance(
                 person.states[group[state_index].id] = None
                 person.parts[fine.id] = None
         for pid, person in enumerate(persons):
-            out.append(
-                PersonAnnotation(
+            try:
+                annotation = PersonAnnotation(
                     image_id=key,
                     person_id=str(pid),
                     box=person.box,
@@ -266,7 +435,9 @@ def read_hake_instance(
                     state_labels=person.state_labels,
                     pairs_without_states=person.pairs_without_states,
                 )
-            )
+            except RecordError as err:  # e.g. an empty image key
+                e.fail(err.field, str(err))
+            out.append(annotation)
         if progress is not None:
             progress(n + 1, len(entries))
     return out
