@@ -58,10 +58,13 @@ Every node has ``id``; ontology nodes also ``name`` (the ontology label: ``"hand
 flattened ``[x, y, score, ...]``; ``part_boxes`` the 10 fine parts' boxes flattened in
 channel order ``[x1, y1, x2, y2, ...]`` with NaN for a part without a box.
 These three are stored as 32-bit floats on every backend (``FLOAT[]``; Neo4j gets the same
-values rounded to float32): detector and pose outputs are float32 and annotations are whole
-pixels, so their values are stored exactly; anything else is rounded to the nearest float32
-(under 0.001 px below 8K). LadybugDB compresses 64-bit float lists slowly: measured, 700K
-boxes ``COPY`` in 20 s as ``DOUBLE[]`` and in 7 s as ``FLOAT[]``.
+float32 values): the records round box and keypoint values to float32 when they accept them
+(and refuse values beyond float32's range, see :mod:`ontology.records`), so what is stored is
+exactly what was accepted. Detector and pose outputs are float32 and annotations are whole
+pixels, so they are unchanged; anything else moves by under 0.001 px below 8K. LadybugDB
+compresses 64-bit float lists slowly: measured, 700K boxes ``COPY`` in 20 s as ``DOUBLE[]``
+and in 7 s as ``FLOAT[]`` (with compression, which the store now turns off: see
+:class:`kg.store.embedded.EmbeddedStore`).
 
 Person -> image is ``IN_IMAGE``, not ``IN``: ``IN`` is a reserved word in LadybugDB's parser
 (``MATCH (p)-[:IN]->(i)`` fails there), and the schema must read the same on every store.
