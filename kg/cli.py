@@ -216,6 +216,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 def _cmd_query(args: argparse.Namespace) -> int:
     from kg.queries import EXAMPLES
+    from kg.store.base import check_parameters
+    from ontology.errors import QueryError
 
     if args.list_examples:
         for q in EXAMPLES.values():
@@ -233,6 +235,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
         cypher = args.cypher
     else:
         raise _UsageError("give a CYPHER query (or --example NAME; --list-examples shows them)")
+    try:
+        check_parameters(cypher, params)
+    except QueryError as err:
+        raise _UsageError(f"{err} (values go in as --param NAME=VALUE)") from None
     with _open_store(args, read_only=not args.write) as store:
         rows = store.execute(cypher, **params) if args.write else store.query(cypher, **params)
     if args.json:

@@ -28,7 +28,7 @@ from typing import Any
 from kg.ingest import IngestReport, ingest_observations, init_store
 from kg.reason import ReasonResult
 from kg.report import PersonExplanations, load_person
-from kg.store.base import GraphStore
+from kg.store.base import GraphStore, check_parameters
 from ontology import ActivityPrediction, PersonObservation
 
 __all__ = ["DEMO_OBSERVATIONS", "Engine"]
@@ -217,7 +217,10 @@ class Engine:
         return load_person(self.store, person).only(activity)
 
     def query(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
-        """A read-only Cypher query (parameters only)."""
+        """A read-only Cypher query; values go in as ``params`` only, and they must name exactly
+        the query's ``$parameters`` (:class:`~ontology.QueryError` otherwise: a misspelt name
+        would be ignored and the query would answer as if it were null)."""
+        check_parameters(cypher, params)
         return self.store.query(cypher, **params)
 
     def export(self, path: str | os.PathLike[str], format: str | None = None) -> int:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from kg.store.readonly import check_read_only, is_write_query
+from kg.store.readonly import check_parameters, check_read_only, is_write_query
 
-__all__ = ["BulkLoad", "GraphStore", "Rows", "check_read_only", "is_write_query"]
+__all__ = ["BulkLoad", "GraphStore", "Rows", "check_parameters", "check_read_only", "is_write_query"]
 
 #: Rows for batched writes: JSON-like dicts, each ``r`` after ``UNWIND $rows AS r``.
 Rows = Sequence[Mapping[str, Any]]

@@ -56,11 +56,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from enum import Enum
 from functools import lru_cache
 from typing import NamedTuple
 
-from ontology.errors import ReadOnlyError
+from ontology.errors import QueryError, ReadOnlyError
 
 __all__ = [
     "ALLOWED_PROCEDURES",
@@ -68,8 +69,10 @@ __all__ = [
     "REFUSED_KEYWORDS",
     "Token",
     "TokenKind",
+    "check_parameters",
     "check_read_only",
     "is_write_query",
+    "parameters",
     "tokenize",
 ]
 
@@ -426,3 +429,40 @@ def _closing(tokens: list[Token], k: int) -> int:
             if not stack:
                 return j
     return len(tokens)
+
+
+def parameters(cypher: str) -> list[str]:
+    """The names of the ``$parameters`` ``cypher`` uses, in order of first use (a backticked
+    ``$`name``` unescaped).
+
+    >>> parameters("MATCH (p:Person {id: $person}) WHERE p.x > $min AND p.y < $min RETURN p")
+    ['person', 'min']
+    """
+    names: dict[str, None] = {}
+    for token in tokenize(cypher):
+        if token.kind is TokenKind.PARAMETER:
+            name = token.text[1:]
+            names[name[1:-1].replace("``", "`") if name.startswith("`") else name] = None
+    return list(names)
+
+
+def check_parameters(cypher: str, given: Iterable[str]) -> None:
+    """Raise :class:`~ontology.errors.QueryError` unless ``given`` names exactly the parameters
+    ``cypher`` uses: a misspelt name would otherwise be ignored and a missing one read as null,
+    and the query would answer wrongly without an error. (A text the tokenizer cannot read is
+    left to the database to report.)"""
+    try:
+        used = parameters(cypher)
+    except ReadOnlyError:
+        return
+    given = set(given)
+    missing = [n for n in used if n not in given]
+    unknown = sorted(given - set(used))
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append("not given: " + ", ".join(f"${n}" for n in missing))
+        if unknown:
+            problems.append("not in the query: " + ", ".join(unknown))
+        uses = ", ".join(f"${n}" for n in used) or "no parameters"
+        raise QueryError(f"the query uses {uses}; {'; '.join(problems)}")

@@ -115,6 +115,55 @@ def test_query_errors_are_one_line_with_exit_codes(
     assert (code, json.loads(out)) == (0, [{"ok": 1}])
 
 
+def test_query_parameters_must_match_the_query(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A misspelt --param or a $parameter never given is an error (exit 2) listing the query's
+    parameters, not a wrong answer with exit 0 (the default of an example or null)."""
+    store = str(tmp_path / "graph")
+    _run(capsys, "init", "--store", store)
+    code, out, err = _run(
+        capsys,
+        "query",
+        "--example",
+        "part_states_implying_activity",
+        "--param",
+        "activty=ride bicycle",
+        "--store",
+        store,
+    )
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "not in the query: activty" in err and "$activity" in err and "$limit" in err
+    code, _, err = _run(capsys, "query", "MATCH (v:Verb {name: $name}) RETURN v.id AS id", "--store", store)
+    assert code == 2 and "not given: $name" in err
+    code, out, _ = _run(
+        capsys,
+        "query",
+        "MATCH (v:Verb {name: $name}) RETURN v.id AS id",
+        "--param",
+        "name=ride",
+        "--store",
+        store,
+        "--json",
+    )
+    assert (code, json.loads(out)) == (0, [{"id": "ride"}])
+    # A parameter named in a string or a comment is not one.
+    code, out, _ = _run(
+        capsys, "query", "RETURN '$x' AS a, $b AS b // $y", "--param", "b=1", "--store", store, "--json"
+    )
+    assert (code, json.loads(out)) == (0, [{"a": "$x", "b": 1}])
+
+
+def test_engine_query_checks_parameters(tmp_path: Path) -> None:
+    from kg import EmbeddedStore, Engine
+    from ontology import QueryError
+
+    with EmbeddedStore(tmp_path / "g") as store:
+        engine = Engine(store)
+        engine.init()
+        with pytest.raises(QueryError, match=r"uses \$name; not given: \$name; not in the query: nme"):
+            engine.query("MATCH (v:Verb {name: $name}) RETURN v.id AS id", nme="ride")
+        assert engine.query("MATCH (v:Verb {name: $name}) RETURN v.id AS id", name="ride") == [{"id": "ride"}]
+
+
 def test_ingest_bad_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     store = str(tmp_path / "graph")
     _run(capsys, "init", "--store", store)
