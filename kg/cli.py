@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -857,6 +858,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: Any = None,
+) -> None:
+    print(f"hake: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hake`` console script; returns the exit code."""
     from ontology.errors import HakeError
@@ -871,7 +883,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        code: int = handler(args)
+        with warnings.catch_warnings():  # warnings (e.g. a recovered load) as one line each
+            warnings.showwarning = _one_line_warning
+            code: int = handler(args)
     except _Failed as err:
         print(f"hake {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_FAILED
