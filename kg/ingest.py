@@ -930,7 +930,6 @@ def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Ite
     closer: keys counted by a regular expression, then parsed again with ``json``'s
     ``object_pairs_hook``.
     """
-    import json
     import re
 
     import orjson
@@ -973,35 +972,17 @@ def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Ite
         return keys
 
     def repeated_key(line: bytes, where: str) -> None:
-        found: list[tuple[dict[str, Any], str, Any, Any]] = []
+        from ontology.hake import repeated_key as first_repeated
 
-        def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-            obj = dict(pairs)
-            if len(obj) != len(pairs) and not found:
-                seen: dict[str, Any] = {}
-                for k, v in pairs:
-                    if k in seen:
-                        found.append((obj, k, seen[k], v))
-                        break
-                    seen[k] = v
-            return obj
-
-        data = json.loads(line, object_pairs_hook=pairs_hook)
-        if not found:
+        found = first_repeated(line)
+        if found is None:
             return
-        obj, key, first, second = found[0]
-        field_name = key
-        for k, v in data.items() if obj is not data else ():
-            if v is obj:
-                field_name = f"{k}.{key}"
-            elif type(v) is list:
-                field_name = next((f"{k}[{i}].{key}" for i, o in enumerate(v) if o is obj), field_name)
         raise AnnotationFormatError(
             name,
             where,
-            field_name,
-            f"key {brief_repr(key)} appears twice in one object (values {brief_repr(first)} and "
-            f"{brief_repr(second)}); JSON objects must not repeat a key",
+            found.path,
+            f"key {brief_repr(found.key)} appears twice in one object (values {brief_repr(found.value1)} "
+            f"and {brief_repr(found.value2)}); JSON objects must not repeat a key",
         )
 
     if not path.exists():

@@ -36,6 +36,7 @@ import os
 import tarfile
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,7 +44,15 @@ from ontology.errors import AnnotationFormatError, HakeError, RecordError, brief
 from ontology.ontology import COARSE_PART_ORDER, load
 from ontology.records import Box, DetectedObject, ImageAnnotation, PersonAnnotation
 
-__all__ = ["MAX_JSON_DEPTH", "MERGE_IOU", "read_hake_image", "read_hake_instance"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MERGE_IOU",
+    "RepeatedKey",
+    "path_to",
+    "read_hake_image",
+    "read_hake_instance",
+    "repeated_key",
+]
 
 #: IoU at or above which two human boxes of one image are the same person.
 MERGE_IOU = 0.5
@@ -176,10 +185,31 @@ def _object_keys(value: object, depth: int = 1) -> int | None:
     return keys
 
 
-def _refuse_repeated_keys(name: str, text: str) -> None:
-    """Raise naming the first repeated key of any object in ``text`` (its entry, the path to
-    the object and both values, or both positions of a repeated image key); return if none."""
-    found: list[tuple[dict[str, Any], str, int, int, Any, Any]] = []
+@dataclass(frozen=True)
+class RepeatedKey:
+    """The first key a JSON text repeats within one object: the parsed ``data``, the object
+    ``obj`` (inside ``data``), the ``key``, the positions of its two occurrences among the
+    object's keys and their values."""
+
+    data: Any
+    obj: dict[str, Any]
+    key: str
+    first: int
+    second: int
+    value1: Any
+    value2: Any
+
+    @property
+    def path(self) -> str:
+        """Where the repeated key is: ``"labels[0].action_labels[1].partstate"``."""
+        where = path_to(self.data, self.obj)
+        return f"{where}.{self.key}" if where else self.key
+
+
+def repeated_key(text: str | bytes) -> RepeatedKey | None:
+    """The first repeated key of any object in the JSON ``text``, or None (a slow parse with
+    ``json``: call it when a cheap test says a key may repeat; JSON errors propagate)."""
+    found: list[RepeatedKey] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
@@ -187,15 +217,23 @@ def _refuse_repeated_keys(name: str, text: str) -> None:
             seen: dict[str, int] = {}
             for i, (k, _) in enumerate(pairs):
                 if k in seen:
-                    found.append((obj, k, seen[k], i, pairs[seen[k]][1], pairs[i][1]))
+                    found.append(RepeatedKey(None, obj, k, seen[k], i, pairs[seen[k]][1], pairs[i][1]))
                     break
                 seen[k] = i
         return obj
 
     data = json.loads(text, object_pairs_hook=pairs_hook)
-    if not found:
+    return replace(found[0], data=data) if found else None
+
+
+def _refuse_repeated_keys(name: str, text: str) -> None:
+    """Raise naming the first repeated key of any object in ``text`` (its entry, the path to
+    the object and both values, or both positions of a repeated image key); return if none."""
+    found = repeated_key(text)
+    if found is None:
         return
-    obj, key, first, second, value1, value2 = found[0]
+    data, obj, key, first, second = found.data, found.obj, found.key, found.first, found.second
+    value1, value2 = found.value1, found.value2
     if obj is data:
         raise AnnotationFormatError(
             name,
@@ -205,7 +243,7 @@ def _refuse_repeated_keys(name: str, text: str) -> None:
             "the second would silently replace the first: merge or rename them",
         )
     for entry, value in data.items():
-        where = _path_to(value, obj)
+        where = path_to(value, obj)
         if where is not None:
             raise AnnotationFormatError(
                 name,
@@ -217,7 +255,7 @@ def _refuse_repeated_keys(name: str, text: str) -> None:
     raise AnnotationFormatError(name, "(file)", key, "a key appears twice in one object")  # unreachable
 
 
-def _path_to(root: object, target: object) -> str | None:
+def path_to(root: object, target: object) -> str | None:
     """The path from ``root`` to the container ``target`` (``"labels[0].action_labels[1]"``,
     ``""`` for root itself), or None when it is not inside."""
     stack: list[tuple[object, str]] = [(root, "")]
