@@ -794,7 +794,21 @@ class EmbeddedStore:
 
     def _recover(self, journal: Path) -> None:
         """Finish or undo the bulk load that ``journal`` describes (see :meth:`bulk_load`)."""
-        state = _read_journal(journal)
+        try:
+            state = _read_journal(journal)
+        except StoreError:
+            # An unreadable journal (it is written atomically, so a disk fault or a hand edit):
+            # without a commit marker no load waits to be finished, and the journal can go.
+            if self._run("MATCH (m:BulkLoad) RETURN count(m) AS n", None)[0]["n"]:
+                raise
+            warnings.warn(
+                f"{self.path}: removed an unreadable bulk-load journal ({journal}); no load had "
+                "committed without finishing, so nothing was lost",
+                stacklevel=3,
+            )
+            journal.unlink()
+            shutil.rmtree(self.path / SPOOL_DIR, ignore_errors=True)
+            return
         if state.phase == "copy" and state.load is not None:  # this version's journal
             committed = self._run("MATCH (m:BulkLoad {id: $id}) RETURN count(m) AS n", {"id": state.load})
             if not committed[0]["n"]:

@@ -151,3 +151,29 @@ def test_commands_other_than_init_never_create_a_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="hake init"):
         EmbeddedStore(target, create=False)
     assert not target.exists()
+
+
+def test_an_unreadable_journal_is_removed_when_no_load_waits_and_refused_when_one_does(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "g"
+    with EmbeddedStore(path) as store:
+        init_store(store)
+        ingest_observations(store, [PersonObservation("a.jpg", "0")])
+    journal = path / "bulk-load.journal"
+    journal.write_bytes(b"\x00garbage, not an Arrow stream")
+    with pytest.raises(StoreError, match="cut short .* needs recovery"):
+        EmbeddedStore(path, read_only=True)
+    with (
+        pytest.warns(UserWarning, match="removed an unreadable bulk-load journal"),
+        EmbeddedStore(path) as store,
+    ):
+        assert _count(store) == 1
+    assert not journal.exists()
+    # A committed load that never finished (its marker is there) cannot be finished without
+    # its journal: the store refuses to open, with advice, rather than guess.
+    with EmbeddedStore(path) as store:
+        store.execute("CREATE (:BulkLoad {id: 'x', created: '2026-01-01'})")
+    journal.write_bytes(b"\x00garbage")
+    with pytest.raises(StoreError, match="cannot read the bulk-load journal .* restore a backup"):
+        EmbeddedStore(path)
