@@ -659,9 +659,10 @@ class EmbeddedStore:
         over). Nothing is ever undone row by row (LadybugDB deletes relationships at ~50 us
         each: undoing a 20K-person load that way took 18 s, 4 times the 5K one's 9x).
 
-        Measured for 100K persons while other work loaded the machine: the ``COPY``
-        statements in one transaction took 2.3 s plus 1.8 s to commit, outside one 6.6 s;
-        peak memory 662 MB against 572 MB.
+        The price, measured: an ingest of 200K simulated persons (``benchmarks/ingest.py``)
+        took 26.6 s and 1,388 MB peak against 27.4 s and 1,113 MB before; the core-loop
+        benchmark at 700K persons went from 49.9 s / 103.8 s (ingest / reason and write
+        back) and 5.2 GB to 69.2 s / 144.2 s and 8.3 GB (README, Benchmarks).
 
         Inside :meth:`transaction`, the ``COPY`` statements simply join that transaction.
         """
