@@ -703,11 +703,8 @@ def _write_chunk(
             does["created"] += [state.created] * n
     if replaced:  # the stored persons go first (with their predictions), in the same load
         gone = [{"id": chunk_keys[i]} for i in replaced]
-        bulk.first(
-            "UNWIND $rows AS r MATCH (p:Person {id: r.id})-[:EXPLAINED_BY]->(e:Explanation) DETACH DELETE e",
-            gone,
-        )
-        bulk.first("UNWIND $rows AS r MATCH (p:Person {id: r.id}) DETACH DELETE p", gone)
+        bulk.first(_DROP_EXPLANATIONS, gone)
+        bulk.first(_DROP_PERSONS, gone)
     person_ids = pa.array(persons["id"], type=pa.string())
     person_sources = pa.array(persons["source"], type=pa.string())
     positions = pa.array(position, type=pa.int32())
@@ -742,6 +739,16 @@ def _write_chunk(
         [at >= 0 for at in position],
         [replaced.get(i) for i in range(len(chunk))],
     )
+
+
+#: What ``replace`` deletes before it writes a person anew (per batch of replaced persons).
+#: On LadybugDB 0.22 the person delete is a primary-key lookup per row; the explanation
+#: delete is planned as a scan of the explanations joined to the persons (fine for the
+#: corrections ``replace`` is for; see tests/kg/test_identity.py).
+_DROP_EXPLANATIONS = (
+    "UNWIND $rows AS r MATCH (p:Person {id: r.id})-[:EXPLAINED_BY]->(e:Explanation) DETACH DELETE e"
+)
+_DROP_PERSONS = "UNWIND $rows AS r MATCH (p:Person {id: r.id}) DETACH DELETE p"
 
 
 def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:

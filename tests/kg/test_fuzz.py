@@ -199,17 +199,7 @@ def seed_hake_instance() -> dict[str, Any]:
     """Two valid instance-level images: two pairs of one person (merged) and one pair without
     part-state labels."""
 
-    def pair(activity: str, box: list[int], labels: list[tuple[int, int]] | None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "hoi_id": _hoi(activity),
-            "human_bbox": box,
-            "object_bbox": [50, 50, 90, 90],
-            "width": 640,
-            "height": 480,
-        }
-        if labels is not None:
-            out["action_labels"] = [{"human_part": p, "partstate": s} for p, s in labels]
-        return out
+    from tests.kg.helpers import pair
 
     return {
         "fz-det-1.jpg": {

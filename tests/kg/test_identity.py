@@ -188,3 +188,16 @@ def test_persons_of_one_frame_must_agree_on_its_timestamp(store: GraphStore, tmp
     assert _ids(store) == ["v.mp4#2/0"]
     path.write_text(json.dumps(rows[0]) + "\n")
     assert ingest_observations_jsonl(store, path).persons_added == 1
+
+
+def test_replace_deletes_persons_by_primary_key(tmp_path: Path) -> None:
+    """The per-batch person delete of ``replace`` is an index lookup on LadybugDB, not a scan
+    of the persons (its cost does not grow with the store)."""
+    from kg import EmbeddedStore
+    from kg.ingest import _DROP_PERSONS
+
+    with EmbeddedStore(tmp_path / "g") as store:
+        init_store(store)
+        plan = store.execute(f"EXPLAIN {_DROP_PERSONS}", rows=[{"id": "a.jpg/0"}])[0]["explain result"]
+    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: Person" in plan
+    assert "SCAN_NODE_TABLE" not in plan

@@ -23,6 +23,7 @@ from kg.schema import NODES, RELS
 from kg.store import EmbeddedStore
 from ontology import AnnotationFormatError, observation_dict
 from ontology.hake import MAX_JSON_DEPTH
+from tests.ontology.test_malformed import image_entry
 
 OK_LINE = {"image_id": "a.jpg", "person_id": "0", "box": [0.0, 0.0, 10.0, 20.0]}
 #: Coordinates that are not float32: the store must give back what validation returned.
@@ -48,21 +49,6 @@ def _nested(levels: int) -> object:
     for _ in range(levels):
         value = [value]
     return value
-
-
-def _image_entry(**overrides: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "hoi_id": [153],
-        "parts_list": [0] * 10,
-        "foot_list": [0] * 12,
-        "leg_list": [0] * 10,
-        "hip_list": [0] * 5,
-        "hand_list": [0] * 31,
-        "arm_list": [0] * 5,
-        "head_list": [0] * 13,
-    }
-    entry.update(overrides)
-    return entry
 
 
 def _instance_entry(**overrides: Any) -> dict[str, Any]:
@@ -96,7 +82,7 @@ def _repeat_key(text: bytes, key: bytes) -> bytes:
     return text[:at] + b'"' + key + b'": 1, ' + text[at:]
 
 
-IMAGE = _hake(_image_entry)
+IMAGE = _hake(image_entry)
 INSTANCE = _hake(_instance_entry)
 
 #: (kind, case) -> (file name, bytes or None for "make a directory"/"missing", words in the message)
@@ -187,12 +173,12 @@ CASES: dict[tuple[str, str], tuple[str, bytes | None, tuple[str, ...]]] = {
     ("hake-image", "corrupt json.gz"): ("i.json.gz", gzip.compress(IMAGE)[:20] + b"\xff" * 40, ("corrupt",)),
     ("hake-image", "hoi_id beyond int64"): (
         "i.json",
-        _hake(_image_entry, hoi_id=[2**63]),
+        _hake(image_entry, hoi_id=[2**63]),
         ("'b.jpg'", "hoi_id"),
     ),
     ("hake-image", "nested too deep"): (
         "i.json",
-        _hake(_image_entry, extra=_nested(MAX_JSON_DEPTH)),
+        _hake(image_entry, extra=_nested(MAX_JSON_DEPTH)),
         ("'b.jpg'", "levels"),
     ),
     ("hake-image", "repeated image key"): ("i.json", IMAGE.replace(b"b.jpg", b"a.jpg"), ("'a.jpg'", "twice")),
