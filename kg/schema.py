@@ -57,14 +57,15 @@ Every node has ``id``; ontology nodes also ``name`` (the ontology label: ``"hand
 ``source`` is ``"annotation"`` or ``"model"``. ``keypoints`` is the 17 COCO keypoints
 flattened ``[x, y, score, ...]``; ``part_boxes`` the 10 fine parts' boxes flattened in
 channel order ``[x1, y1, x2, y2, ...]`` with NaN for a part without a box.
-These three are stored as 32-bit floats on every backend (``FLOAT[]``; Neo4j gets the same
-float32 values): the records round box and keypoint values to float32 when they accept them
+These three are stored as 32-bit floats on every backend, as fixed-size arrays on the
+embedded store (``FLOAT[4]``, ``FLOAT[51]``, ``FLOAT[40]``; Neo4j gets the same float32
+values as lists): the records round box and keypoint values to float32 when they accept them
 (and refuse values beyond float32's range, see :mod:`ontology.records`), so what is stored is
 exactly what was accepted. Detector and pose outputs are float32 and annotations are whole
-pixels, so they are unchanged; anything else moves by under 0.001 px below 8K. LadybugDB
-compresses 64-bit float lists slowly: measured, 700K boxes ``COPY`` in 20 s as ``DOUBLE[]``
-and in 7 s as ``FLOAT[]`` (with compression, which the store now turns off: see
-:class:`kg.store.embedded.EmbeddedStore`).
+pixels, so they are unchanged; anything else moves by under 0.001 px below 8K. Fixed-size,
+because LadybugDB 0.22 compresses *variable-length* float lists wrongly when later ``COPY``
+statements append to a table (values read back zeroed), while fixed-size arrays, scalars and
+strings come back exact (see :class:`kg.store.embedded.EmbeddedStore`, which compresses).
 
 Person -> image is ``IN_IMAGE``, not ``IN``: ``IN`` is a reserved word in LadybugDB's parser
 (``MATCH (p)-[:IN]->(i)`` fails there), and the schema must read the same on every store.
@@ -146,9 +147,9 @@ NODES: tuple[NodeTable, ...] = (
         (
             ("id", "STRING"),
             ("person_id", "STRING"),
-            ("bbox", "FLOAT[]"),
-            ("keypoints", "FLOAT[]"),
-            ("part_boxes", "FLOAT[]"),
+            ("bbox", "FLOAT[4]"),
+            ("keypoints", "FLOAT[51]"),
+            ("part_boxes", "FLOAT[40]"),
             ("track_id", "INT64"),
             ("source", "STRING"),
             ("model", "STRING"),

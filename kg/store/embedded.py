@@ -243,8 +243,9 @@ def _arrow(properties: tuple[tuple[str, str], ...], columns: Columns, keys: tupl
             raise StoreError(f"bulk relationship columns need {key!r}")
         arrays[key] = _array(columns[key], pa.string(), n)
     for name, typ in properties:
-        if typ.endswith("[]"):
-            arrow_type = pa.list_(pa.float32() if typ == "FLOAT[]" else pa.float64())
+        if typ.endswith("]"):  # FLOAT[4]: a fixed-size array of float32
+            width = int(typ[typ.index("[") + 1 : -1])
+            arrow_type = pa.list_(pa.float32() if typ.startswith("FLOAT") else pa.float64(), width)
         else:
             arrow_type = pa.type_for_alias(_ARROW_TYPES[typ])
         arrays[name] = _array(columns.get(name), arrow_type, n)
@@ -437,8 +438,6 @@ class EmbeddedStore:
         create: bool = True,
         progress: bool | None = None,
     ) -> None:
-        import ladybug
-
         self.path = Path(path)
         self.read_only = read_only
         self._progress = sys.stderr.isatty() if progress is None else progress
@@ -452,17 +451,27 @@ class EmbeddedStore:
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(
-                str(db_file),
-                read_only=read_only,
-                buffer_pool_size=buffer_pool_bytes,
-                # LadybugDB 0.22 compresses float lists wrongly when later COPYs append to a
-                # table: boxes read back with coordinates zeroed (found by tests/kg/test_fuzz.py;
-                # tests/kg/store/test_stores.py keeps the upstream bug in sight). Measured for
-                # 100K persons: ingest 9.3 s -> 10.3 s, store 47 MB -> 138 MB.
-                compression=False,
-            )
-            self._conn = ladybug.Connection(self._db)
+            # LadybugDB 0.22 compresses variable-length float lists wrongly when later COPYs
+            # append to a table (values read back zeroed; found by tests/kg/test_fuzz.py,
+            # tests/kg/store/test_stores.py keeps the upstream bug in sight); fixed-size
+            # arrays, scalars and strings come back exact, and kg.schema stores boxes and
+            # keypoints as fixed-size arrays. Compression pays: measured on 700K simulated
+            # persons, ingest 60 s -> 36 s and reason + write back 104 s -> 80 s.
+            self._compression = True
+            self._buffer_pool_bytes = buffer_pool_bytes
+            self._connect()
+            if not read_only and self._has_variable_lists():
+                # A store made before boxes were fixed-size arrays: appending to its
+                # variable-length lists must not be compressed.
+                self.close()
+                warnings.warn(
+                    f"{self.path} was made by an earlier hake (boxes as variable-length lists), "
+                    "which LadybugDB cannot compress safely: it is written uncompressed (slower); "
+                    "ingest into a new store (`hake init --store NEW`) for the faster format",
+                    stacklevel=2,
+                )
+                self._compression = False
+                self._connect()
         except RuntimeError as err:
             holder = _lock_holder(db_file)
             if holder is not None:
@@ -500,6 +509,26 @@ class EmbeddedStore:
                 self.close()  # release the file lock before reporting
                 raise
 
+    def _connect(self) -> None:
+        import ladybug
+
+        self._db = ladybug.Database(
+            str(self.path / DB_FILE),
+            read_only=self.read_only,
+            buffer_pool_size=self._buffer_pool_bytes,
+            compression=self._compression,
+        )
+        self._conn = ladybug.Connection(self._db)
+
+    def _has_variable_lists(self) -> bool:
+        """Whether the stored ``Person`` table keeps boxes as variable-length lists (``FLOAT[]``,
+        stores made before kg.schema's fixed-size arrays)."""
+        tables = {r["name"] for r in self._run("CALL show_tables() RETURN name", None)}
+        if "Person" not in tables:
+            return False
+        rows = self._run("CALL table_info('Person') RETURN name, type", None)
+        return any(r["name"] == "bbox" and str(r["type"]).endswith("[]") for r in rows)
+
     def is_stale(self) -> bool:
         """Whether the database changed on disk since this store was opened (another process
         wrote to it): a read-only store then still reads its old snapshot; open it again to
@@ -525,6 +554,13 @@ class EmbeddedStore:
         """LadybugDB's error as ours: a refused write (read-only store or transaction), or the
         database's message with the query."""
         message = str(err)
+        if "buffer pool is full" in message:
+            return StoreError(
+                f"LadybugDB's buffer pool filled up ({message}); a bulk load is one transaction and "
+                "must fit in it, and what failed was not written: open the store with a larger "
+                "buffer pool (EmbeddedStore(path, buffer_pool_bytes=...); the default is most of "
+                "the machine's memory) or load the input in parts"
+            )
         if "read-only" in message.lower() or "read only" in message.lower():
             return ReadOnlyError(f"the store {self.path} refused a write (read-only): {message}")
         return QueryError(f"{message}\n  in query: {cypher.strip()}")
@@ -598,6 +634,17 @@ class EmbeddedStore:
         for r in result if isinstance(result, list) else [result]:
             r.close()
         return None
+
+    def _rollback(self) -> None:
+        """Roll back the open write transaction. LadybugDB has already rolled back one whose
+        statement failed inside the engine (e.g. a ``COPY`` that outgrew the buffer pool): that
+        is no second error, and the caller re-raises the first one."""
+        error = self._control("ROLLBACK")
+        if error is not None and "no active transaction" not in error.lower():
+            # (e.g. the buffer pool is still full): the uncommitted transaction goes with the
+            # connection, and the store is as before it
+            self.close()
+            self._connect()
 
     def execute(self, cypher: str, /, **params: Any) -> list[dict[str, Any]]:
         self._check_writable()
@@ -693,7 +740,7 @@ class EmbeddedStore:
                     {"id": load_id, "created": datetime.now(UTC).isoformat(timespec="seconds")},
                 )
             except BaseException:
-                self._run("ROLLBACK", None)
+                self._rollback()
                 raise
             self._run("COMMIT", None)
         except BaseException:
@@ -879,7 +926,7 @@ class EmbeddedStore:
             yield
         except BaseException:
             self._in_tx = False
-            self._run("ROLLBACK", None)
+            self._rollback()
             raise
         self._in_tx = False
         self._run("COMMIT", None)

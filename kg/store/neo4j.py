@@ -227,8 +227,8 @@ class Neo4jStore:
         props = ", ".join(f"{name}: r.{name}" for name, _ in node.properties)
         # The label and property names come from kg.schema, never from user input.
         cypher = f"UNWIND $rows AS r CREATE (:{label} {{{props}}})"
-        floats32 = [name for name, typ in node.properties if typ == "FLOAT[]" and name in columns]
-        if floats32:  # the values the embedded store keeps (kg.schema: FLOAT[] is float32)
+        floats32 = [name for name, typ in node.properties if typ.startswith("FLOAT[") and name in columns]
+        if floats32:  # the values the embedded store keeps (kg.schema: FLOAT[n] is float32)
             columns = {**columns, **{name: _float32_lists(columns[name]) for name in floats32}}
         self.run_batches(cypher, _rows(columns, [name for name, _ in node.properties]))
 

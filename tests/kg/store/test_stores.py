@@ -295,3 +295,104 @@ def test_boxes_round_trip_over_many_ingests(tmp_path: Path) -> None:
         stored = {r["id"]: r["box"] for r in store.query("MATCH (p:Person) RETURN p.id AS id, p.bbox AS box")}
     wrong = {k: (x, stored[k]) for k, x in written.items() if stored[k] != x}
     assert not wrong, wrong
+
+
+def _arrays_wrong_after_appending_copies(typ: str, folder: Path) -> int:
+    """Six ``COPY`` statements append float32 lists of width 4 (as ingests append boxes),
+    alternating mostly-zero batches and batches of any values, with LadybugDB compressing; how
+    many rows read back differ from what was written."""
+    import random
+
+    import ladybug
+    import pyarrow as pa
+
+    rng = random.Random(2)
+    db = ladybug.Database(str(folder / "db"), compression=True)
+    conn = ladybug.Connection(db)
+    conn.execute(f"CREATE NODE TABLE P(id STRING, v {typ}, PRIMARY KEY(id))")
+    arrow_type = pa.list_(pa.float32(), 4) if typ == "FLOAT[4]" else pa.list_(pa.float32())
+    written: dict[str, list[float]] = {}
+    for batch in range(6):
+        rows = [
+            [0.0] * 4
+            if batch % 2 == 0 and rng.random() < 0.9
+            else [
+                float(np.float32(rng.choice([0.0, rng.uniform(-1e4, 1e4), rng.randint(0, 500)])))
+                for _ in range(4)
+            ]
+            for _ in range(rng.choice([3, 50, 2049, 5000]))
+        ]
+        ids = [f"p{len(written) + i}" for i in range(len(rows))]
+        written.update(zip(ids, rows, strict=True))
+        _rows = pa.table({"id": ids, "v": pa.array(rows, type=arrow_type)})  # noqa: F841
+        conn.execute("COPY P FROM _rows")
+    result = conn.execute("MATCH (p:P) RETURN p.id, p.v")
+    stored = {row[0]: row[1] for row in result.get_all()}  # type: ignore[union-attr]
+    conn.close()
+    db.close()
+    return sum(stored[k] != v for k, v in written.items())
+
+
+def test_fixed_size_arrays_survive_compressed_appends(tmp_path: Path) -> None:
+    """Why kg.schema stores boxes as ``FLOAT[4]`` (and keypoints, part boxes as fixed-size
+    arrays): with compression on, the same appends that corrupt variable-length lists leave
+    fixed-size arrays exact."""
+    (tmp_path / "fixed").mkdir()
+    (tmp_path / "variable").mkdir()
+    assert _arrays_wrong_after_appending_copies("FLOAT[4]", tmp_path / "fixed") == 0
+    # the data is adversarial enough to catch the upstream bug (if this fails, the bug is
+    # fixed: see test_ladybug_float_list_compression_bug_is_still_there)
+    assert _arrays_wrong_after_appending_copies("FLOAT[]", tmp_path / "variable") > 0
+
+
+def test_store_of_variable_length_lists_is_written_uncompressed(tmp_path: Path) -> None:
+    """A store made before boxes were fixed-size arrays keeps working: it is opened without
+    compression (with a warning), and boxes appended by later ingests come back exact."""
+    import ladybug
+
+    from kg.ingest import ingest_observations, init_store
+    from kg.store.embedded import DB_FILE
+    from ontology import Box, PersonObservation
+
+    (tmp_path / "g").mkdir()
+    db = ladybug.Database(str(tmp_path / "g" / DB_FILE))
+    conn = ladybug.Connection(db)
+    conn.execute(
+        "CREATE NODE TABLE Person(id STRING, person_id STRING, bbox FLOAT[], keypoints FLOAT[], "
+        "part_boxes FLOAT[], track_id INT64, source STRING, model STRING, digest STRING, PRIMARY KEY(id))"
+    )
+    conn.close()
+    db.close()
+    written: dict[str, list[float]] = {}
+    with pytest.warns(UserWarning, match="written uncompressed"):
+        store = EmbeddedStore(tmp_path / "g")
+    with store:
+        init_store(store)
+        for n, batch in enumerate(
+            [[[0.0, 0.0, 1.0, 1.0]] * 3, [[0.0, 20.25, 1.0, 30.0], [1.5, 2.0, 380.0, 7.0]]]
+        ):
+            for i, box in enumerate(batch):
+                written[f"{n}.jpg/{i}"] = box
+            ingest_observations(
+                store, [PersonObservation(f"{n}.jpg", str(i), box=Box(*x)) for i, x in enumerate(batch)]
+            )
+        stored = {r["id"]: r["box"] for r in store.query("MATCH (p:Person) RETURN p.id AS id, p.bbox AS box")}
+    assert stored == written
+
+
+def test_load_larger_than_the_buffer_pool_fails_cleanly(tmp_path: Path) -> None:
+    """A bulk load is one transaction and must fit in LadybugDB's buffer pool: one that does
+    not is refused with advice, leaves the store as it was, and the store keeps working."""
+    from kg.ingest import init_store
+
+    with EmbeddedStore(tmp_path / "g", buffer_pool_bytes=64 * 2**20) as store:
+        init_store(store)
+        with pytest.raises(StoreError, match="buffer pool filled up.*buffer_pool_bytes"):
+            with store.bulk_load() as load:
+                load.insert("Image", {"id": [f"image-{i:09d}-with-a-long-name" for i in range(1_500_000)]})
+        assert store.query("MATCH (i:Image) RETURN count(*) AS n") == [{"n": 0}]
+        with store.bulk_load() as load:
+            load.insert("Image", {"id": ["a.jpg"]})
+        assert store.query("MATCH (i:Image) RETURN i.id AS id") == [{"id": "a.jpg"}]
+    with EmbeddedStore(tmp_path / "g", read_only=True) as store:
+        assert store.query("MATCH (i:Image) RETURN i.id AS id") == [{"id": "a.jpg"}]
