@@ -103,7 +103,8 @@ def init_store(store: GraphStore) -> dict[str, int]:
     with store.transaction():
         store.run_batches(
             "UNWIND $rows AS r MERGE (n:BodyPart {id: r.id}) "
-            "SET n.name = r.name, n.granularity = r.granularity, n.side = r.side, n.idx = r.idx",
+            "SET n.kind = 'body_part', n.name = r.name, n.granularity = r.granularity, "
+            "n.side = r.side, n.idx = r.idx",
             [
                 {
                     "id": p.id,
@@ -121,7 +122,7 @@ def init_store(store: GraphStore) -> dict[str, int]:
             [{"fine": p.id, "coarse": p.coarse} for p in onto.body_parts],
         )
         store.run_batches(
-            "UNWIND $rows AS r MERGE (n:PartState {id: r.id}) SET n.name = r.name, "
+            "UNWIND $rows AS r MERGE (n:PartState {id: r.id}) SET n.kind = 'part_state', n.name = r.name, "
             "n.part = r.part, n.verb_phrase = r.verb_phrase, n.no_interaction = r.no_interaction, "
             "n.idx = r.idx, n.hico_idx = r.hico_idx",
             [
@@ -144,17 +145,17 @@ def init_store(store: GraphStore) -> dict[str, int]:
         )
         store.run_batches(
             "UNWIND $rows AS r MERGE (n:Verb {id: r.id}) "
-            "SET n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
+            "SET n.kind = 'verb', n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
             [{"id": v.id, "name": v.name, "idx": v.index, "hico_id": v.hico_id} for v in onto.verbs],
         )
         store.run_batches(
             "UNWIND $rows AS r MERGE (n:Object {id: r.id}) "
-            "SET n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
+            "SET n.kind = 'object', n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
             [{"id": o.id, "name": o.name, "idx": o.index, "hico_id": o.hico_id} for o in onto.objects],
         )
         store.run_batches(
             "UNWIND $rows AS r MERGE (n:Activity {id: r.id}) "
-            "SET n.name = r.name, n.idx = r.idx, n.hoi_id = r.hoi_id",
+            "SET n.kind = 'activity', n.name = r.name, n.idx = r.idx, n.hoi_id = r.hoi_id",
             [{"id": a.id, "name": a.name, "idx": a.index, "hoi_id": a.hoi_id} for a in onto.activities],
         )
         rows = [{"id": a.id, "verb": a.verb, "object": a.object} for a in onto.activities]

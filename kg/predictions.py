@@ -87,7 +87,6 @@ class _Columns:
     c_kind: Any  # numpy (C,) str kind
     c_term: Any  # (C,) term ids
     c_weight: Any  # (C,) float64
-    c_rank: Any  # (C,) int64, 1 = largest
     c_edge: Any  # (C,) string, nullable
 
 
@@ -130,7 +129,6 @@ def _batch_columns(persons: Sequence[str], batch: PredictionBatch) -> _Columns:
             c_kind=np.zeros(0, dtype=str),
             c_term=pa.array([], pa.string()),
             c_weight=pa.array([], pa.float64()),
-            c_rank=pa.array([], pa.int64()),
             c_edge=pa.array([], pa.string()),
         )
     assert batch.offsets is not None and batch.channel is not None and batch.weight is not None
@@ -155,7 +153,6 @@ def _batch_columns(persons: Sequence[str], batch: PredictionBatch) -> _Columns:
         c_kind=kinds[channel],
         c_term=pa.DictionaryArray.from_arrays(pa.array(channel), pa.array(batch.channel_terms, pa.string())),
         c_weight=pa.array(batch.weight.astype(np.float64)),
-        c_rank=pa.array(np.arange(len(channel), dtype=np.int64) - offsets[c_pred] + 1),
         c_edge=edge,
     )
 
@@ -172,7 +169,6 @@ def _record_columns(preds: Sequence[tuple[str, ActivityPrediction]]) -> _Columns
     c_kind: list[str] = []
     c_term: list[str] = []
     c_weight: list[float] = []
-    c_rank: list[int] = []
     c_edge: list[str | None] = []
     for i, (_, p) in enumerate(preds):
         e = p.explanation
@@ -183,12 +179,11 @@ def _record_columns(preds: Sequence[tuple[str, ActivityPrediction]]) -> _Columns
         method.append(e.method)
         baseline.append(e.baseline)
         rest.append(e.rest)
-        for rank, c in enumerate(e.contributions, start=1):
+        for c in e.contributions:
             c_expl.append(at)
             c_kind.append(c.kind)
             c_term.append(c.term)
             c_weight.append(c.weight)
-            c_rank.append(rank)
             c_edge.append(c.edge)
     return _Columns(
         person=pa.array([key for key, _ in preds], pa.string()),
@@ -202,7 +197,6 @@ def _record_columns(preds: Sequence[tuple[str, ActivityPrediction]]) -> _Columns
         c_kind=np.asarray(c_kind, dtype=str),
         c_term=pa.array(c_term, pa.string()),
         c_weight=pa.array(c_weight, pa.float64()),
-        c_rank=pa.array(c_rank, pa.int64()),
         c_edge=pa.array(c_edge, pa.string()),
     )
 
@@ -332,8 +326,6 @@ class PredictionWriter:
                             pa.array(cols.c_explanation[rows].astype(np.int32)), ids
                         ),
                         "weight": cols.c_weight.take(take),
-                        "rank": cols.c_rank.take(take),
-                        "kind": _const(kind, len(rows)),
                         "edge": cols.c_edge.take(take),
                     },
                 )

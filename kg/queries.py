@@ -70,7 +70,7 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->"
             "(a:Activity {name: $activity}) MATCH (t)-[c:CONTRIBUTES_TO]->(e) "
             "RETURN a.name AS activity, e.score AS score, e.method AS method, e.model AS model, "
-            "e.baseline AS baseline, e.rest AS rest, c.kind AS kind, t.name AS term, c.weight AS weight, "
+            "e.baseline AS baseline, e.rest AS rest, t.kind AS kind, t.name AS term, c.weight AS weight, "
             "c.edge AS edge "
             "ORDER BY weight DESC, term",
             {"person": "demo.jpg/0", "activity": "ride bicycle"},

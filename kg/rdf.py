@@ -15,7 +15,7 @@ predictions and explanations are ``prov:Entity`` s ``prov:wasAttributedTo`` a
     data:pred/<key>/<act>/<model>  a hake:ActivityPrediction ; hake:person ; hake:activity ;
                                 hake:score ; hake:source ; hake:modelVersion ; prov:...
     data:expl/<key>/<act>/<model>  a hake:Explanation ; hake:explains <pred> ; hake:method ;
-                                hake:contribution data:expl/.../c<rank>
+                                hake:contribution data:expl/.../<kind>/<term>[/<edge>]
     data:evidence/<state>/<target> a hake:Evidence ; hake:partState ; hake:target ; hake:count ;
                                 hake:npmi ; hake:weight   (and <state> hake:implies <target>)
 
@@ -65,6 +65,14 @@ def _fmt(name: str) -> Any:
 
 def _iri(kind: str, *parts: str) -> str:
     return DATA + kind + "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+def contribution_iri(explanation: str, kind: str, term: str, edge: str | None) -> str:
+    """The IRI of one contribution of ``explanation`` (an IRI): one per term, or per term
+    and path when the explanation keeps paths (``edge``). Ranks are the order of
+    ``hake:weight``, not part of the IRI."""
+    parts = [kind, term] if edge is None else [kind, term, edge]
+    return explanation + "/" + "/".join(quote(p, safe="") for p in parts)
 
 
 class _Triples:
@@ -206,8 +214,8 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     for r in rows(
         "MATCH (p:Person)-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
         "MATCH (x)-[c:CONTRIBUTES_TO]->(e) RETURN p.id AS p, a.id AS a, e.id AS id, "
-        "e.method AS method, e.model AS model, e.created AS created, c.kind AS kind, x.id AS term, "
-        "c.weight AS weight, c.rank AS rank, c.edge AS edge"
+        "e.method AS method, e.model AS model, e.created AS created, x.kind AS kind, x.id AS term, "
+        "c.weight AS weight, c.edge AS edge"
     ):
         s = _iri("expl", r["p"], r["a"], r["model"])
         t.a(s, h + "Explanation", PROV + "Entity")
@@ -215,14 +223,13 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.add(s, h + "method", r["method"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], "model"))
         t.time(s, PROV + "generatedAtTime", r["created"])
-        c = f"{s}/c{r['rank']}"
+        c = contribution_iri(s, r["kind"], r["term"], r["edge"])
         t.add(s, h + "contribution", t.node(c))
         t.a(c, h + "Contribution")
         label = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}[r["kind"]]
         t.add(c, h + "term", t.node(term_iri[label][r["term"]]))
         t.add(c, h + "kind", r["kind"])
         t.add(c, h + "weight", float(r["weight"]))
-        t.add(c, h + "rank", int(r["rank"]))
         t.add(c, h + "edge", r["edge"])
     for label in ("Activity", "Verb"):
         for r in rows(

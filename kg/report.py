@@ -61,8 +61,9 @@ _EXPLANATIONS = (
     "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
     "MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN a.id AS activity, a.name AS activity_name, "
     "e.score AS score, e.method AS method, e.model AS model, e.version AS version, "
-    "e.created AS created, e.baseline AS baseline, e.rest AS rest, c.kind AS kind, t.id AS term, "
-    "t.name AS name, c.weight AS weight, c.rank AS rank, c.edge AS edge ORDER BY score DESC, activity, rank"
+    "e.created AS created, e.baseline AS baseline, e.rest AS rest, t.kind AS kind, t.id AS term, "
+    "t.name AS name, c.weight AS weight, c.edge AS edge "
+    "ORDER BY score DESC, activity, model, weight DESC, name, edge"
 )
 
 
@@ -145,7 +146,7 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
                 "term": r["term"],
                 "name": r["name"],
                 "weight": r["weight"],
-                "rank": r["rank"],
+                "rank": len(entry["contributions"]) + 1,  # by weight, largest first
                 "edge": r["edge"],
             }
         )
@@ -172,7 +173,7 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
 def _rdf(data: PersonExplanations, fmt: str) -> str:
     import pyoxigraph
 
-    from kg.rdf import DATA, PROV, RDF_TYPE, _iri, _Triples
+    from kg.rdf import DATA, PROV, RDF_TYPE, _iri, _Triples, contribution_iri
 
     onto = load()
     h = onto.activities[0].iri.rsplit("#", 1)[0] + "#"
@@ -208,13 +209,12 @@ def _rdf(data: PersonExplanations, fmt: str) -> str:
         t.add(expl, PROV + "wasAttributedTo", t.node(agent))
         t.time(expl, PROV + "generatedAtTime", e["created"])
         for c in e["contributions"]:
-            node = f"{expl}/c{c['rank']}"
+            node = contribution_iri(expl, c["kind"], c["term"], c["edge"])
             t.add(expl, h + "contribution", t.node(node))
             t.a(node, h + "Contribution")
             t.add(node, h + "term", t.node(iris[c["kind"]][c["term"]].iri))
             t.add(node, h + "kind", c["kind"])
             t.add(node, h + "weight", float(c["weight"]))
-            t.add(node, h + "rank", int(c["rank"]))
             t.add(node, h + "edge", c["edge"])
             t.add(
                 node,

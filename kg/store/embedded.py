@@ -457,21 +457,8 @@ class EmbeddedStore:
             # arrays, scalars and strings come back exact, and kg.schema stores boxes and
             # keypoints as fixed-size arrays. Compression pays: measured on 700K simulated
             # persons, ingest 60 s -> 36 s and reason + write back 104 s -> 80 s.
-            self._compression = True
             self._buffer_pool_bytes = buffer_pool_bytes
             self._connect()
-            if not read_only and self._has_variable_lists():
-                # A store made before boxes were fixed-size arrays: appending to its
-                # variable-length lists must not be compressed.
-                self.close()
-                warnings.warn(
-                    f"{self.path} was made by an earlier hake (boxes as variable-length lists), "
-                    "which LadybugDB cannot compress safely: it is written uncompressed (slower); "
-                    "ingest into a new store (`hake init --store NEW`) for the faster format",
-                    stacklevel=2,
-                )
-                self._compression = False
-                self._connect()
         except RuntimeError as err:
             holder = _lock_holder(db_file)
             if holder is not None:
@@ -481,6 +468,14 @@ class EmbeddedStore:
                 ) from None
             raise StoreError(f"cannot open embedded store {self.path}: {err}") from None
         self._in_tx = False
+        if not read_only and self._earlier_format():
+            self.close()
+            raise StoreError(
+                f"{self.path} was made by an earlier hake (store format 1: boxes as variable-length "
+                "lists, contribution kind and rank as columns), which this version does not write "
+                "to; it can still be read (`hake query --store ...`). Ingest into a new store "
+                "(`hake init --store NEW`) to keep working"
+            )
         self._opened_on = _file_state(db_file)
         journal = self.path / JOURNAL_FILE
         if read_only and journal.exists():
@@ -516,13 +511,14 @@ class EmbeddedStore:
             str(self.path / DB_FILE),
             read_only=self.read_only,
             buffer_pool_size=self._buffer_pool_bytes,
-            compression=self._compression,
+            compression=True,
         )
         self._conn = ladybug.Connection(self._db)
 
-    def _has_variable_lists(self) -> bool:
-        """Whether the stored ``Person`` table keeps boxes as variable-length lists (``FLOAT[]``,
-        stores made before kg.schema's fixed-size arrays)."""
+    def _earlier_format(self) -> bool:
+        """Whether the store is of format 1 (before 2026-12-02): its ``Person`` table keeps
+        boxes as variable-length lists (``FLOAT[]``), which must not be appended to with
+        compression on, and its ``CONTRIBUTES_TO`` has ``kind`` and ``rank`` columns."""
         tables = {r["name"] for r in self._run("CALL show_tables() RETURN name", None)}
         if "Person" not in tables:
             return False

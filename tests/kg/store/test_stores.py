@@ -345,14 +345,13 @@ def test_fixed_size_arrays_survive_compressed_appends(tmp_path: Path) -> None:
     assert _arrays_wrong_after_appending_copies("FLOAT[]", tmp_path / "variable") > 0
 
 
-def test_store_of_variable_length_lists_is_written_uncompressed(tmp_path: Path) -> None:
-    """A store made before boxes were fixed-size arrays keeps working: it is opened without
-    compression (with a warning), and boxes appended by later ingests come back exact."""
+def test_store_of_the_earlier_format_is_read_but_not_written(tmp_path: Path) -> None:
+    """A store made before boxes were fixed-size arrays (format 1) is refused for writing
+    with advice (appending to its variable-length lists with compression on would corrupt
+    them), and can still be read."""
     import ladybug
 
-    from kg.ingest import ingest_observations, init_store
     from kg.store.embedded import DB_FILE
-    from ontology import Box, PersonObservation
 
     (tmp_path / "g").mkdir()
     db = ladybug.Database(str(tmp_path / "g" / DB_FILE))
@@ -361,23 +360,15 @@ def test_store_of_variable_length_lists_is_written_uncompressed(tmp_path: Path) 
         "CREATE NODE TABLE Person(id STRING, person_id STRING, bbox FLOAT[], keypoints FLOAT[], "
         "part_boxes FLOAT[], track_id INT64, source STRING, model STRING, digest STRING, PRIMARY KEY(id))"
     )
+    conn.execute("CREATE (:Person {id: 'a.jpg/0', bbox: [1.0, 2.0, 3.0, 4.0]})")
     conn.close()
     db.close()
-    written: dict[str, list[float]] = {}
-    with pytest.warns(UserWarning, match="written uncompressed"):
-        store = EmbeddedStore(tmp_path / "g")
-    with store:
-        init_store(store)
-        for n, batch in enumerate(
-            [[[0.0, 0.0, 1.0, 1.0]] * 3, [[0.0, 20.25, 1.0, 30.0], [1.5, 2.0, 380.0, 7.0]]]
-        ):
-            for i, box in enumerate(batch):
-                written[f"{n}.jpg/{i}"] = box
-            ingest_observations(
-                store, [PersonObservation(f"{n}.jpg", str(i), box=Box(*x)) for i, x in enumerate(batch)]
-            )
-        stored = {r["id"]: r["box"] for r in store.query("MATCH (p:Person) RETURN p.id AS id, p.bbox AS box")}
-    assert stored == written
+    before = (tmp_path / "g" / DB_FILE).read_bytes()
+    with pytest.raises(StoreError, match="earlier hake.*hake init --store NEW"):
+        EmbeddedStore(tmp_path / "g")
+    assert (tmp_path / "g" / DB_FILE).read_bytes() == before
+    with EmbeddedStore(tmp_path / "g", read_only=True) as store:
+        assert store.query("MATCH (p:Person) RETURN p.bbox AS box") == [{"box": [1.0, 2.0, 3.0, 4.0]}]
 
 
 def test_load_larger_than_the_buffer_pool_fails_cleanly(tmp_path: Path) -> None:
