@@ -24,6 +24,7 @@ import gc
 import itertools
 import math
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,12 @@ class IngestReport:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _run_id() -> str:
+    """A fresh ``Run`` id (random: no older row carries it; 12 characters, which LadybugDB
+    stores inline)."""
+    return secrets.token_hex(6)
 
 
 def image_node_id(obs: PersonObservation) -> str:
@@ -530,6 +537,8 @@ def _ingest_items(
                     "SET i.width = r.width, i.height = r.height",
                     [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
                 )
+            if state.report.activities_added:
+                _annotation_run(bulk, state)
             if into is None:
                 bar(0, note="all records checked; writing to the store")
     finally:
@@ -538,6 +547,26 @@ def _ingest_items(
         bar(0, close=True)
     state.report.seconds = round(time.perf_counter() - start, 3)
     return state.report
+
+
+def _annotation_run(bulk: BulkLoad, state: _IngestState) -> None:
+    """The ``Run`` node of the ground-truth activities an ingest adds (its ``DOES`` edges carry
+    its id): where they come from (``version``: the ingest's source) and when."""
+    for table, prop in (("Run", "id"), ("DOES", "run")):
+        bulk.tag(table, prop, state.run)
+    bulk.insert(
+        "Run",
+        {
+            "id": [state.run],
+            "kind": ["annotation"],
+            "model": [ANNOTATION_MODEL],
+            "version": [state.source],
+            "ontology": [load().version],
+            "created": [state.created],
+            "persons": [state.report.persons_added],
+            "predictions": [state.report.activities_added],
+        },
+    )
 
 
 @dataclass
@@ -553,6 +582,8 @@ class _IngestState:
     created: str
     report: IngestReport
     seen: set[str] = field(default_factory=set)
+    #: the id of the ``Run`` node (``kind = "annotation"``) of the ground truth this ingest adds
+    run: str = field(default_factory=lambda: _run_id())
 
 
 @dataclass
@@ -612,11 +643,8 @@ def _write_chunk(
     }
     persons["digest"] = []
     near: dict[str, list[Any]] = {"from": [], "to": [], "score": [], "count": []}
-    does: dict[str, list[Any]] = {
-        k: [] for k in ("from", "to", "score", "source", "model", "version", "ontology", "created")
-    }
+    does: dict[str, list[Any]] = {k: [] for k in ("from", "to", "score", "source", "model", "run")}
     report, seen, stored_images, sizes = state.report, state.seen, state.stored_images, state.sizes
-    onto_version = load().version
     position: list[int] = []  # per chunk item: its index in ``persons``, -1 when skipped
     replaced: dict[int, dict[str, Any]] = {}  # chunk position -> stored data of a replaced person
     chunk_keys: list[str] = []
@@ -699,9 +727,7 @@ def _write_chunk(
             does["score"] += [1.0] * n
             does["source"] += ["annotation"] * n
             does["model"] += [ANNOTATION_MODEL] * n
-            does["version"] += [state.source] * n
-            does["ontology"] += [onto_version] * n
-            does["created"] += [state.created] * n
+            does["run"] += [state.run] * n
     if replaced:  # the stored persons go first (with their predictions), in the same load
         gone = [{"id": chunk_keys[i]} for i in replaced]
         bulk.first(_DROP_EXPLANATIONS, gone)

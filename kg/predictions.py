@@ -25,13 +25,12 @@ removed by rebuilding the prediction tables (:meth:`PredictionWriter._replace_em
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kg.ingest import _all_ids, _existing
+from kg.ingest import _all_ids, _existing, _run_id
 from kg.schema import person_key
 from kg.store.base import BulkLoad, GraphStore
 from ontology import ActivityPrediction, StoreError, load
@@ -61,7 +60,7 @@ class Run:
 def new_run(model: str, version: str, method: str | None = None, **options: Any) -> Run:
     """A fresh run id (random, so that no older row carries it) stamped with the time now."""
     return Run(
-        id=secrets.token_hex(8),
+        id=_run_id(),
         model=model,
         version=version,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -277,9 +276,6 @@ class PredictionWriter:
                 "score": cols.score,
                 "source": _const("model", n),
                 "model": _const(run.model, n),
-                "version": _const(run.version, n),
-                "ontology": _const(run.ontology, n),
-                "created": _const(run.created, n),
                 "run": _const(run.id, n),
             },
         )
@@ -294,10 +290,7 @@ class PredictionWriter:
                     "id": ids,
                     "method": cols.method,
                     "model": _const(run.model, e),
-                    "version": _const(run.version, e),
                     "score": cols.score.take(explained),
-                    "ontology": _const(run.ontology, e),
-                    "created": _const(run.created, e),
                     "baseline": cols.baseline,
                     "rest": cols.rest,
                     "run": _const(run.id, e),

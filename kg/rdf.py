@@ -134,7 +134,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=10, desc="exporting RDF", unit="table")
+        bar = tqdm(total=11, desc="exporting RDF", unit="table")
 
     def rows(cypher: str) -> list[dict[str, Any]]:
         if bar is not None:
@@ -198,23 +198,30 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.add(s, h + "person", t.node(_iri("person", r["p"])))
         t.add(s, h + "bodyPart", t.node(term_iri["BodyPart"][r["b"]]))
         t.add(s, h + "probability", float(r["prob"]))
+    # what is the same for every row of a write (model version, time) is on its Run
+    runs = {
+        r["id"]: r
+        for r in rows("MATCH (r:Run) RETURN r.id AS id, r.version AS version, r.created AS created")
+    }
+    nothing: dict[str, Any] = {"version": None, "created": None}
     for r in rows(
         "MATCH (p:Person)-[e:DOES]->(a:Activity) RETURN p.id AS p, a.id AS a, e.score AS score, "
-        "e.source AS source, e.model AS model, e.version AS version, e.created AS created"
+        "e.source AS source, e.model AS model, e.run AS run"
     ):
+        run = runs.get(r["run"], nothing)
         s = _iri("pred", r["p"], r["a"], r["model"])
         t.a(s, h + "ActivityPrediction", PROV + "Entity")
         t.add(s, h + "person", t.node(_iri("person", r["p"])))
         t.add(s, h + "activity", t.node(term_iri["Activity"][r["a"]]))
         t.add(s, h + "score", float(r["score"]))
         t.add(s, h + "source", r["source"])
-        t.add(s, h + "modelVersion", r["version"])
+        t.add(s, h + "modelVersion", run["version"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-        t.time(s, PROV + "generatedAtTime", r["created"])
+        t.time(s, PROV + "generatedAtTime", run["created"])
     for r in rows(
         "MATCH (p:Person)-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
         "MATCH (x)-[c:CONTRIBUTES_TO]->(e) RETURN p.id AS p, a.id AS a, e.id AS id, "
-        "e.method AS method, e.model AS model, e.created AS created, x.kind AS kind, x.id AS term, "
+        "e.method AS method, e.model AS model, e.run AS run, x.kind AS kind, x.id AS term, "
         "c.weight AS weight, c.edge AS edge"
     ):
         s = _iri("expl", r["p"], r["a"], r["model"])
@@ -222,7 +229,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.add(s, h + "explains", t.node(_iri("pred", r["p"], r["a"], r["model"])))
         t.add(s, h + "method", r["method"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], "model"))
-        t.time(s, PROV + "generatedAtTime", r["created"])
+        t.time(s, PROV + "generatedAtTime", runs.get(r["run"], nothing)["created"])
         c = contribution_iri(s, r["kind"], r["term"], r["edge"])
         t.add(s, h + "contribution", t.node(c))
         t.a(c, h + "Contribution")

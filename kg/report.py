@@ -60,8 +60,8 @@ _OBJECTS = (
 _EXPLANATIONS = (
     "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
     "MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN a.id AS activity, a.name AS activity_name, "
-    "e.score AS score, e.method AS method, e.model AS model, e.version AS version, "
-    "e.created AS created, e.baseline AS baseline, e.rest AS rest, t.kind AS kind, t.id AS term, "
+    "e.score AS score, e.method AS method, e.model AS model, e.run AS run, "
+    "e.baseline AS baseline, e.rest AS rest, t.kind AS kind, t.id AS term, "
     "t.name AS name, c.weight AS weight, c.edge AS edge "
     "ORDER BY score DESC, activity, model, weight DESC, name, edge"
 )
@@ -123,7 +123,16 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
         if len(box) == 4 and not any(v is None or math.isnan(v) for v in box):
             part_boxes[part] = list(box)
     explanations: dict[str, dict[str, Any]] = {}
-    for r in store.query(_EXPLANATIONS, person=person):
+    found = store.query(_EXPLANATIONS, person=person)
+    runs = {  # model version and time are on the run that wrote the explanation
+        r["id"]: r
+        for r in store.query(
+            "MATCH (r:Run) WHERE r.id IN $ids RETURN r.id AS id, r.version AS version, r.created AS created",
+            ids=sorted({r["run"] for r in found if r["run"] is not None}),
+        )
+    }
+    for r in found:
+        run = runs.get(r["run"], {"version": None, "created": None})
         key = f"{r['activity']}|{r['model']}"
         entry = explanations.setdefault(
             key,
@@ -133,8 +142,8 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
                 "score": r["score"],
                 "method": r["method"],
                 "model": r["model"],
-                "version": r["version"],
-                "created": r["created"],
+                "version": run["version"],
+                "created": run["created"],
                 "baseline": r["baseline"],
                 "rest": r["rest"],
                 "contributions": [],

@@ -28,7 +28,7 @@ from tests.kg.helpers import fingerprint, pair, write_instance_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The child: freeze the clock (ingest stamps DOES edges), count steps, die after step N
+# The child: freeze the clock and the run id (an annotation ingest is a Run), count steps, die after step N
 # (N = -1: never; the count is printed at the end).
 _CHILD = """
 import json, os, signal, sys
@@ -37,6 +37,7 @@ import kg.ingest
 import kg.store.embedded as embedded
 from kg.store.base import is_write_query
 kg.ingest._now = lambda: "2026-01-01T00:00:00+00:00"
+kg.ingest._run_id = lambda: "0123456789ab"
 kill_after, store_dir, kind, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 steps, counting = 0, False
 def step():

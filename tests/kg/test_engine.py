@@ -31,12 +31,14 @@ def test_reason_writes_predictions_with_provenance_and_explanations(store: Graph
     rider = preds[0][0]
     assert rider.activity.endswith("-bicycle") and rider.explanation is not None
     rows = store.query(
-        "MATCH (p:Person {id: $id})-[d:DOES]->(a:Activity) RETURN a.id AS activity, d.model AS model, "
-        "d.version AS version, d.ontology AS ontology, d.created AS created ORDER BY activity",
+        "MATCH (p:Person {id: $id})-[d:DOES]->(a:Activity) MATCH (r:Run) WHERE r.id = d.run "
+        "RETURN a.id AS activity, d.model AS model, r.version AS version, r.ontology AS ontology, "
+        "r.created AS created, r.kind AS kind ORDER BY activity",
         id="demo/street.jpg/0",
     )
     assert sorted(r["activity"] for r in rows) == sorted(p.activity for p in preds[0])
     assert {r["ontology"] for r in rows} == {"1.0.0"} and all(r["created"] for r in rows)
+    assert {r["kind"] for r in rows} == {"reasoning"}
     assert {r["model"] for r in rows} == {rider.model} and {r["version"] for r in rows} == {
         rider.model_version
     }

@@ -78,6 +78,15 @@ def test_instance_ingest_evidence_and_reingest(store: GraphStore, tmp_path: Path
     report = ingest_hake_instance(store, path)
     assert (report.persons_added, report.images_added, report.observations_added) == (3, 3, 5)
     assert report.activities_added == 4
+    # the ground truth is one Run (kind "annotation"), named by every DOES edge it added
+    runs = store.query(
+        "MATCH (r:Run) RETURN r.id AS id, r.kind AS kind, r.model AS model, r.version AS version, "
+        "r.created AS created, r.predictions AS n"
+    )
+    assert [(r["kind"], r["model"], r["version"], r["n"]) for r in runs] == [
+        ("annotation", "hake-annotation", report.source, 4)
+    ] and runs[0]["created"]
+    assert store.query("MATCH ()-[d:DOES]->() RETURN DISTINCT d.run AS run") == [{"run": runs[0]["id"]}]
     rows = store.query(
         "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS person, i.width AS w, p.bbox AS box "
         "ORDER BY person"

@@ -148,7 +148,9 @@ def test_a_new_run_replaces_the_models_earlier_predictions_only(
     assert _count(store, "()-[d:DOES]->() WHERE d.source = 'annotation'") == 2  # ground truth stays
     assert _count(store, "()-[d:DOES]->() WHERE d.model = 'another-model'") == 1  # another model stays
     assert _count(store, "(e:Explanation)") == 3 * 2 + 3 * 3
-    assert _count(store, "(r:Run)") == 3  # runs stay as provenance records
+    # runs stay as provenance records (the ground truth's ingest is one too)
+    assert _count(store, "(r:Run) WHERE r.kind = 'reasoning'") == 3
+    assert _count(store, "(r:Run) WHERE r.kind = 'annotation'") == 1
     # no contribution is left pointing at a deleted explanation
     per_explanation = store.query(
         "MATCH (t)-[c:CONTRIBUTES_TO]->(e:Explanation) RETURN e.id AS e, count(c) AS n"
