@@ -284,7 +284,7 @@ def _cmd_sparql(args: argparse.Namespace) -> int:
 
 def _cmd_infer(args: argparse.Namespace) -> int:
     from kg.ingest import ingest_observations
-    from perception import Perceiver
+    from perception import Perceiver, check_inputs
 
     if args.stride < 1:
         raise _UsageError(f"--stride must be >= 1 (got {args.stride})")
@@ -293,6 +293,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise _UsageError(f"--batch-size must be >= 1 (got {args.batch_size})")
     out = _out_file(args.out, "observations.jsonl") if args.out else None
+    check_inputs(args.inputs)  # before any model loads
     try:
         perceiver = Perceiver.from_pretrained(
             detector=args.detector,
@@ -459,6 +460,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from kg.store import EmbeddedStore
 
     start = time.perf_counter()
+    if args.image:  # inputs and checkpoints before any model loads
+        from perception import Perceiver, check_inputs
+
+        check_inputs(args.image)
+        Perceiver.check_checkpoints(
+            args.detector,
+            None if args.pose == "none" else args.pose,
+            None if args.clip == "none" else args.clip,
+        )
     out = _out_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
     observations = read_observations_jsonl(DEMO_OBSERVATIONS)
@@ -510,6 +520,78 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"done in {time.perf_counter() - start:.1f} s; query more with: "
         f"hake query --store {out / 'store'} --example why_prediction "
         f'--param person={person} --param activity="{activity}"'
+    )
+    return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """What is installed, cached and reachable (disk and one TCP connection; nothing loads)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from perception import DEFAULT_CLIP, DEFAULT_DETECTOR, DEFAULT_POSE
+    from perception._loading import checkpoint_status, hub_reachable
+    from reasoning.reasoner import default_model_path
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    reasoner = default_model_path()
+    checkpoints = [
+        checkpoint_status(what, name)
+        for what, name in (
+            ("detector", DEFAULT_DETECTOR),
+            ("pose", DEFAULT_POSE),
+            ("part states (CLIP)", DEFAULT_CLIP),
+        )
+    ]
+    hub = hub_reachable()
+    report: dict[str, Any] = {
+        "hake": _version(),
+        "python": platform.python_version(),
+        "packages": {
+            name: installed(name)
+            for name in ("torch", "transformers", "torch-geometric", "ladybug", "neo4j", "pyoxigraph")
+        },
+        "device": f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu (no CUDA device)",
+        "reasoner": {"path": str(reasoner), "found": (reasoner / "model.pt").is_file()},
+        "image_checkpoints": [
+            {"what": c.what, "name": c.name, "cached": c.found, "size_mb": c.size_mb} for c in checkpoints
+        ],
+        "hub_cache": checkpoints[0].where,
+        "hub_reachable": hub,
+    }
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    rows = [
+        ("hake", report["hake"]),
+        ("python", report["python"]),
+        *((name, v) for name, v in report["packages"].items()),
+        ("device", report["device"]),
+        ("reasoner (offline)", f"{'found' if report['reasoner']['found'] else 'MISSING'}: {reasoner}"),
+        *((f"checkpoint: {c.what}", f"{c.name}: {c.state()}") for c in checkpoints),
+        ("Hub cache", report["hub_cache"]),
+        ("Hub reachable", "yes" if hub else "no (offline, or HF_HUB_OFFLINE is set)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    ready = all(c.found for c in checkpoints) or hub
+    print(
+        "\n"
+        + (
+            "images: ready (`hake demo --image photo.jpg`)"
+            if ready
+            else "images: not ready: the checkpoints above are not cached and the Hub is out of reach; "
+            "`hake demo` without --image works offline"
+        )
     )
     return EXIT_OK
 
@@ -800,12 +882,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--image", action="append", help="run perception on this image instead (needs checkpoints)"
     )
-    demo.add_argument("--detector", default="PekingU/rtdetr_r50vd")
-    demo.add_argument("--pose", default="usyd-community/vitpose-base-simple")
-    demo.add_argument("--clip", default="openai/clip-vit-base-patch32")
+    demo.add_argument(
+        "--detector",
+        default="PekingU/rtdetr_r50vd",
+        help="detector checkpoint (Hub id or folder; with --image)",
+    )
+    demo.add_argument(
+        "--pose",
+        default="usyd-community/vitpose-base-simple",
+        help="pose checkpoint, or none (with --image)",
+    )
+    demo.add_argument(
+        "--clip",
+        default="openai/clip-vit-base-patch32",
+        help="CLIP checkpoint for zero-shot part states, or none (with --image)",
+    )
     demo.add_argument("--model", help="a reasoner checkpoint folder (default: the packaged GNN)")
-    demo.add_argument("--device", default="cpu")
+    demo.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     demo.set_defaults(handler=_cmd_demo)
+
+    doctor = _command(
+        commands,
+        "doctor",
+        "What this install has: library versions, the device, the packaged reasoner, which image "
+        "checkpoints are cached (and their download size), whether the Hugging Face Hub is reachable.",
+        "hake doctor",
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.set_defaults(handler=_cmd_doctor)
 
     evaluate = _command(
         commands,

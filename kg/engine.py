@@ -205,9 +205,11 @@ class Engine:
         ``perceiver`` is a ``perception.Perceiver``; without one, one is built with
         ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders).
         """
+        paths = list(paths)
         if perceiver is None:
-            from perception import Perceiver
+            from perception import Perceiver, check_inputs
 
+            check_inputs(paths)  # before any model loads
             perceiver = Perceiver.from_pretrained(**perceiver_options)
         observations = list(perceiver.infer_paths(paths, progress=progress, stride=stride))
         return self.reason(observations, top_k=top_k, progress=progress)

@@ -40,7 +40,7 @@ from perception.errors import (
 )
 
 if TYPE_CHECKING:
-    from perception._io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, load_image
+    from perception._io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_inputs, load_image
     from perception.activity2vec import Activity2Vec
     from perception.detector import DEFAULT_DETECTOR, Detection, Detector
     from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
@@ -92,6 +92,7 @@ __all__ = [
     "VideoFrame",
     "VideoReadError",
     "ZeroShotPartStates",
+    "check_inputs",
     "load_image",
     "ontology_part_state",
     "part_boxes_from_keypoints",
@@ -108,6 +109,7 @@ _LAZY = {
     "IMAGE_EXTENSIONS": "perception._io",
     "VIDEO_EXTENSIONS": "perception._io",
     "load_image": "perception._io",
+    "check_inputs": "perception._io",
     "Activity2Vec": "perception.activity2vec",
     "DEFAULT_DETECTOR": "perception.detector",
     "Detection": "perception.detector",

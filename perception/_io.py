@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
+    "check_inputs",
     "expand_paths",
     "is_image_path",
     "is_video_path",
@@ -99,3 +100,16 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield path
         else:
             raise _unsupported(path)
+
+
+def check_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The files :func:`expand_paths` finds, checked before any model loads: a missing path or
+    an unsupported file raises (:class:`ImageReadError`, :class:`UnsupportedFormatError`),
+    and so do inputs that hold no image or video at all."""
+    given = [Path(p) for p in paths]
+    files = list(expand_paths(given))
+    if not files:
+        where = ", ".join(str(p) for p in given) or "(no paths given)"
+        kinds = ", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+        raise ImageReadError(f"no image or video files in {where} (looked for {kinds})")
+    return files

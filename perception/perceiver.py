@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import ontology
 from ontology import Box, DetectedObject, PersonObservation
 from perception._io import expand_paths, is_video_path, load_image
-from perception._loading import progress_bar
+from perception._loading import progress_bar, require_checkpoints
 from perception.detector import DEFAULT_DETECTOR, Detection, Detector
 from perception.errors import EmptyVideoError, ImageReadError, VideoReadError
 from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
@@ -158,6 +158,26 @@ class Perceiver:
         self.stage_seconds[stage] += now - start
         return now
 
+    @staticmethod
+    def check_checkpoints(
+        detector: str | os.PathLike[str] = DEFAULT_DETECTOR,
+        pose: str | os.PathLike[str] | None = DEFAULT_POSE,
+        clip: str | os.PathLike[str] | None = DEFAULT_CLIP,
+        part_state_head: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Raise :class:`~perception.errors.CheckpointNotFoundError` naming every checkpoint
+        :meth:`from_pretrained` would need and cannot get (not cached while the Hub is out of
+        reach, or a missing directory), with its size and the command that fetches it;
+        looks at the disk only (and whether the Hub answers within a second)."""
+        needed: list[tuple[str, str | os.PathLike[str]]] = [("detector", detector)]
+        if pose is not None:
+            needed.append(("pose", pose))
+        if part_state_head is not None:
+            needed.append(("part-state head", part_state_head))
+        elif clip is not None:
+            needed.append(("part states (CLIP)", clip))
+        require_checkpoints(needed)
+
     @classmethod
     def from_pretrained(
         cls,
@@ -193,6 +213,7 @@ class Perceiver:
             max_persons=max_persons,
             text_cache_dir=None if text_cache_dir is None else str(text_cache_dir),
         )
+        cls.check_checkpoints(detector, pose, clip, part_state_head)  # all missing ones at once
         det = Detector.from_pretrained(detector, device, half, min(person_threshold, object_threshold))
         pose_model = (
             None

@@ -83,3 +83,96 @@ def test_infer_missing_checkpoint_is_one_line_error(
     )
     err = capsys.readouterr().err
     assert code == 1 and "no-such-model" in err and len(err.strip().splitlines()) == 1
+
+
+def _no_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An empty Hub cache and no Hub (offline mode), as on a machine without the weights."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def _fail_if_a_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import perception.detector
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the inputs and checkpoints were checked")
+
+    monkeypatch.setattr(perception.detector.Detector, "from_pretrained", refuse)
+
+
+def test_infer_names_a_missing_input_before_loading_models(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fail_if_a_model_loads(monkeypatch)
+    assert main(["infer", str(tmp_path / "missing.jpg"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.jpg: no such file or directory" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["infer", str(tmp_path / "empty"), "--no-progress"]) == 1
+    assert "no image or video files in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["infer", "demo"])
+def test_without_weights_one_line_names_every_checkpoint(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No cache and no Hub: one line, before any model loads (or the demo's store is made),
+    naming each default checkpoint with its size and the command that fetches it."""
+    _no_hub(monkeypatch, tmp_path)
+    _fail_if_a_model_loads(monkeypatch)
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.jpg")
+    args = ["infer", str(tmp_path / "a.jpg"), "--no-progress"] if command == "infer" else [
+        "demo", "--image", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "demo")
+    ]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "3 checkpoint(s) needed cannot be loaded" in err
+    for name, size in (
+        ("PekingU/rtdetr_r50vd", 170),
+        ("usyd-community/vitpose-base-simple", 360),
+        ("openai/clip-vit-base-patch32", 605),
+    ):
+        assert f"about {size} MB: hf download {name}" in err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_cached_or_local_checkpoints_pass_the_check(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from perception import Perceiver
+
+    _no_hub(monkeypatch, tmp_path)
+    Perceiver.check_checkpoints(tiny_models["detector"], tiny_models["pose"], tiny_models["clip"])
+    Perceiver.check_checkpoints(tiny_models["detector"], None, None)
+    # a Hub checkpoint in the cache (the layout huggingface_hub writes) passes offline
+    repo = tmp_path / "empty-hub-cache" / "models--org--detector"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (repo / "snapshots" / "abc123" / name).write_text("{}")
+    Perceiver.check_checkpoints("org/detector", None, None)
+    (repo / "snapshots" / "abc123" / "model.safetensors").unlink()  # config without weights
+    with pytest.raises(Exception, match=r"detector org/detector \(not cached: hf download org/detector\)"):
+        Perceiver.check_checkpoints("org/detector", None, None)
+    with pytest.raises(Exception, match=r"1 checkpoint\(s\).*pose .*nowhere \(no such directory\)"):
+        Perceiver.check_checkpoints(tiny_models["detector"], tmp_path / "nowhere", None)
+
+
+def test_doctor_says_what_is_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_hub(monkeypatch, tmp_path)
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reasoner"]["found"] is True and report["hub_reachable"] is False
+    assert [(c["name"], c["cached"]) for c in report["image_checkpoints"]] == [
+        ("PekingU/rtdetr_r50vd", False),
+        ("usyd-community/vitpose-base-simple", False),
+        ("openai/clip-vit-base-patch32", False),
+    ]
+    assert report["packages"]["torch"].startswith("2.13")
+    assert main(["doctor"]) == 0
+    assert "images: not ready" in capsys.readouterr().out
