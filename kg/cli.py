@@ -792,7 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     infer.add_argument("--heads", help="trained part-state heads directory (instead of zero-shot)")
     infer.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    infer.add_argument("--batch-size", type=int, default=8)
+    infer.add_argument("--batch-size", type=int, default=8, help="images per model batch (default 8)")
     infer.add_argument("--threshold", type=float, default=0.5, help="person detection threshold")
     infer.add_argument("--stride", type=int, default=1, help="video: use every N-th frame")
     infer.add_argument("--skip-errors", action="store_true", help="skip unreadable files instead of failing")
@@ -858,7 +858,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("person", help="person id '<image id>/<person id>'")
     explain.add_argument("--activity", help="only this activity (name or id)")
-    explain.add_argument("--format", choices=["json", "jsonld", "ttl", "graphml", "html"], default="json")
+    explain.add_argument(
+        "--format",
+        choices=["json", "jsonld", "ttl", "graphml", "html"],
+        default="json",
+        help="json (default), jsonld or ttl (PROV-O), graphml, or html (a report with pictures)",
+    )
     explain.add_argument(
         "--out",
         help="write to this file, atomically (default: stdout; not a directory; its folder must exist)",
@@ -920,12 +925,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-fraction 0.2 --unseen default --json",
     )
     evaluate.add_argument("--data", required=True, help="folder with the HAKE archives")
-    evaluate.add_argument("--task", default="hake-image", choices=["hake-image", "hake-instance"])
-    evaluate.add_argument("--model", default="gnn", choices=["gnn", "mlp", "linear", "rule"])
-    evaluate.add_argument("--split-seed", type=int, default=0)
-    evaluate.add_argument("--test-fraction", type=float, default=0.2)
+    evaluate.add_argument(
+        "--task",
+        default="hake-image",
+        choices=["hake-image", "hake-instance"],
+        help="image-level or instance-level (per person) labels (default hake-image)",
+    )
+    evaluate.add_argument(
+        "--model",
+        default="gnn",
+        choices=["gnn", "mlp", "linear", "rule"],
+        help="the reasoner to train (default gnn)",
+    )
+    evaluate.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the train/test split (default 0)"
+    )
+    evaluate.add_argument(
+        "--test-fraction", type=float, default=0.2, help="share of images held out for testing (default 0.2)"
+    )
     evaluate.add_argument("--unseen", help="activity ids held out of training ('default': the packaged 120)")
-    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
     evaluate.set_defaults(handler=_cmd_eval)
@@ -940,11 +959,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"
     )
-    train.add_argument("--model", default="gnn", choices=["gnn", "mlp", "linear", "rule"])
+    train.add_argument(
+        "--model",
+        default="gnn",
+        choices=["gnn", "mlp", "linear", "rule"],
+        help="the reasoner to train (default gnn)",
+    )
     train.add_argument(
         "--out", required=True, help="checkpoint folder to write, created if missing (not a file)"
     )
-    train.add_argument("--device", default="cpu")
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     train.add_argument("--json", action="store_true", help="print a JSON summary")
     train.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
     train.set_defaults(handler=_cmd_train)

@@ -186,3 +186,20 @@ def test_neo4j_option(
     monkeypatch.setenv("NEO4J_URI", uri)
     code, out, _ = _run(capsys, "query", "MATCH (s:PartState) RETURN count(s) AS n", "--neo4j", "--json")
     assert (code, json.loads(out)) == (0, [{"n": 93}])
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    import argparse
+
+    from kg.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        (name, action.option_strings)
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings and action.help in (None, "") and "-h" not in action.option_strings
+    ]
+    assert not silent
+    assert all("Example:" in (sub.epilog or "") for sub in commands.choices.values())
