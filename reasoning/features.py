@@ -22,6 +22,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 import ontology
@@ -112,14 +113,22 @@ def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tens
         returns ``(len(observations), 183)`` float32.
     """
     lay = input_layout()
-    entries: dict[str, tuple[list[int], list[int], list[float]]] = {
-        "part_states": ([], [], []),
-        "active_parts": ([], [], []),
-        "objects": ([], [], []),
-    }
-    ps_rows, ps_idx, ps_val = entries["part_states"]
-    bp_rows, bp_idx, bp_val = entries["active_parts"]
-    ob_rows, ob_idx, ob_val = entries["objects"]
+    ps_of, bp_of, ob_of = (
+        lay.part_state_index.__getitem__,
+        lay.body_part_index.__getitem__,
+        lay.object_index.__getitem__,
+    )
+    # per kind: terms, values and how many each person has (rows follow from the counts;
+    # measured 480K persons/s for simulated persons, against 130-190K appending per entry)
+    ps_idx: list[int] = []
+    ps_val: list[float] = []
+    ps_n: list[int] = []
+    bp_idx: list[int] = []
+    bp_val: list[float] = []
+    bp_n: list[int] = []
+    ob_idx: list[int] = []
+    ob_val: list[float] = []
+    ob_n: list[int] = []
     for i, obs in enumerate(observations):
         if not isinstance(obs, PersonObservation):
             raise TypeError(
@@ -127,24 +136,34 @@ def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tens
                 f"{type(obs).__name__} at position {i}; build them with "
                 f"ontology.PersonObservation(...) or ImageAnnotation.to_observation()"
             )
-        for key, p in obs.part_states.items():
-            ps_rows.append(i)
-            ps_idx.append(lay.part_state_index[key])
-            ps_val.append(p)
-        for key, p in obs.active_parts.items():
-            bp_rows.append(i)
-            bp_idx.append(lay.body_part_index[key])
-            bp_val.append(p)
-        for det in obs.objects:
-            ob_rows.append(i)
-            ob_idx.append(lay.object_index[det.object])
+        states, parts, objects = obs.part_states, obs.active_parts, obs.objects
+        ps_idx.extend(map(ps_of, states))
+        ps_val.extend(states.values())
+        ps_n.append(len(states))
+        if parts:
+            bp_idx.extend(map(bp_of, parts))
+            bp_val.extend(parts.values())
+        bp_n.append(len(parts))
+        for det in objects:
+            ob_idx.append(ob_of(det.object))
             ob_val.append(det.score)
+        ob_n.append(len(objects))
+    n = len(observations)
+    people = np.arange(n, dtype=np.int64)
+
+    def entries(idx: list[int], val: list[float], counts: list[int]) -> Entries:
+        rows = np.repeat(people, np.array(counts, dtype=np.int64))
+        return (
+            torch.from_numpy(rows),
+            torch.from_numpy(np.array(idx, dtype=np.int64)),
+            torch.from_numpy(np.array(val, dtype=np.float32)),
+        )
+
     return encode_indexed(
-        len(observations),
-        **{
-            key: (torch.tensor(r, dtype=torch.long), torch.tensor(t, dtype=torch.long), torch.tensor(v))
-            for key, (r, t, v) in entries.items()
-        },
+        n,
+        part_states=entries(ps_idx, ps_val, ps_n),
+        active_parts=entries(bp_idx, bp_val, bp_n),
+        objects=entries(ob_idx, ob_val, ob_n),
     )
 
 

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
-from reasoning._attribution import Attribution, relu_path_fraction
+from reasoning._attribution import Attribution, relu_path_fraction, relu_path_fraction_from_bias
 from reasoning.embeddings import EMBEDDING_DIM
 from reasoning.features import active_part_slice, input_layout, object_slice, part_state_slice
 from reasoning.graph import (
@@ -57,7 +57,10 @@ from reasoning.graph import (
     VERB_TO_ACTIVITY,
 )
 
-__all__ = ["ActivityGNN", "GNNConfig", "GNNWeights"]
+__all__ = ["ActivityGNN", "GNNConfig", "GNNWeights", "nonzero_channels"]
+
+# elements of the messages gathered at a time in ActivityGNN._terms_at (2 MiB of float32)
+_SLICE = 1 << 19
 
 EDGE_PS_VERB = "part_state->verb->activity"
 EDGE_BP_VERB = "body_part->verb->activity"
@@ -124,6 +127,31 @@ class GNNWeights:
     gate: torch.Tensor
     act_bias: torch.Tensor
     act_input: torch.Tensor
+
+
+def nonzero_channels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's non-zero input channels in ascending order, padded to the longest row.
+
+    Returns the channels ``(B, L)`` int64 (0 at the padding) and their values ``(B, L)``
+    (0 at the padding), ``L`` the largest number of non-zero channels of a row.
+
+    >>> nonzero_channels(torch.tensor([[0.0, 0.5, 0.0, 0.2], [0.0, 0.0, 0.0, 0.0], [0.3, 0.0, 0.0, 0.0]]))
+    (tensor([[1, 3],
+            [0, 0],
+            [0, 0]]), tensor([[0.5000, 0.2000],
+            [0.0000, 0.0000],
+            [0.3000, 0.0000]]))
+    """
+    n = x.shape[0]
+    rows, cols = (x != 0).nonzero(as_tuple=True)
+    counts = torch.bincount(rows, minlength=n)
+    width = int(counts.max()) if rows.numel() else 0
+    slot = torch.arange(rows.numel(), device=x.device) - (counts.cumsum(0) - counts)[rows]
+    channels = torch.zeros((n, width), dtype=torch.long, device=x.device)
+    values = x.new_zeros((n, width))
+    channels[rows, slot] = cols
+    values[rows, slot] = x[rows, cols]
+    return channels, values
 
 
 def _edges(graph: HeteroData, key: tuple[str, str, str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -340,6 +368,66 @@ class ActivityGNN(nn.Module):
         top = self._activity_logits(x, torch.relu(z), w).topk(k, dim=1)
         total, baseline = self._terms(x, z, top.indices, w)
         return top.values, top.indices, total, baseline
+
+    @torch.no_grad()
+    def top_k_explained_sparse(
+        self, x: torch.Tensor, k: int, weights: GNNWeights | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`top_k_explained` computed at each row's non-zero input channels only.
+
+        Every contribution is ``x_i`` times a weight, so a channel that is 0 contributes 0:
+        the contributions are computed at the ``L`` channels of :func:`nonzero_channels`
+        (ascending, padded to the longest row of ``x``) instead of at all 183. The same
+        numbers as :meth:`attribute_terms` at those channels (up to float32 rounding: the
+        person-node term is summed in another order), and 0 at the padding.
+
+        Measured (2-core AMD EPYC VM, 2 threads, load 0.6; 4096 simulated persons with 10
+        part states and one object each, ``L = 11``; top 3): contributions plus the
+        reasoner's 2% selection 13.3 ms, against 30.3 ms for the dense ``(B, 3, 183)`` ones
+        (:meth:`top_k_explained`) and their selection; the forward pass and top-k take 17 ms.
+
+        Shapes:
+            x: ``(B, 183)``. Returns logits ``(B, k)``, activities ``(B, k)``, channels
+            ``(B, L)`` int64, contributions ``(B, k, L)`` and baselines ``(B, k)``.
+        """
+        w = self.weights() if weights is None else weights
+        z = self._person_preactivation(x, w)
+        top = self._activity_logits(x, torch.relu(z), w).topk(k, dim=1)
+        channels, values = nonzero_channels(x)
+        terms = self._terms_at(z, top.indices, channels, values, w)
+        baseline = self.forward(x.new_zeros(1, x.shape[1]), w)[0][top.indices]  # (B, k)
+        return top.values, top.indices, channels, terms, baseline
+
+    def _terms_at(
+        self,
+        z: torch.Tensor,
+        activities: torch.Tensor,
+        channels: torch.Tensor,
+        values: torch.Tensor,
+        w: GNNWeights,
+    ) -> torch.Tensor:
+        """:meth:`_terms` at the given channels: ``(B, K, L)``."""
+        frac = relu_path_fraction_from_bias(z, w.msg_bias)  # (B, H)
+        n_in, hid = w.msg.shape
+        n_feat, n_act = w.act_input.shape
+        # the messages of every input channel (objects do not feed the person node: 0)
+        msg = torch.cat([w.msg, w.msg.new_zeros(n_feat - n_in, hid)])  # (183, H)
+        n, k = activities.shape
+        width = channels.shape[1]
+        # evidence edges and object gates: one entry of act_input (183, 600) per (k, channel)
+        direct = w.act_input.reshape(-1).take(channels[:, None, :] * n_act + activities[:, :, None])
+        out = values.new_empty((n, k, width))
+        # rows at a time, so the gathered messages (rows, L, H) stay in cache: measured on
+        # the 4096 persons above, 7.0 ms in slices of 186 rows against 29.7 ms at once
+        step = max(1, _SLICE // max(1, width * hid))
+        for lo in range(0, n, step):
+            acts, chans = activities[lo : lo + step], channels[lo : lo + step]
+            coef = w.act_query.index_select(0, acts.reshape(-1)).view(*acts.shape, hid)
+            coef *= frac[lo : lo + step, None, :]  # (b, K, H)
+            rows = msg.index_select(0, chans.reshape(-1)).view(*chans.shape, hid)  # (b, L, H)
+            person = torch.bmm(coef, rows.transpose(1, 2))  # through the person node, (b, K, L)
+            torch.mul(values[lo : lo + step, None, :], person, out=out[lo : lo + step])
+        return out.add_(values[:, None, :] * direct)
 
     def _terms(
         self, x: torch.Tensor, z: torch.Tensor, activities: torch.Tensor, w: GNNWeights
