@@ -702,10 +702,11 @@ class EmbeddedStore:
         over). Nothing is ever undone row by row (LadybugDB deletes relationships at ~50 us
         each: undoing a 20K-person load that way took 18 s, 4 times the 5K one's 9x).
 
-        The price, measured: an ingest of 200K simulated persons (``benchmarks/ingest.py``)
-        took 26.6 s and 1,388 MB peak against 27.4 s and 1,113 MB before; the core-loop
-        benchmark at 700K persons went from 49.9 s / 103.8 s (ingest / reason and write
-        back) and 5.2 GB to 69.2 s / 144.2 s and 8.3 GB (README, Benchmarks).
+        The price, measured: LadybugDB holds the load's new rows in memory until the commit
+        (a load must fit in its buffer pool; one that does not is refused with advice). For
+        the core-loop benchmark's 700K persons (2.1M predictions, 14.8M contributions) that
+        is about 2.6 GB of the 4.6 GB peak of reason + write back (48.9 s; README,
+        Benchmarks); the commit itself took 14 s of a 53.5 s run.
 
         Inside :meth:`transaction`, the ``COPY`` statements simply join that transaction.
         """
