@@ -664,6 +664,15 @@ def _command(commands: Any, name: str, help_: str, example: str) -> argparse.Arg
     return parser
 
 
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default="gnn",
+        choices=["gnn", "mlp", "linear", "rule"],
+        help="the reasoner to train (default gnn)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hake",
@@ -931,12 +940,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["hake-image", "hake-instance"],
         help="image-level or instance-level (per person) labels (default hake-image)",
     )
-    evaluate.add_argument(
-        "--model",
-        default="gnn",
-        choices=["gnn", "mlp", "linear", "rule"],
-        help="the reasoner to train (default gnn)",
-    )
+    _add_model_option(evaluate)
     evaluate.add_argument(
         "--split-seed", type=int, default=0, help="seed of the train/test split (default 0)"
     )
@@ -959,12 +963,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"
     )
-    train.add_argument(
-        "--model",
-        default="gnn",
-        choices=["gnn", "mlp", "linear", "rule"],
-        help="the reasoner to train (default gnn)",
-    )
+    _add_model_option(train)
     train.add_argument(
         "--out", required=True, help="checkpoint folder to write, created if missing (not a file)"
     )
