@@ -199,15 +199,28 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to 6 significant digits, inside lists and maps too (tables only: --json is exact)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(_rounded(value), default=str)
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    """Rows as an aligned table, numbers rounded to 6 significant digits (``--json``: exact)."""
     if not rows:
         print("(no rows)")
         return
     columns = list(rows[0])
-    cells = [
-        [json.dumps(r.get(c), default=str) if not isinstance(r.get(c), str) else r[c] for c in columns]
-        for r in rows
-    ]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
@@ -749,7 +762,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--example", metavar="NAME", help="run a documented example query")
     query.add_argument("--list-examples", action="store_true", help="list the example queries")
     query.add_argument("--write", action="store_true", help="allow the query to change the store")
-    query.add_argument("--json", action="store_true", help="print rows as a JSON array")
+    query.add_argument(
+        "--json", action="store_true", help="print rows as a JSON array (numbers exact; tables round them)"
+    )
     _add_store_options(query)
     query.set_defaults(handler=_cmd_query)
 

@@ -203,3 +203,11 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
     ]
     assert not silent
     assert all("Example:" in (sub.epilog or "") for sub in commands.choices.values())
+
+
+def test_tables_round_numbers_and_json_keeps_them(capsys: pytest.CaptureFixture[str]) -> None:
+    from kg.cli import _print_table
+
+    _print_table([{"score": 0.8522088527679443, "box": [10.25, 1234.56789], "n": 3, "name": "a"}])
+    out = capsys.readouterr().out
+    assert "0.852209" in out and "[10.25, 1234.57]" in out and "0.8522088527679443" not in out
