@@ -287,7 +287,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_sparql(args: argparse.Namespace) -> int:
     from kg.rdf import sparql
 
-    rows = sparql(args.file, args.query)
+    rows = sparql(args.file, args.query, progress=sys.stderr.isatty())
     if args.json:
         _print_json(rows)
     else:

@@ -310,19 +310,32 @@ def _default_graph() -> Any:
     return pyoxigraph.DefaultGraph()
 
 
-def sparql(source: str | os.PathLike[str] | Any, query: str) -> list[dict[str, Any]]:
+def sparql(source: str | os.PathLike[str] | Any, query: str, progress: bool = False) -> list[dict[str, Any]]:
     """Run a SPARQL SELECT over an RDF file (format from its extension) or a pyoxigraph store.
 
-    Values come back as Python strings/numbers (IRIs as strings).
+    Values come back as Python strings/numbers (IRIs as strings). A file is parsed into an
+    in-memory store first, which for a large export is most of the time (measured by an
+    earlier session: a minute and 2.2 GB for a 285 MB Turtle file); ``progress`` says on
+    stderr what is being done and how long it took.
     """
+    import sys
+    import time
+
     import pyoxigraph
+
+    def note(text: str) -> None:
+        if progress:
+            print(text, file=sys.stderr, flush=True)
 
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.exists():
             raise StoreError(f"no RDF file at {path}; write one with `hake export --format ttl`")
         ox = pyoxigraph.Store()
+        start = time.perf_counter()
+        note(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) into an in-memory RDF store ...")
         ox.load(path=str(path), format=_fmt(path.suffix.lstrip(".")))
+        note(f"loaded {len(ox)} triples in {time.perf_counter() - start:.1f} s; running the query ...")
     else:
         ox = source
     try:

@@ -140,6 +140,7 @@ def fit(
     )
     verb_y = _verb_targets(y, model.used_verbs) if isinstance(model, ActivityGNN) else None
     model.train()
+    started = time.perf_counter()
     for epoch in range(opts.epochs):
         order = torch.randperm(n, generator=gen)
         total = 0.0
@@ -160,8 +161,27 @@ def fit(
             sched.step()
             total += loss.item() * idx.numel()
         if progress:
-            sys.stderr.write(f"epoch {epoch + 1}/{opts.epochs}  loss {total / n:.5f}\n")
+            elapsed = time.perf_counter() - started
+            left = elapsed / (epoch + 1) * (opts.epochs - epoch - 1)
+            sys.stderr.write(
+                f"epoch {epoch + 1}/{opts.epochs}  loss {total / n:.5f}  "
+                f"{duration(elapsed)} elapsed, about {duration(left)} left\n"
+            )
     return model.eval()
+
+
+def duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 05 s"``, ``"1 h 02 min"``.
+
+    >>> duration(4.2), duration(185), duration(3725)
+    ('4 s', '3 min 05 s', '1 h 02 min')
+    """
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _train_one(

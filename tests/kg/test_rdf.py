@@ -33,7 +33,7 @@ def filled(store: GraphStore, tmp_path: Path) -> GraphStore:
 
 @pytest.mark.parametrize("suffix", ["ttl", "jsonld"])
 def test_export_parses_with_rdflib_and_answers_sparql(
-    filled: GraphStore, tmp_path: Path, suffix: str
+    filled: GraphStore, tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / f"graph.{suffix}"
     n = export_rdf(filled, path)
@@ -52,6 +52,9 @@ def test_export_parses_with_rdflib_and_answers_sparql(
         "hake:contribution ?c . ?c hake:weight ?w }",
     )
     assert why == [{"w": 0.6, "method": "exact-decomposition"}]
+    assert sparql(path, HAKE + "SELECT ?e WHERE { ?e a hake:Explanation }", progress=True)
+    said = capsys.readouterr().err
+    assert f"loading {path}" in said and f"loaded {n} triples in " in said and "running the query" in said
     evidence = sparql(
         path,
         HAKE + "SELECT ?w WHERE { ?e a hake:Evidence ; hake:partState hake:ps_hip_sit_on ; "

@@ -66,3 +66,14 @@ def test_train_saves_a_checkpoint_with_provenance(synthetic_dir: Path, tmp_path:
     assert back.kind == "mlp" and back.provenance["metrics"] == {"seed 0": {"mAP": 99.0}}
     with pytest.raises(ValueError, match="unknown task"):
         reasoning.train(synthetic_dir, task=["hake-image", "nope"])
+
+
+def test_training_progress_says_how_long_is_left(
+    synthetic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opts = TrainOptions(epochs=3, batch_size=64, lr=1e-2)
+    reasoning.evaluate(synthetic_dir, task="hake-image", model="linear", options=opts, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all(" elapsed, about " in line and line.endswith(" left") for line in lines)
+    assert lines[-1].endswith("about 0 s left")
