@@ -878,7 +878,7 @@ def build_parser() -> argparse.ArgumentParser:
         "explain",
         "Export why a person's activities were predicted: json, jsonld, ttl (PROV-O), graphml or "
         "an html report with pictures.",
-        "hake explain demo/street.jpg/0 --format html --out why.html --store demo-out/store",
+        "hake explain demo/street.jpg/0 --format html --out why.html --store hake-demo/store",
     )
     explain.add_argument("person", help="person id '<image id>/<person id>'")
     explain.add_argument("--activity", help="only this activity (name or id)")
@@ -901,7 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Offline demo: build the graph, reason over bundled example persons with the packaged "
         "reasoner, run three Cypher queries and write an HTML report.",
-        "hake demo --out demo-out/",
+        "hake demo --out hake-demo/",
     )
     demo.add_argument(
         "--out",

@@ -73,7 +73,7 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "e.baseline AS baseline, e.rest AS rest, t.kind AS kind, t.name AS term, c.weight AS weight, "
             "c.edge AS edge "
             "ORDER BY weight DESC, term",
-            {"person": "demo.jpg/0", "activity": "ride bicycle"},
+            {"person": "demo/street.jpg/0", "activity": "ride bicycle"},  # a person of `hake demo`
         ),
     )
 }

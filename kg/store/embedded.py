@@ -443,12 +443,18 @@ class EmbeddedStore:
         self._progress = sys.stderr.isatty() if progress is None else progress
         db_file = self.path / DB_FILE
         if self.path.exists() and not self.path.is_dir():
-            raise StoreError(f"--store must be a directory, but {self.path} is a file")
-        if (read_only or not create) and not db_file.exists():
-            raise StoreError(
-                f"no embedded store at {self.path} (looked for {db_file}); "
-                f"create one with `hake init --store {self.path}`"
+            hint = (
+                f" (the store is its folder: --store {self.path.parent})" if self.path.name == DB_FILE else ""
             )
+            raise StoreError(f"--store must be a directory, but {self.path} is a file{hint}")
+        if (read_only or not create) and not db_file.exists():
+            inside = sorted(p.parent for p in self.path.glob(f"*/{DB_FILE}")) if self.path.is_dir() else []
+            hint = (
+                f"; {inside[0]} holds one: --store {inside[0]}"
+                if inside
+                else f"; create one with `hake init --store {self.path}`"
+            )
+            raise StoreError(f"no embedded store at {self.path} (looked for {db_file}){hint}")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             # LadybugDB 0.22 compresses variable-length float lists wrongly when later COPYs

@@ -216,6 +216,13 @@ def test_embedded_read_only_open(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="must be a directory"):
         EmbeddedStore(tmp_path / "file")
+    # the hints point at the store folder, not its parent or its database file
+    from kg.store.embedded import DB_FILE
+
+    with pytest.raises(StoreError, match=f"the store is its folder: --store {tmp_path / 'g'}\\)$"):
+        EmbeddedStore(tmp_path / "g" / DB_FILE, read_only=True)
+    with pytest.raises(StoreError, match=f"{tmp_path / 'g'} holds one: --store {tmp_path / 'g'}$"):
+        EmbeddedStore(tmp_path, read_only=True)
 
 
 @pytest.mark.xfail(strict=True, reason="LadybugDB 0.22.0 drops edges in this single-statement pattern")
