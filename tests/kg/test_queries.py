@@ -60,7 +60,7 @@ def test_person_part_states(populated: GraphStore) -> None:
 
 def test_why_prediction(populated: GraphStore) -> None:
     q = EXAMPLES["why_prediction"]
-    rows = populated.query(q.cypher, **q.params)
+    rows = populated.query(q.cypher, **{**q.params, "person": "demo.jpg/0"})  # the fixture's person
     assert rows == [
         {
             "activity": "ride bicycle",
