@@ -44,6 +44,7 @@ import ontology
 from ontology import Box, PersonAnnotation
 from perception._io import load_image
 from perception._loading import progress_bar, resolve_device
+from perception.errors import ImageReadError
 from perception.part_boxes import part_boxes_from_keypoints
 
 if TYPE_CHECKING:
@@ -171,9 +172,16 @@ def samples_from_hake(
 
     Part boxes come from ``pose`` keypoints when a pose estimator is given, else from the
     template fallback of :mod:`perception.part_boxes`. Persons without any part-state
-    label, and persons whose image file is missing, are counted in the report and skipped.
+    label, and persons whose image file is missing, are counted in the report and skipped
+    (with a warning); a missing ``image_root``, or one that holds none of the images, raises
+    :class:`~perception.errors.ImageReadError`.
     """
     root = Path(image_root)
+    if not root.is_dir():
+        raise ImageReadError(
+            f"image folder {root} does not exist (or is not a folder); pass the folder that holds "
+            "the annotated images (for HICO-DET: the folder with its train2015 image files)"
+        )
     report = HakeSampleReport()
     by_image: dict[str, list[PersonAnnotation]] = {}
     for person in persons:
@@ -209,6 +217,11 @@ def samples_from_hake(
                 )
             )
     report.samples = len(samples)
+    if by_image and not samples:
+        raise ImageReadError(
+            f"none of the {len(by_image)} annotated images is under {root} (looked for e.g. "
+            f"{', '.join(report.missing_examples[:2])}); pass the folder that holds them"
+        )
     if report.missing_images:
         log.warning(
             "%d annotated persons skipped: their images are not under %s (e.g. %s)",

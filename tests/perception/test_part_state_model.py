@@ -14,6 +14,7 @@ from ontology import Box, PersonAnnotation
 from perception import (
     CheckpointMismatchError,
     CheckpointNotFoundError,
+    ImageReadError,
     PartStateModel,
     PartStateSample,
     Perceiver,
@@ -211,6 +212,12 @@ def test_samples_from_hake_annotations(tiny_models: dict[str, Path], tmp_path: P
     [sample] = samples
     assert sample.part_states == {"hand_hold"} and len(sample.part_boxes) == 10
     no_pose, _ = samples_from_hake(persons, tmp_path)
+    # a wrong image folder is an error, not 0 samples with a warning
+    with pytest.raises(ImageReadError, match="does not exist"):
+        samples_from_hake(persons, tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageReadError, match="none of the 2 annotated images is under"):
+        samples_from_hake(persons, tmp_path / "empty")
     assert no_pose[0].part_boxes == tuple(
         part_boxes_from_keypoints(Box(10, 5, 80, 120), None, (96, 128)).boxes.values()
     )
