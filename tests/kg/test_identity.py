@@ -190,14 +190,18 @@ def test_persons_of_one_frame_must_agree_on_its_timestamp(store: GraphStore, tmp
     assert ingest_observations_jsonl(store, path).persons_added == 1
 
 
-def test_replace_deletes_persons_by_primary_key(tmp_path: Path) -> None:
-    """The per-batch person delete of ``replace`` is an index lookup on LadybugDB, not a scan
-    of the persons (its cost does not grow with the store)."""
+@pytest.mark.parametrize(
+    ("statement", "label"), [("_DROP_PERSONS", "Person"), ("_DROP_EXPLANATIONS", "Explanation")]
+)
+def test_replace_deletes_by_primary_key(tmp_path: Path, statement: str, label: str) -> None:
+    """The per-batch deletes of ``replace`` find their rows by index lookup on LadybugDB, not
+    by a scan of the table."""
+    import kg.ingest
     from kg import EmbeddedStore
-    from kg.ingest import _DROP_PERSONS
 
+    cypher = getattr(kg.ingest, statement)
     with EmbeddedStore(tmp_path / "g") as store:
         init_store(store)
-        plan = store.execute(f"EXPLAIN {_DROP_PERSONS}", rows=[{"id": "a.jpg/0"}])[0]["explain result"]
-    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: Person" in plan
+        plan = store.execute(f"EXPLAIN {cypher}", rows=[{"id": "a.jpg/0"}])[0]["explain result"]
+    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and f"Table: {label}" in plan
     assert "SCAN_NODE_TABLE" not in plan
