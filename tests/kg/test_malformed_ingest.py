@@ -23,7 +23,7 @@ from kg.schema import NODES, RELS
 from kg.store import EmbeddedStore
 from ontology import AnnotationFormatError, observation_dict
 from ontology.hake import MAX_JSON_DEPTH
-from tests.ontology.test_malformed import image_entry
+from tests.ontology.test_malformed import image_entry, instance_entry
 
 OK_LINE = {"image_id": "a.jpg", "person_id": "0", "box": [0.0, 0.0, 10.0, 20.0]}
 #: Coordinates that are not float32: the store must give back what validation returned.
@@ -51,18 +51,6 @@ def _nested(levels: int) -> object:
     return value
 
 
-def _instance_entry(**overrides: Any) -> dict[str, Any]:
-    pair: dict[str, Any] = {
-        "hoi_id": 153,
-        "human_bbox": [10, 10, 100, 200],
-        "object_bbox": [0, 0, 50, 50],
-        "width": 640,
-        "height": 480,
-    }
-    pair.update(overrides)
-    return {"labels": [pair]}
-
-
 def _hake(entry: Callable[..., dict[str, Any]], **overrides: Any) -> bytes:
     return json.dumps({"a.jpg": entry(), "b.jpg": entry(**overrides)}, indent=1).encode()
 
@@ -83,7 +71,7 @@ def _repeat_key(text: bytes, key: bytes) -> bytes:
 
 
 IMAGE = _hake(image_entry)
-INSTANCE = _hake(_instance_entry)
+INSTANCE = _hake(instance_entry)
 
 #: (kind, case) -> (file name, bytes or None for "make a directory"/"missing", words in the message)
 CASES: dict[tuple[str, str], tuple[str, bytes | None, tuple[str, ...]]] = {
@@ -207,7 +195,7 @@ CASES: dict[tuple[str, str], tuple[str, bytes | None, tuple[str, ...]]] = {
     ),
     ("hake-instance", "box beyond float32"): (
         "n.json",
-        _hake(_instance_entry, human_bbox=[0, 0, 1e39, 1e39]),
+        _hake(instance_entry, human_bbox=[0, 0, 1e39, 1e39]),
         ("'b.jpg'", "float32"),
     ),
     ("hake-instance", "box beyond float64"): (
@@ -218,7 +206,7 @@ CASES: dict[tuple[str, str], tuple[str, bytes | None, tuple[str, ...]]] = {
     ("hake-instance", "NaN in a box"): ("n.json", INSTANCE.replace(b"100,", b"NaN,"), ("human_bbox",)),
     ("hake-instance", "width beyond int64"): (
         "n.json",
-        _hake(_instance_entry, width=2**63),
+        _hake(instance_entry, width=2**63),
         ("'b.jpg'", "width"),
     ),
 }
