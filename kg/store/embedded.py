@@ -153,8 +153,10 @@ class _StagedLoad:
                     )
 
     def new_node_ids(self) -> dict[str, Any]:
-        """Label -> Arrow array of the ids this load inserts (labels whose new rows are tagged
-        are left out: undoing deletes those by their tag)."""
+        """Label -> Arrow array of the ids this load inserts, for the check that none is stored
+        yet. Labels whose new rows are tagged are left out: their ids are new by construction
+        (a fresh run id, or ``"<run>:<n>"``), and checking 2.1M explanation ids would mean
+        reading every stored one."""
         import pyarrow as pa
 
         tagged = {t.table for t in self.tags}
