@@ -121,24 +121,62 @@ def _out_folder(value: str) -> Path:
 # ---- commands ---------------------------------------------------------------------------
 
 
-def _cmd_ontology_stats(args: argparse.Namespace) -> int:
+def _add_ontology_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ontology",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help=f"extension files (.yaml or .ttl) merged into the packaged ontology {what}",
+    )
+
+
+def _ontology(args: argparse.Namespace) -> Any:
+    """The ontology of ``--ontology FILE...`` (the packaged one without it)."""
     import ontology
 
-    stats = ontology.load().stats()
+    return ontology.load(*getattr(args, "ontology", []))
+
+
+def _cmd_ontology_stats(args: argparse.Namespace) -> int:
+    stats = _ontology(args).stats()
     if args.json:
         _print_json(stats)
         return EXIT_OK
     rows = [
-        ("ontology version", stats["version"]),
+        ("ontology", f"{stats['id']}"),
+        ("version", stats["version"]),
         ("body parts", f"{stats['body_parts_fine']} fine, {stats['body_parts_coarse']} coarse"),
         ("part states", f"{stats['part_states']} ({stats['part_states_hico']} in the HICO set)"),
         ("verbs", f"{stats['verbs']} ({stats['verbs_hico']} HICO)"),
         ("objects", str(stats["objects"])),
-        ("activities", str(stats["activities"])),
+        (
+            "activities",
+            f"{stats['activities']} ({stats['activities_person_only']} person-only, "
+            f"{stats['activities_composite']} composite)",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    return EXIT_OK
+
+
+def _cmd_ontology_export(args: argparse.Namespace) -> int:
+    from ontology.files import write_text_atomic
+
+    onto = _ontology(args)
+    text = onto.to_turtle()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    _out_file(args.out, "ontology.ttl")
+    write_text_atomic(args.out, text)
+    summary = {"out": args.out, "id": onto.id, "version": onto.version, "bytes": len(text.encode())}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote ontology {onto.id} (version {onto.version}) to {args.out}")
     return EXIT_OK
 
 
@@ -698,7 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     onto = _command(
-        commands, "ontology", "Inspect the packaged HAKE activity ontology.", "hake ontology stats --json"
+        commands,
+        "ontology",
+        "Inspect, check and export the activity ontology (packaged, or with extension files).",
+        "hake ontology stats --ontology my-actions.yaml",
     )
     onto_commands = onto.add_subparsers(dest="ontology_command", metavar="SUBCOMMAND")
     stats = _command(
@@ -708,7 +749,18 @@ def build_parser() -> argparse.ArgumentParser:
         "hake ontology stats --json",
     )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_ontology_option(stats, "before counting (checks them: errors name file, line and field)")
     stats.set_defaults(handler=_cmd_ontology_stats)
+    export_onto = _command(
+        onto_commands,
+        "export",
+        "Write the ontology (packaged, or with extensions) as Turtle; ontology.load(FILE) reads it back.",
+        "hake ontology export --ontology my-actions.yaml --out merged.ttl",
+    )
+    export_onto.add_argument("--out", default=None, help="Turtle file to write (default: standard output)")
+    export_onto.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
+    _add_ontology_option(export_onto, "before writing")
+    export_onto.set_defaults(handler=_cmd_ontology_export)
 
     init = _command(
         commands,

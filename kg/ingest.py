@@ -906,7 +906,7 @@ def ingest_annotated(
 
     _require_ontology(store)
     counts = stored_counts(store)
-    verb_of = {a.id: a.verb for a in load().activities}
+    verb_of = {a.id: a.verb for a in load().activities if a.verb is not None}
 
     def count(chunk: CheckedChunk) -> None:
         states: list[list[str]] = [[] for _ in chunk.rows]

@@ -9,6 +9,9 @@
 >>> onto.part_states["hand: hold"].index
 37
 
+``ontology.load(*files)`` merges extension files (YAML or Turtle, :mod:`ontology.extension`)
+into the packaged ontology; every layer takes the resulting :class:`Ontology` value.
+
 Term lists (``onto.body_parts``, ``coarse_parts``, ``part_states``, ``hico_part_states``,
 ``verbs``, ``objects``, ``activities``) are in the fixed channel order used by every tensor
 in the engine. Records (``PersonObservation``, ``ActivityPrediction``, ``Explanation``, ...)
@@ -20,6 +23,7 @@ from __future__ import annotations
 from ontology.errors import (
     AnnotationFormatError,
     HakeError,
+    OntologyFileError,
     QueryError,
     ReadOnlyError,
     RecordError,
@@ -27,7 +31,15 @@ from ontology.errors import (
     UnknownTermError,
 )
 from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance
-from ontology.ontology import COARSE_PART_ORDER, ActivityVocabulary, Ontology, load, turtle_path
+from ontology.ontology import (
+    COARSE_PART_ORDER,
+    ActivityVocabulary,
+    Ontology,
+    OntologySource,
+    example_extension,
+    load,
+    turtle_path,
+)
 from ontology.records import (
     ActivityPrediction,
     Box,
@@ -61,10 +73,12 @@ __all__ = [
     "EvidenceEdge",
     "Explanation",
     "HakeError",
+    "OntologyFileError",
     "ImageAnnotation",
     "Keypoint",
     "ObjectClass",
     "Ontology",
+    "OntologySource",
     "PartState",
     "PersonAnnotation",
     "PersonObservation",
@@ -76,6 +90,7 @@ __all__ = [
     "Verb",
     "Vocabulary",
     "__version__",
+    "example_extension",
     "load",
     "observation_dict",
     "read_hake_image",

@@ -9,6 +9,9 @@
     │                              (also a ValueError)
     ├── AnnotationFormatError      an annotation file is malformed (file, key and field named)
     │                              (also a ValueError)
+    ├── OntologyFileError          an ontology extension file is malformed or contradicts the
+    │                              ontology it extends (file, line, field and term named)
+    │                              (also a ValueError)
     └── StoreError                 a graph store could not be opened, read or written
         ├── ReadOnlyError          a write was attempted on a store or query that is read-only
         └── QueryError             the database rejected a Cypher query (its message included)
@@ -19,10 +22,12 @@ Every message says what was expected, what arrived and, where there is one, how 
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Sequence
 
 __all__ = [
     "AnnotationFormatError",
     "HakeError",
+    "OntologyFileError",
     "QueryError",
     "ReadOnlyError",
     "RecordError",
@@ -95,6 +100,33 @@ class AnnotationFormatError(HakeError, ValueError):
         self.key = key
         self.field = field
         super().__init__(f"{path}: entry {brief_repr(key, 120)}, field {brief_repr(field, 120)}: {problem}")
+
+
+class OntologyFileError(HakeError, ValueError):
+    """An ontology file is malformed or contradicts the ontology it extends.
+
+    The message names the file, the line, the field and the term, and lists close matches
+    where a reference was misspelt.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        line: int | None,
+        field: str,
+        term: str | None,
+        problem: str,
+        suggestions: Sequence[str] = (),
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.term = term
+        self.suggestions = list(suggestions)
+        where = f"{path}:{line}" if line else path
+        of = f" of {brief_repr(term, 80)}" if term else ""
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"{where}: {field}{of}: {problem}{hint}")
 
 
 class StoreError(HakeError):

@@ -429,7 +429,8 @@ def read_hake_instance(
             person.pairs += 1
             person.size = (size[0], size[1])
             person.activities[activity.id] = None
-            person.objects.append(DetectedObject(activity.object, 1.0, obj_box))
+            if activity.object is not None:  # every HICO activity has one
+                person.objects.append(DetectedObject(activity.object, 1.0, obj_box))
             action_labels = pair.get("action_labels", [])
             if not isinstance(action_labels, list):
                 e.fail(f"{where}.action_labels", f"expected a list, got {brief_repr(action_labels)}")

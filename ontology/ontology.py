@@ -1,4 +1,8 @@
-"""The HAKE activity ontology: load the packaged Turtle file into ordered term lists.
+"""The activity ontology as a value: the packaged HAKE terms plus any extension files.
+
+``ontology.load()`` is the packaged ontology (cached: one object); ``ontology.load(*files)``
+merges extension files into it (:mod:`ontology.extension` describes the two formats). Every
+layer takes the :class:`Ontology` it works with; nothing fetches one from a global.
 
 The Turtle file ``ontology/data/hake.ttl`` is the single source of truth. It is read with
 pyoxigraph's streaming Turtle parser (measured here: 0.05 s for the 8,152 triples, against
@@ -12,27 +16,39 @@ fast and never imports torch. rdflib reads the same file where a full RDF graph 
 (93, 76, 600)
 >>> onto.activities.by_hoi_id(1).name
 'board airplane'
+>>> onto.id == ontology.load().id, len(onto.id)
+(True, 23)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections import defaultdict
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ontology import extension
 from ontology.errors import UnknownTermError
-from ontology.terms import NAMESPACE, Activity, BodyPart, ObjectClass, PartState, Verb
+from ontology.terms import Activity, BodyPart, ObjectClass, PartState, Verb
 from ontology.vocabulary import Vocabulary
 
-__all__ = ["ActivityVocabulary", "Ontology", "load", "turtle_path"]
+__all__ = [
+    "ActivityVocabulary",
+    "Ontology",
+    "OntologySource",
+    "example_extension",
+    "from_sources",
+    "load",
+    "turtle_path",
+]
 
 #: IRI of the ontology document itself (carries ``owl:versionInfo``).
 ONTOLOGY_IRI = "https://w3id.org/hake-engine/ontology"
-_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-_RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-_VERSION = "http://www.w3.org/2002/07/owl#versionInfo"
 
 #: The coarse body parts in the order HAKE groups part states (foot, leg, hip, hand, arm, head).
 COARSE_PART_ORDER = ("foot", "leg", "hip", "hand", "arm", "head")
@@ -43,41 +59,105 @@ def turtle_path() -> Path:
     return Path(str(resources.files("ontology") / "data" / "hake.ttl"))
 
 
+def example_extension() -> Path:
+    """Path of the example extension written for this project: ``everyday-actions.yaml``
+    (3 areas, 10 composites, 36 atomic actions; see its comments)."""
+    return Path(str(resources.files("ontology") / "data" / "extensions" / "everyday-actions.yaml"))
+
+
 class ActivityVocabulary(Vocabulary[Activity]):
-    """The 600 activities, with lookups by HICO ``hoi_id`` and by (verb, object)."""
+    """Activities, with lookups by HICO ``hoi_id``, by (verb, object) and down the hierarchy."""
 
     def __init__(self, terms: list[Activity]) -> None:
         super().__init__("activity", terms)
-        self._by_hoi = {a.hoi_id: a for a in terms}
-        self._by_pair = {(a.verb, a.object): a for a in terms}
+        self._by_hoi = {a.hoi_id: a for a in terms if a.hoi_id is not None}
+        self._by_pair = {(a.verb, a.object): a for a in terms if a.verb is not None}
+        narrower: dict[str, list[Activity]] = {a.id: [] for a in terms}
+        for a in terms:
+            for b in a.broader:
+                narrower[b].append(a)
+        self._narrower = {k: tuple(v) for k, v in narrower.items()}
 
     def by_hoi_id(self, hoi_id: int) -> Activity:
         """The activity with 1-based HICO id ``hoi_id``."""
         try:
             return self._by_hoi[hoi_id]
         except KeyError:
-            raise UnknownTermError("activity hoi_id", hoi_id, ["an int in 1..600"]) from None
+            raise UnknownTermError("activity hoi_id", hoi_id, [f"an int in 1..{len(self._by_hoi)}"]) from None
 
-    def by_verb_object(self, verb: str, obj: str) -> Activity:
-        """The activity of verb id ``verb`` applied to object id ``obj``."""
+    def by_verb_object(self, verb: str, obj: str | None) -> Activity:
+        """The activity of verb id ``verb`` applied to object id ``obj`` (``None``: person-only)."""
         try:
             return self._by_pair[(verb, obj)]
         except KeyError:
             raise UnknownTermError("activity (verb, object)", (verb, obj), []) from None
 
+    def narrower(self, key: object) -> tuple[Activity, ...]:
+        """The activities directly under the activity ``key`` (in channel order)."""
+        return self._narrower[self[key].id]
+
+    def descendants(self, key: object) -> tuple[Activity, ...]:
+        """Every activity under ``key``, at any depth (each once, in channel order)."""
+        found: dict[str, Activity] = {}
+        todo = list(self.narrower(key))
+        while todo:
+            a = todo.pop()
+            if a.id not in found:
+                found[a.id] = a
+                todo.extend(self._narrower[a.id])
+        return tuple(sorted(found.values(), key=lambda a: a.index))
+
+    def ancestors(self, key: object) -> tuple[Activity, ...]:
+        """Every composite above ``key``, at any depth (each once, in channel order)."""
+        found: dict[str, Activity] = {}
+        todo = list(self[key].broader)
+        while todo:
+            b = self[todo.pop()]
+            if b.id not in found:
+                found[b.id] = b
+                todo.extend(b.broader)
+        return tuple(sorted(found.values(), key=lambda a: a.index))
+
 
 @dataclass(frozen=True)
+class OntologySource:
+    """One file an ontology was built from: its name, version and path (``None``: packaged);
+    for an extension also its format (``"yaml"``/``"turtle"``) and text, which is what a store
+    keeps to rebuild the same ontology (:func:`from_sources`)."""
+
+    name: str
+    version: str
+    path: str | None
+    format: str | None = None
+    text: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "path": self.path,
+            "format": self.format,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, eq=False)
 class Ontology:
-    """The loaded ontology. Every list is in channel order; never reorder them.
+    """An ontology value. Every list is in channel order; never reorder them.
 
     Attributes:
-        version: ``owl:versionInfo`` of the Turtle file.
+        version: ``owl:versionInfo`` of the packaged file, then ``+<name>-<version>`` per
+            extension.
         body_parts: the 10 fine parts in HAKE ``parts_list`` order (right foot, right leg,
             left leg, left foot, hip, head, right hand, right arm, left arm, left hand).
         coarse_parts: the 6 coarse parts (foot, leg, hip, hand, arm, head).
-        part_states: the 93 part states; ``hico_part_states`` the 76 of the HICO set, in
-            76-set order.
-        verbs: 157 (117 HICO verbs first, in HICO order); objects: 80; activities: 600.
+        part_states: the 93 HAKE part states, then those of extensions; ``hico_part_states``
+            the 76 of the HICO set, in 76-set order.
+        verbs: 157 (117 HICO verbs first, in HICO order) then extensions'; objects: 80 then
+            extensions'; activities: 600 then extensions'.
+        sources: the files, packaged first.
+
+    Two ontologies are equal when their :attr:`id` (a hash of every term and its order) is.
     """
 
     version: str
@@ -88,9 +168,60 @@ class Ontology:
     verbs: Vocabulary[Verb]
     objects: Vocabulary[ObjectClass]
     activities: ActivityVocabulary
+    sources: tuple[OntologySource, ...] = ()
+
+    @functools.cached_property
+    def id(self) -> str:
+        """The content id: ``sha256:`` and 16 hex digits of a hash of every term (all its
+        fields) in channel order. Stable across machines, runs and versions of the files'
+        formatting; it changes when any term or the order changes."""
+        digest = hashlib.sha256()
+        for kind, terms in self._lists():
+            rows = [dataclasses.astuple(t) for t in terms]  # type: ignore[call-overload]
+            digest.update(json.dumps([kind, rows], separators=(",", ":")).encode())
+        return "sha256:" + digest.hexdigest()[:16]
+
+    def _lists(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        yield "body_parts", tuple(self.body_parts)
+        yield "coarse_parts", tuple(self.coarse_parts)
+        yield "part_states", tuple(self.part_states)
+        yield "verbs", tuple(self.verbs)
+        yield "objects", tuple(self.objects)
+        yield "activities", tuple(self.activities)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ontology) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Ontology({self.id}, version {self.version!r}, {len(self.activities)} activities)"
+
+    @property
+    def is_packaged(self) -> bool:
+        """True for the packaged HAKE ontology with no extension."""
+        return self == load()
+
+    def extend(self, *files: str | os.PathLike[str]) -> Ontology:
+        """This ontology with the terms of ``files`` appended (each may use the earlier ones).
+        Raises :class:`~ontology.errors.OntologyFileError`."""
+        items = []
+        for file in files:
+            parsed, fmt, text = extension.read_file(os.fspath(file))
+            items.append((parsed, OntologySource(parsed.name, parsed.version, str(file), fmt, text)))
+        return _merged(self, items)
+
+    def is_subset_of(self, other: Ontology) -> bool:
+        """True when every list of this ontology is a prefix of ``other``'s (same terms, same
+        channels): what a checkpoint trained on this ontology needs to run on ``other``."""
+        return all(
+            tuple(theirs[: len(mine)]) == mine
+            for (_, mine), (_, theirs) in zip(self._lists(), other._lists(), strict=True)
+        )
 
     def part_states_of(self, coarse_part: str) -> tuple[PartState, ...]:
-        """Part states (93 set) of one coarse part, in channel order."""
+        """Part states of one coarse part, in channel order."""
         part = self.coarse_parts[coarse_part].id
         return tuple(p for p in self.part_states if p.part == part)
 
@@ -99,9 +230,14 @@ class Ontology:
         part = self.coarse_parts[coarse_part].id
         return tuple(p for p in self.hico_part_states if p.part == part)
 
+    def level_of(self, activity: object) -> str:
+        """The hierarchy level of an activity (``"atomic"``, ``"composite"``, ``"area"``...)."""
+        return self.activities[activity].level
+
     def stats(self) -> dict[str, int | str]:
         """Term counts, as printed by ``hake ontology stats``."""
         return {
+            "id": self.id,
             "version": self.version,
             "body_parts_fine": len(self.body_parts),
             "body_parts_coarse": len(self.coarse_parts),
@@ -111,129 +247,89 @@ class Ontology:
             "verbs_hico": sum(v.hico_id is not None for v in self.verbs),
             "objects": len(self.objects),
             "activities": len(self.activities),
+            "activities_person_only": sum(a.verb is not None and a.object is None for a in self.activities),
+            "activities_composite": sum(a.is_composite for a in self.activities),
         }
 
+    def to_turtle(self) -> str:
+        """The whole ontology as Turtle in the project's vocabulary; ``load(path)`` of the
+        written file gives an ontology with the same :attr:`id`."""
+        from ontology.turtle import to_turtle
 
-def _local(iri: str) -> str:
-    if not iri.startswith(NAMESPACE):
-        raise ValueError(f"IRI {iri!r} is outside the ontology namespace {NAMESPACE!r}")
-    return iri[len(NAMESPACE) :]
+        return to_turtle(self)
 
 
-@functools.cache
-def load() -> Ontology:
-    """Load the packaged ontology (cached: every call returns the same object)."""
-    import pyoxigraph
-
-    props: dict[str, dict[str, list[object]]] = defaultdict(lambda: defaultdict(list))
-    for quad in pyoxigraph.parse(path=str(turtle_path()), format=pyoxigraph.RdfFormat.TURTLE):
-        obj = quad.object
-        value: object = obj.value
-        if isinstance(obj, pyoxigraph.Literal):
-            datatype = obj.datatype.value
-            if datatype.endswith("#integer"):
-                value = int(obj.value)
-            elif datatype.endswith("#boolean"):
-                value = obj.value == "true"
-        props[quad.subject.value][quad.predicate.value].append(value)
-
-    def one(subject: str, prop: str) -> object:
-        values = props[subject].get(NAMESPACE + prop if ":" not in prop else prop, [])
-        if len(values) != 1:
-            raise ValueError(f"{subject}: expected one {prop}, found {values!r}")
-        return values[0]
-
-    def opt(subject: str, prop: str) -> object:
-        values = props[subject].get(NAMESPACE + prop, [])
-        return values[0] if values else None
-
-    def of_type(cls: str) -> list[str]:
-        subjects = [s for s, p in props.items() if NAMESPACE + cls in p.get(_RDF_TYPE, [])]
-        return sorted(subjects, key=lambda s: int(str(one(s, "index"))))
-
-    def idx(s: str) -> int:
-        return int(str(one(s, "index")))
-
-    def label(s: str) -> str:
-        return str(one(s, _RDFS_LABEL))
-
-    def strip(iri: str, prefix: str) -> str:
-        local = _local(iri)
-        if not local.startswith(prefix):
-            raise ValueError(f"{iri!r}: expected a local name starting with {prefix!r}")
-        return local[len(prefix) :]
-
-    parts = [
-        BodyPart(
-            id=strip(s, "part_"),
-            name=label(s),
-            iri=s,
-            index=idx(s),
-            granularity=str(one(s, "granularity")),
-            coarse=strip(str(opt(s, "coarsePart") or s), "part_"),
-            side=None if opt(s, "side") is None else str(opt(s, "side")),
+def from_sources(sources: list[dict[str, str | None]]) -> Ontology:
+    """Rebuild an ontology from :meth:`OntologySource.to_dict` dicts (packaged first, then
+    extensions with their text): what a store records of its ontology. Reads no file."""
+    onto = load()
+    if not sources or sources[0].get("path") is not None:
+        raise ValueError("the first source of an ontology is the packaged one")
+    if sources[0].get("version") != onto.version:
+        raise ValueError(
+            f"the ontology was built on packaged version {sources[0].get('version')!r}; this install has "
+            f"{onto.version!r}"
         )
-        for s in of_type("BodyPart")
-    ]
-    fine = sorted((p for p in parts if p.granularity == "fine"), key=lambda p: p.index)
-    coarse = sorted((p for p in parts if p.granularity == "coarse"), key=lambda p: p.index)
-    part_states = [
-        PartState(
-            id=strip(s, "ps_"),
-            name=label(s),
-            iri=s,
-            index=idx(s),
-            part=strip(str(one(s, "bodyPart")), "part_"),
-            verb_phrase=str(one(s, "partVerb")),
-            no_interaction=bool(one(s, "noInteraction")),
-            hico_index=None
-            if opt(s, "hicoPartStateIndex") is None
-            else int(str(opt(s, "hicoPartStateIndex"))),
-        )
-        for s in of_type("PartState")
-    ]
-    hico = sorted((p for p in part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0)
-    verbs = [
-        Verb(
-            id=strip(s, "verb_"),
-            name=label(s),
-            iri=s,
-            index=idx(s),
-            hico_id=None if opt(s, "hicoVerbId") is None else int(str(opt(s, "hicoVerbId"))),
-        )
-        for s in of_type("Verb")
-    ]
-    objects = [
-        ObjectClass(
-            id=strip(s, "obj_"),
-            name=label(s),
-            iri=s,
-            index=idx(s),
-            hico_id=int(str(one(s, "hicoObjectId"))),
-        )
-        for s in of_type("Object")
-    ]
-    activities = [
-        Activity(
-            id=strip(s, "act_"),
-            name=label(s),
-            iri=s,
-            index=idx(s),
-            hoi_id=int(str(one(s, "hoiId"))),
-            verb=strip(str(one(s, "verb")), "verb_"),
-            object=strip(str(one(s, "object")), "obj_"),
-        )
-        for s in of_type("Activity")
-    ]
+    items = []
+    for source in sources[1:]:
+        text, fmt = source.get("text"), source.get("format")
+        if text is None or fmt is None:
+            raise ValueError(f"extension source {source.get('name')!r} has no text")
+        parsed = extension.read_text(text, str(source.get("path") or source.get("name")), fmt)
+        items.append((parsed, OntologySource(parsed.name, parsed.version, source.get("path"), fmt, text)))
+    return _merged(onto, items)
+
+
+def _merged(base: Ontology, items: list[tuple[extension.ParsedFile, OntologySource]]) -> Ontology:
+    """``base`` with each parsed file's terms appended, in order."""
+    lists = extension.Vocabularies(
+        list(base.body_parts),
+        list(base.coarse_parts),
+        list(base.part_states),
+        list(base.verbs),
+        list(base.objects),
+        list(base.activities),
+    )
+    version, sources = base.version, list(base.sources)
+    for parsed, source in items:
+        lists = extension.merge(lists, parsed)
+        version += f"+{parsed.name}-{parsed.version}"
+        sources.append(source)
+        if parsed.content_id is not None and parsed.content_id == _build(version, lists, ()).id:
+            # a whole ontology written by `hake ontology export`: it is what it says it is
+            version = parsed.version
+    return _build(version, lists, tuple(sources))
+
+
+def _build(version: str, lists: extension.Vocabularies, sources: tuple[OntologySource, ...]) -> Ontology:
+    hico = sorted((p for p in lists.part_states if p.hico_index is not None), key=lambda p: p.hico_index or 0)
     if [p.hico_index for p in hico] != list(range(len(hico))):
         raise ValueError("hake.ttl: hicoPartStateIndex values are not 0..n-1")
     return Ontology(
-        version=str(one(ONTOLOGY_IRI, _VERSION)),
-        body_parts=Vocabulary("body part", fine),
-        coarse_parts=Vocabulary("coarse body part", coarse),
-        part_states=Vocabulary("part state", part_states),
+        version=version,
+        body_parts=Vocabulary("body part", lists.body_parts),
+        coarse_parts=Vocabulary("coarse body part", lists.coarse_parts),
+        part_states=Vocabulary("part state", lists.part_states),
         hico_part_states=tuple(hico),
-        verbs=Vocabulary("verb", verbs),
-        objects=Vocabulary("object", objects),
-        activities=ActivityVocabulary(activities),
+        verbs=Vocabulary("verb", lists.verbs),
+        objects=Vocabulary("object", lists.objects),
+        activities=ActivityVocabulary(lists.activities),
+        sources=sources,
     )
+
+
+@functools.cache
+def _packaged() -> Ontology:
+    parsed, _, _ = extension.read_file(turtle_path())
+    lists = extension.merge(extension.Vocabularies(), parsed, packaged=True)
+    return _build(parsed.version, lists, (OntologySource("hake", parsed.version, None),))
+
+
+def load(*extensions: str | os.PathLike[str]) -> Ontology:
+    """The packaged ontology (one cached object), merged with ``extensions`` if given.
+
+    Raises :class:`~ontology.extension.OntologyFileError` for a malformed extension, naming
+    the file, line, field and term.
+    """
+    packaged = _packaged()
+    return packaged.extend(*extensions) if extensions else packaged

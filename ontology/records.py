@@ -42,11 +42,11 @@ import json
 import math
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any
 
 from ontology.errors import RecordError, UnknownTermError
-from ontology.ontology import load
+from ontology.ontology import Ontology, load
 from ontology.vocabulary import Vocabulary
 
 __all__ = [
@@ -77,6 +77,11 @@ _FLOAT32x4 = struct.Struct("4f")
 
 
 # ---- validation helpers ---------------------------------------------------------------
+
+
+def _onto(ontology: Ontology | None) -> Ontology:
+    """The ontology a record is checked against: the one given, else the packaged one."""
+    return load() if ontology is None else ontology
 
 
 def _number(record: str, name: str, value: object) -> float:
@@ -281,9 +286,10 @@ class DetectedObject:
     object: str
     score: float = 1.0
     box: Box | None = None
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
-        objects = load().objects
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        objects = _onto(ontology).objects
         term = objects.id_by_key.get(self.object) if isinstance(self.object, str) else None
         if term is None:
             term = _term("DetectedObject", "object", objects, self.object)
@@ -291,6 +297,15 @@ class DetectedObject:
         object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
         if self.box is not None and not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
+
+    @classmethod
+    def unchecked(cls, object_id: str, score: float = 1.0, box: Box | None = None) -> DetectedObject:
+        """Build without validation, for an object id that comes from a validated record."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "object", object_id)
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "box", box)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -334,10 +349,11 @@ class PersonObservation:
     track_id: int | None = None
     source: str = "model"
     model: str | None = None
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "PersonObservation"
-        onto = load()
+        onto = _onto(ontology)
         set_ = object.__setattr__
         set_(self, "image_id", _text(rec, "image_id", self.image_id))
         set_(self, "person_id", _text(rec, "person_id", self.person_id))
@@ -386,12 +402,13 @@ class PersonObservation:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PersonObservation:
-        """Inverse of :meth:`to_dict`; validates like the constructor."""
+    def from_dict(cls, data: Mapping[str, Any], ontology: Ontology | None = None) -> PersonObservation:
+        """Inverse of :meth:`to_dict`; validates like the constructor (against ``ontology``,
+        the packaged one by default)."""
         rec = "PersonObservation"
         if not isinstance(data, Mapping):
             raise RecordError(rec, "(record)", data, "a JSON object")
-        known = set(cls.__dataclass_fields__)
+        known = {f.name for f in fields(cls)}
         extra = set(data) - known
         if extra:
             raise RecordError(rec, "(keys)", sorted(extra), f"only keys from {sorted(known)}")
@@ -413,6 +430,7 @@ class PersonObservation:
                     o["object"],
                     o.get("score", 1.0),
                     None if o.get("box") is None else Box.of(o["box"]),
+                    ontology,
                 )
             )
         kwargs["objects"] = tuple(parsed)
@@ -424,14 +442,16 @@ class PersonObservation:
         for key in ("part_states", "active_parts", "part_boxes"):
             if kwargs.get(key) is None:
                 kwargs[key] = {}
-        return cls(**kwargs)
+        return cls(**kwargs, ontology=ontology)
 
 
-_OBSERVATION_KEYS = frozenset(PersonObservation.__dataclass_fields__)
+_OBSERVATION_KEYS = frozenset(f.name for f in fields(PersonObservation))
 _OBJECT_KEYS = frozenset(("object", "score", "box"))
 
 
-def observation_dict(data: object, *, check_maps: bool = True) -> dict[str, Any]:
+def observation_dict(
+    data: object, *, check_maps: bool = True, ontology: Ontology | None = None
+) -> dict[str, Any]:
     """Validate one observations-format object and return it in canonical form.
 
     The result equals ``PersonObservation.from_dict(data).to_dict()`` and a bad ``data``
@@ -448,8 +468,9 @@ def observation_dict(data: object, *, check_maps: bool = True) -> dict[str, Any]
     ...                   "part_states": {"hand: hold": 0.5}})["part_states"]
     {'hand_hold': 0.5}
     """
-    fast = _fast_observation(data, check_maps)
-    return fast if fast is not None else PersonObservation.from_dict(data).to_dict()  # type: ignore[arg-type]
+    onto = _onto(ontology)
+    fast = _fast_observation(data, onto, check_maps)
+    return fast if fast is not None else PersonObservation.from_dict(data, onto).to_dict()  # type: ignore[arg-type]
 
 
 def _fast_box(value: object) -> list[float] | None:
@@ -499,7 +520,7 @@ def _fast_probs(values: object, ids: Mapping[str, str]) -> dict[str, float] | No
     return out
 
 
-def _fast_observation(data: object, check_maps: bool = True) -> dict[str, Any] | None:
+def _fast_observation(data: object, onto: Ontology, check_maps: bool = True) -> dict[str, Any] | None:
     """The canonical dict of ``data`` when it takes the common shape and is valid; else None
     (which says nothing about validity: :func:`observation_dict` then builds the record)."""
     if type(data) is not dict or not _OBSERVATION_KEYS.issuperset(data):
@@ -526,7 +547,6 @@ def _fast_observation(data: object, check_maps: bool = True) -> dict[str, Any] |
     source, model = get("source", "model"), get("model")
     if source not in SOURCES or (model is not None and type(model) is not str):
         return None
-    onto = load()
     if check_maps:
         part_states = _fast_probs(get("part_states"), onto.part_states.id_by_key)
         active_parts = _fast_probs(get("active_parts"), onto.body_parts.id_by_key)
@@ -587,12 +607,13 @@ class Contribution:
     term: str
     weight: float
     edge: str | None = None
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "Contribution"
         if self.kind not in CONTRIBUTION_KINDS:
             raise RecordError(rec, "kind", self.kind, f"one of {CONTRIBUTION_KINDS}")
-        onto = load()
+        onto = _onto(ontology)
         vocabs: dict[str, Vocabulary[Any]] = {
             "part_state": onto.part_states,
             "object": onto.objects,
@@ -648,10 +669,13 @@ class Explanation:
     score: float | None = None
     baseline: float | None = None
     rest: float = 0.0
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "Explanation"
-        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(
+            self, "activity", _term(rec, "activity", _onto(ontology).activities, self.activity)
+        )
         object.__setattr__(self, "method", _text(rec, "method", self.method))
         if not all(isinstance(c, Contribution) for c in self.contributions):
             raise RecordError(rec, "contributions", self.contributions, "a tuple of Contribution")
@@ -695,7 +719,10 @@ class Explanation:
 
     def _keep(self, kept: tuple[Contribution, ...]) -> Explanation:
         dropped = math.fsum(c.weight for c in self.contributions) - math.fsum(c.weight for c in kept)
-        return Explanation(self.activity, self.method, kept, self.score, self.baseline, self.rest + dropped)
+        ranked = tuple(sorted(kept, key=lambda c: -c.weight))  # already validated: no ontology needed
+        return Explanation.unchecked(
+            self.activity, self.method, ranked, self.score, self.baseline, self.rest + dropped
+        )
 
     def top(self, k: int) -> Explanation:
         """The ``k`` largest contributions; the others' weight moves into ``rest``."""
@@ -720,12 +747,14 @@ class Explanation:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
+    def from_dict(cls, data: Mapping[str, Any], ontology: Ontology | None = None) -> Explanation:
+        """Inverse of :meth:`to_dict`, checked against ``ontology`` (the packaged one by default)."""
         for key in ("activity", "method", "contributions"):
             if key not in data:
                 raise RecordError("Explanation", key, None, "a value (the field is required)")
         contributions = tuple(
-            Contribution(c["kind"], c["term"], c["weight"], c.get("edge")) for c in data["contributions"]
+            Contribution(c["kind"], c["term"], c["weight"], c.get("edge"), ontology)
+            for c in data["contributions"]
         )
         return cls(
             data["activity"],
@@ -734,6 +763,7 @@ class Explanation:
             data.get("score"),
             data.get("baseline"),
             data.get("rest", 0.0),
+            ontology,
         )
 
 
@@ -748,12 +778,15 @@ class ActivityPrediction:
     model: str
     model_version: str = "unversioned"
     explanation: Explanation | None = None
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "ActivityPrediction"
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
-        object.__setattr__(self, "activity", _term(rec, "activity", load().activities, self.activity))
+        object.__setattr__(
+            self, "activity", _term(rec, "activity", _onto(ontology).activities, self.activity)
+        )
         object.__setattr__(self, "score", _probability(rec, "score", self.score))
         object.__setattr__(self, "model", _text(rec, "model", self.model))
         if self.explanation is not None and self.explanation.activity != self.activity:
@@ -815,31 +848,37 @@ class ImageAnnotation:
     activities: tuple[str, ...]
     part_states: tuple[str, ...]
     active_parts: tuple[str, ...]
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "ImageAnnotation"
-        onto = load()
+        onto = _onto(ontology)
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "activities", _ids(rec, "activities", onto.activities, self.activities))
         object.__setattr__(self, "part_states", _ids(rec, "part_states", onto.part_states, self.part_states))
         object.__setattr__(
             self, "active_parts", _ids(rec, "active_parts", onto.body_parts, self.active_parts)
         )
+        objects = (onto.activities[a].object for a in self.activities)
+        object.__setattr__(self, "_objects", tuple(dict.fromkeys(o for o in objects if o is not None)))
 
     @property
     def objects(self) -> tuple[str, ...]:
-        activities = load().activities
-        return tuple(dict.fromkeys(activities[a].object for a in self.activities))
+        """The objects of the image's activities, each once, in activity order."""
+        objects: tuple[str, ...] = self.__dict__["_objects"]
+        return objects
 
-    def to_observation(self) -> PersonObservation:
-        """The image's evidence as one box-less observation (source ``"annotation"``)."""
+    def to_observation(self, ontology: Ontology | None = None) -> PersonObservation:
+        """The image's evidence as one box-less observation (source ``"annotation"``), checked
+        against ``ontology`` (the packaged one by default)."""
         return PersonObservation(
             image_id=self.image_id,
             person_id="image",
             part_states={p: 1.0 for p in self.part_states},
             active_parts={p: 1.0 for p in self.active_parts},
-            objects=tuple(DetectedObject(o) for o in self.objects),
+            objects=tuple(DetectedObject.unchecked(o) for o in self.objects),
             source="annotation",
+            ontology=ontology,
         )
 
 
@@ -866,10 +905,11 @@ class PersonAnnotation:
     height: int
     state_labels: int = 0
     pairs_without_states: int = 0
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "PersonAnnotation"
-        onto = load()
+        onto = _onto(ontology)
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
         if not isinstance(self.box, Box):
@@ -882,8 +922,9 @@ class PersonAnnotation:
         if self.pairs < 1:
             raise RecordError(rec, "pairs", self.pairs, "at least 1")
 
-    def to_observation(self) -> PersonObservation:
-        """The person's ground-truth evidence as an observation (source ``"annotation"``)."""
+    def to_observation(self, ontology: Ontology | None = None) -> PersonObservation:
+        """The person's ground-truth evidence as an observation (source ``"annotation"``),
+        checked against ``ontology`` (the packaged one by default)."""
         return PersonObservation(
             image_id=self.image_id,
             person_id=self.person_id,
@@ -892,6 +933,7 @@ class PersonAnnotation:
             active_parts={p: 1.0 for p in self.active_parts},
             objects=self.objects,
             source="annotation",
+            ontology=ontology,
         )
 
 
@@ -917,10 +959,11 @@ class EvidenceEdge:
     cond_prob: float
     npmi: float
     weight: float
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "EvidenceEdge"
-        onto = load()
+        onto = _onto(ontology)
         object.__setattr__(self, "part_state", _term(rec, "part_state", onto.part_states, self.part_state))
         if self.target_kind not in EVIDENCE_TARGETS:
             raise RecordError(rec, "target_kind", self.target_kind, f"one of {EVIDENCE_TARGETS}")

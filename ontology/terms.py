@@ -63,38 +63,71 @@ class PartState:
     verb_phrase: str
     no_interaction: bool
     hico_index: int | None
+    synonyms: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Verb:
-    """A verb of the 157-verb HAKE set; ``hico_id`` is the 1-based HICO id (117 of them)."""
+    """A verb: the 157 of HAKE (``hico_id`` is the 1-based HICO id of 117 of them) and any an
+    extension adds. ``part_states`` are the characteristic part states of the verb, as
+    ``(part state id, weight)`` pairs: prior edges for reasoning (empty for HAKE's verbs,
+    whose edges are learnt from the annotations)."""
 
     id: str
     name: str
     iri: str
     index: int
     hico_id: int | None
+    synonyms: tuple[str, ...] = ()
+    description: str = ""
+    part_states: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectClass:
-    """One of the 80 HICO/COCO object categories; ``hico_id`` is 1-based."""
+    """An object category: the 80 of HICO/COCO (``hico_id`` 1-based) and any an extension adds
+    (``hico_id`` ``None``)."""
 
     id: str
     name: str
     iri: str
     index: int
-    hico_id: int
+    hico_id: int | None
+    synonyms: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """A HICO activity: exactly one verb (``verb``, a verb id) and one object (``object``)."""
+    """An activity of one of three shapes:
+
+    - an **interaction**: a verb and an object (the 600 HICO activities, ``hoi_id`` 1-based);
+    - a **person-only action**: a verb and no object (``object`` is ``None``: run, jump, wave);
+    - a **composite**: no verb; it groups the activities whose ``broader`` names it
+      (area -> composite -> atomic, to any depth).
+
+    ``level`` names the level in the hierarchy (``"atomic"`` for anything with a verb and
+    ``"composite"`` otherwise, unless the ontology file says e.g. ``"area"``); ``broader``
+    the ids of the composites directly above; ``part_states`` the characteristic part states
+    as ``(part state id, weight)`` pairs (prior edges for reasoning); ``synonyms`` and
+    ``description`` give text for the label embeddings.
+    """
 
     id: str
     name: str
     iri: str
     index: int
-    hoi_id: int
-    verb: str
-    object: str
+    hoi_id: int | None
+    verb: str | None
+    object: str | None
+    level: str = "atomic"
+    broader: tuple[str, ...] = ()
+    part_states: tuple[tuple[str, float], ...] = ()
+    synonyms: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def is_composite(self) -> bool:
+        """True for a composite (no verb): it is scored from the activities under it."""
+        return self.verb is None

@@ -36,7 +36,8 @@ T = TypeVar("T", bound=Term)
 
 
 class Vocabulary(Generic[T], Sequence[T]):
-    """Terms of one kind in channel order. ``vocab[key]`` takes an id, a name, an IRI or an index.
+    """Terms of one kind in channel order. ``vocab[key]`` takes an id, a name, an IRI or an index
+    (a slice gives a tuple of terms).
 
     Lookups never create terms: an unknown key raises :class:`UnknownTermError` listing the
     closest existing names.
@@ -76,6 +77,8 @@ class Vocabulary(Generic[T], Sequence[T]):
             if 0 <= key < len(self._terms):
                 return self._terms[key]
             raise UnknownTermError(self.kind, key, [f"an index in 0..{len(self._terms) - 1}"])
+        if isinstance(key, slice):
+            return self._terms[key]  # type: ignore[return-value]  # a tuple of terms
         if isinstance(key, str):
             term = self._by_key.get(key)
             if term is not None:

@@ -29,6 +29,25 @@ def test_ontology_stats_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "93 (76 in the HICO set)" in capsys.readouterr().out
 
 
+def test_ontology_export_and_stats_with_an_extension(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import ontology
+
+    out = tmp_path / "merged.ttl"
+    example = str(ontology.example_extension())
+    assert main(["ontology", "export", "--ontology", example, "--out", str(out), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["id"] == ontology.load(example).id == ontology.load(out).id
+    assert main(["ontology", "stats", "--ontology", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["activities"] == len(ontology.load(example).activities)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hake_extension: 1\nname: bad\nverbs:\n  - {name: jog, synonym: x}\n")
+    assert main(["ontology", "stats", "--ontology", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:4: verbs[0].synonym: unknown field" in err and "'synonyms'" in err
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["nonsense"])
