@@ -225,3 +225,30 @@ def test_file_level_errors(tmp_path: Path) -> None:
 def test_yaml_scalars_are_text_so_no_is_not_false(tmp_path: Path) -> None:
     onto = ontology.load(write(tmp_path, HEADER + "verbs:\n  - name: no\n  - name: 1.10\n"))
     assert onto.verbs["no"].name == "no" and onto.verbs["1_10"].name == "1.10"
+
+
+def test_records_are_checked_against_the_ontology_they_are_given() -> None:
+    onto = ontology.load(EXAMPLE)
+    obs = ontology.PersonObservation(
+        image_id="i",
+        person_id="0",
+        part_states={"hand: wave": 0.9, "hand: hold": 0.5},
+        objects=(ontology.DetectedObject("broom", 0.8, ontology=onto),),
+        ontology=onto,
+    )
+    assert obs.part_states == {"hand_wave": 0.9, "hand_hold": 0.5}
+    assert ontology.PersonObservation.from_dict(obs.to_dict(), onto) == obs
+    with pytest.raises(ontology.UnknownTermError, match="unknown part state 'hand: wave'"):
+        ontology.PersonObservation(image_id="i", person_id="0", part_states={"hand: wave": 0.9})
+    with pytest.raises(ontology.UnknownTermError, match="unknown object 'broom'"):
+        ontology.DetectedObject("broom")
+    prediction = ontology.ActivityPrediction("i", "0", "wave hello", 0.7, "m", ontology=onto)
+    assert prediction.activity == "wave_hello"
+    explanation = ontology.Explanation(
+        "wave hello",
+        "m",
+        (ontology.Contribution("part_state", "hand: wave", 1.0, ontology=onto),),
+        ontology=onto,
+    )
+    assert ontology.Explanation.from_dict(explanation.to_dict(), onto) == explanation
+    assert ontology.observation_dict(obs.to_dict(), ontology=onto) == obs.to_dict()
