@@ -238,9 +238,9 @@ def test_records_are_checked_against_the_ontology_they_are_given() -> None:
     )
     assert obs.part_states == {"hand_wave": 0.9, "hand_hold": 0.5}
     assert ontology.PersonObservation.from_dict(obs.to_dict(), onto) == obs
-    with pytest.raises(ontology.UnknownTermError, match="unknown part state 'hand: wave'"):
+    with pytest.raises(ontology.RecordError, match="unknown part state 'hand: wave'"):
         ontology.PersonObservation(image_id="i", person_id="0", part_states={"hand: wave": 0.9})
-    with pytest.raises(ontology.UnknownTermError, match="unknown object 'broom'"):
+    with pytest.raises(ontology.RecordError, match="unknown object 'broom'"):
         ontology.DetectedObject("broom")
     prediction = ontology.ActivityPrediction("i", "0", "wave hello", 0.7, "m", ontology=onto)
     assert prediction.activity == "wave_hello"
