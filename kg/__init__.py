@@ -11,6 +11,10 @@ store is opened).
 >>> counts["Activity"], rows
 (600, [{'verb': 'ride'}])
 
+A store knows its vocabulary: ``kg.init_store(store, ontology.load("my-actions.yaml"))``
+writes an extended ontology, ``kg.store_ontology(store)`` reads it back and
+``kg.extend_store(store, "more.yaml")`` adds terms (:mod:`kg.store_ontology`).
+
 Schema: :mod:`kg.schema`. Example queries and the portable Cypher subset: :mod:`kg.queries`.
 """
 
@@ -36,6 +40,7 @@ from kg.rdf import export_rdf, import_rdf, sparql
 from kg.reason import ReasonResult
 from kg.schema import person_key
 from kg.store import EmbeddedStore, GraphStore, Neo4jStore
+from kg.store_ontology import extend_store, store_ontology
 
 __all__ = [
     "EXAMPLES",
@@ -50,6 +55,7 @@ __all__ = [
     "compute_evidence",
     "evidence_edges",
     "export_rdf",
+    "extend_store",
     "image_node_id",
     "import_rdf",
     "ingest_hake_image",
@@ -61,6 +67,7 @@ __all__ = [
     "person_key",
     "read_observations_jsonl",
     "sparql",
+    "store_ontology",
     "to_networkx",
     "update_evidence",
     "write_graphml",

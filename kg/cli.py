@@ -57,12 +57,16 @@ def _print_json(value: Any) -> None:
 # ---- store options ----------------------------------------------------------------------
 
 
-def _add_store_options(parser: argparse.ArgumentParser) -> None:
+def _add_store_options(parser: argparse.ArgumentParser, optional: str | None = None) -> None:
+    """``--store DIR`` / ``--neo4j [URI]``; with ``optional`` (what naming one does) neither is
+    assumed when both are left out."""
     group = parser.add_argument_group("store (pick one)").add_mutually_exclusive_group()
     group.add_argument(
         "--store",
         metavar="DIR",
-        help=f"embedded store directory (default: $HAKE_STORE or ./{DEFAULT_STORE})",
+        help=f"embedded store directory: {optional}"
+        if optional
+        else f"embedded store directory (default: $HAKE_STORE or ./{DEFAULT_STORE})",
     )
     group.add_argument(
         "--neo4j",
@@ -132,10 +136,19 @@ def _add_ontology_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _ontology(args: argparse.Namespace) -> Any:
-    """The ontology of ``--ontology FILE...`` (the packaged one without it)."""
+    """The ontology of ``--ontology FILE...`` (the packaged one without it), or with ``--store``
+    / ``--neo4j`` the store's own (opened read-only)."""
     import ontology
 
-    return ontology.load(*getattr(args, "ontology", []))
+    files = getattr(args, "ontology", [])
+    if getattr(args, "store", None) is not None or getattr(args, "neo4j", None) is not None:
+        if files:
+            raise _UsageError("give --ontology FILE... or a store, not both (a store knows its ontology)")
+        from kg.store_ontology import store_ontology
+
+        with _open_store(args, read_only=True) as store:
+            return store_ontology(store)
+    return ontology.load(*files)
 
 
 def _cmd_ontology_stats(args: argparse.Namespace) -> int:
@@ -180,11 +193,33 @@ def _cmd_ontology_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_init(args: argparse.Namespace) -> int:
-    from kg.ingest import init_store
+def _cmd_ontology_extend(args: argparse.Namespace) -> int:
+    from kg.store_ontology import extend_store, store_ontology
 
+    with _open_store(args) as store:
+        before = store_ontology(store)
+        after = extend_store(store, *args.files)
+        where = repr(store)
+    added = {
+        kind: len(getattr(after, kind)) - len(getattr(before, kind))
+        for kind in ("part_states", "verbs", "objects", "activities")
+    }
+    if args.json:
+        _print_json({"id": after.id, "version": after.version, "added": added})
+    else:
+        added_text = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in added.items())
+        print(
+            f"extended the ontology of {where}: added {added_text}; now {after.id} (version {after.version})"
+        )
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from kg.store_ontology import init_store
+
+    onto = _ontology(argparse.Namespace(ontology=args.ontology))  # the files, not the store
     with _open_store(args, create=True) as store:
-        counts = init_store(store)
+        counts = init_store(store, onto)
         where = repr(store)
     if args.json:
         _print_json(counts)
@@ -750,6 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     _add_ontology_option(stats, "before counting (checks them: errors name file, line and field)")
+    _add_store_options(stats, "the store's ontology instead (read-only)")
     stats.set_defaults(handler=_cmd_ontology_stats)
     export_onto = _command(
         onto_commands,
@@ -760,7 +796,18 @@ def build_parser() -> argparse.ArgumentParser:
     export_onto.add_argument("--out", default=None, help="Turtle file to write (default: standard output)")
     export_onto.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
     _add_ontology_option(export_onto, "before writing")
+    _add_store_options(export_onto, "the store's ontology instead (read-only)")
     export_onto.set_defaults(handler=_cmd_ontology_export)
+    extend = _command(
+        onto_commands,
+        "extend",
+        "Add the terms of extension files to a store's ontology (additive, all or nothing).",
+        "hake ontology extend my-actions.yaml --store graph/",
+    )
+    extend.add_argument("files", nargs="+", metavar="FILE", help="extension files (.yaml or .ttl)")
+    extend.add_argument("--json", action="store_true", help="print what was added as JSON")
+    _add_store_options(extend)
+    extend.set_defaults(handler=_cmd_ontology_extend)
 
     init = _command(
         commands,
@@ -770,6 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store_options(init)
     init.add_argument("--json", action="store_true", help="print node counts as JSON")
+    _add_ontology_option(init, "and written into the store with its id")
     init.set_defaults(handler=_cmd_init)
 
     ingest = _command(

@@ -34,14 +34,15 @@ from typing import Any, TypeVar
 
 from kg.schema import image_key, person_key
 from kg.store.base import BulkLoad, GraphStore
+from kg.store_ontology import init_store, require_ontology
 from ontology import (
     AnnotationFormatError,
     HakeError,
     ImageAnnotation,
+    Ontology,
     PersonAnnotation,
     PersonObservation,
     StoreError,
-    load,
     observation_dict,
     read_hake_image,
     read_hake_instance,
@@ -101,101 +102,6 @@ def image_node_id(obs: PersonObservation) -> str:
     """The ``Image`` node id of an observation (:func:`kg.schema.image_key`: frames of a video
     get ``#<frame>``)."""
     return image_key(obs.image_id, obs.frame_index)
-
-
-def init_store(store: GraphStore) -> dict[str, int]:
-    """Write the ontology into ``store`` (idempotent). Returns node counts by label."""
-    onto = load()
-    store.ensure_schema()
-    with store.transaction():
-        store.run_batches(
-            "UNWIND $rows AS r MERGE (n:BodyPart {id: r.id}) "
-            "SET n.kind = 'body_part', n.name = r.name, n.granularity = r.granularity, "
-            "n.side = r.side, n.idx = r.idx",
-            [
-                {
-                    "id": p.id,
-                    "name": p.name,
-                    "granularity": p.granularity,
-                    "side": p.side,
-                    "idx": p.index,
-                }
-                for p in [*onto.coarse_parts, *onto.body_parts]
-            ],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (f:BodyPart {id: r.fine}), (c:BodyPart {id: r.coarse}) "
-            "MERGE (f)-[:PART_OF]->(c)",
-            [{"fine": p.id, "coarse": p.coarse} for p in onto.body_parts],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MERGE (n:PartState {id: r.id}) SET n.kind = 'part_state', n.name = r.name, "
-            "n.part = r.part, n.verb_phrase = r.verb_phrase, n.no_interaction = r.no_interaction, "
-            "n.idx = r.idx, n.hico_idx = r.hico_idx",
-            [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "part": s.part,
-                    "verb_phrase": s.verb_phrase,
-                    "no_interaction": s.no_interaction,
-                    "idx": s.index,
-                    "hico_idx": s.hico_index,
-                }
-                for s in onto.part_states
-            ],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (s:PartState {id: r.id}), (b:BodyPart {id: r.part}) "
-            "MERGE (s)-[:OF_PART]->(b)",
-            [{"id": s.id, "part": s.part} for s in onto.part_states],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MERGE (n:Verb {id: r.id}) "
-            "SET n.kind = 'verb', n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
-            [{"id": v.id, "name": v.name, "idx": v.index, "hico_id": v.hico_id} for v in onto.verbs],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MERGE (n:Object {id: r.id}) "
-            "SET n.kind = 'object', n.name = r.name, n.idx = r.idx, n.hico_id = r.hico_id",
-            [{"id": o.id, "name": o.name, "idx": o.index, "hico_id": o.hico_id} for o in onto.objects],
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MERGE (n:Activity {id: r.id}) "
-            "SET n.kind = 'activity', n.name = r.name, n.idx = r.idx, n.hoi_id = r.hoi_id",
-            [{"id": a.id, "name": a.name, "idx": a.index, "hoi_id": a.hoi_id} for a in onto.activities],
-        )
-        rows = [{"id": a.id, "verb": a.verb, "object": a.object} for a in onto.activities]
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (a:Activity {id: r.id}), (v:Verb {id: r.verb}) "
-            "MERGE (a)-[:HAS_VERB]->(v)",
-            rows,
-        )
-        store.run_batches(
-            "UNWIND $rows AS r MATCH (a:Activity {id: r.id}), (o:Object {id: r.object}) "
-            "MERGE (a)-[:HAS_OBJECT]->(o)",
-            rows,
-        )
-    return ontology_counts(store)
-
-
-def ontology_counts(store: GraphStore) -> dict[str, int]:
-    """Node counts of the ontology labels in ``store``."""
-    counts = {}
-    for label in ("BodyPart", "PartState", "Verb", "Object", "Activity"):
-        # The label comes from this fixed list, never from user input.
-        counts[label] = int(store.query(f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"])
-    return counts
-
-
-def _require_ontology(store: GraphStore) -> None:
-    counts = ontology_counts(store)
-    expected = {"BodyPart": 16, "PartState": 93, "Verb": 157, "Object": 80, "Activity": 600}
-    if counts != expected:
-        raise StoreError(
-            f"the store does not hold the ontology (found {counts}, expected {expected}); "
-            "run `hake init` on it first (or kg.init_store(store))"
-        )
 
 
 def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
@@ -356,6 +262,7 @@ def ingest_observations(
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
     replace: bool = False,
+    ontology: Ontology | None = None,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -376,15 +283,24 @@ def ingest_observations(
         replace: a person stored with other data is replaced: deleted with its predictions
             and explanations, then written anew, in the same load (on the embedded store each
             replaced person costs a scan of the persons: meant for a few).
+        ontology: the ontology the records were made with; it must be the store's
+            (:func:`kg.store_ontology.require_ontology`). Default: the store's. Each record's
+            terms are checked against the store's ontology.
     """
+    onto = require_ontology(store, ontology)
+
+    def checked(o: PersonObservation) -> dict[str, Any]:
+        return observation_dict(o.to_dict(), ontology=onto)
+
     items: Iterable[_Item] = (
-        ((o.to_dict(), truth, None) for o, truth in zip(observations, activities, strict=True))
+        ((checked(o), truth, None) for o, truth in zip(observations, activities, strict=True))
         if activities is not None
-        else ((o.to_dict(), None, None) for o in observations)
+        else ((checked(o), None, None) for o in observations)
     )
     total = len(observations) if isinstance(observations, Sequence) else None
     return _ingest_items(
         store,
+        onto,
         items,
         total,
         image_sizes or {},
@@ -409,6 +325,7 @@ def ingest_observations_jsonl(
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
     replace: bool = False,
+    ontology: Ontology | None = None,
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
@@ -420,20 +337,24 @@ def ingest_observations_jsonl(
     ``into`` and ``on_chunk`` are for :mod:`kg.reason`, which reasons over each checked
     chunk and writes the persons and their predictions in one load: ``into`` is a bulk load
     the caller holds open (the ingest then writes nothing itself), ``on_chunk`` is called with
-    every checked chunk; ``label`` names the progress bar; ``replace`` as for
-    :func:`ingest_observations`.
+    every checked chunk; ``label`` names the progress bar; ``replace`` and ``ontology`` as for
+    :func:`ingest_observations` (terms are checked against the store's ontology).
     """
     path = Path(path)
+    onto = require_ontology(store, ontology)
 
     def light(data: Any) -> dict[str, Any]:
-        return observation_dict(data, check_maps=False)
+        return observation_dict(data, check_maps=False, ontology=onto)
+
+    def full(data: Any) -> dict[str, Any]:
+        return observation_dict(data, ontology=onto)
 
     def recheck(chunk: list[_Item]) -> list[_Item]:
-        return [(_located(path, where, observation_dict, row), truth, where) for row, truth, where in chunk]
+        return [(_located(path, where, full, row), truth, where) for row, truth, where in chunk]
 
     items = ((row, None, where) for where, row in _read_jsonl(path, light))
     return _ingest_items(
-        store, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label, replace
+        store, onto, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label, replace
     )
 
 
@@ -468,6 +389,7 @@ ChunkHook = Callable[[CheckedChunk], None]
 
 def _ingest_items(
     store: GraphStore,
+    onto: Ontology,
     items: Iterable[_Item],
     total: int | None,
     sizes: Mapping[str, tuple[int, int]],
@@ -485,13 +407,13 @@ def _ingest_items(
     ``recheck`` turns a chunk whose maps fail the column-wise check into fully checked items
     (or raises the located error); ``on_chunk`` sees every checked chunk."""
     start = time.perf_counter()
-    _require_ontology(store)
     stored_images = _image_timestamps(store)
     stored_persons = _stored_digests(store)
     _refuse_legacy_keys(store)
     state = _IngestState(
         replace=replace,
         store=store,
+        ontology=onto,
         stored_persons=stored_persons,
         stored_images=stored_images,
         sizes=sizes,
@@ -508,12 +430,12 @@ def _ingest_items(
         with contextlib.nullcontext(into) if into is not None else store.bulk_load() as bulk:
             iterator = iter(items)
             while chunk := list(itertools.islice(iterator, chunk_size)):
-                maps = _map_columns(chunk)
+                maps = _map_columns(chunk, onto)
                 if maps is None:
                     if recheck is None:
                         raise StoreError("internal error: checked records failed the column-wise check")
                     chunk = recheck(chunk)
-                    maps = _map_columns(chunk)
+                    maps = _map_columns(chunk, onto)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
                 keys, images, added, replaced = _write_chunk(bulk, chunk, maps, state)
@@ -561,7 +483,7 @@ def _annotation_run(bulk: BulkLoad, state: _IngestState) -> None:
             "kind": ["annotation"],
             "model": [ANNOTATION_MODEL],
             "version": [state.source],
-            "ontology": [load().version],
+            "ontology": [state.ontology.version],
             "created": [state.created],
             "persons": [state.report.persons_added],
             "predictions": [state.report.activities_added],
@@ -575,6 +497,7 @@ class _IngestState:
 
     replace: bool
     store: GraphStore
+    ontology: Ontology
     stored_persons: dict[str, str | None]  # person key -> digest (None: stored without one)
     stored_images: dict[str, float | None]  # image node id -> its timestamp
     sizes: Mapping[str, tuple[int, int]]
@@ -596,7 +519,7 @@ class _MapColumns:
     prob: Any  # pyarrow float64 array
 
 
-def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
+def _map_columns(chunk: list[_Item], onto: Ontology) -> tuple[_MapColumns, _MapColumns] | None:
     """The chunk's part states and active parts column-wise, or None when any entry is not
     a known term id with a probability in [0, 1] (the caller then checks record by record,
     which names the bad entry and also accepts term names)."""
@@ -604,7 +527,6 @@ def _map_columns(chunk: list[_Item]) -> tuple[_MapColumns, _MapColumns] | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    onto = load()
     out = []
     for key, vocab in (("part_states", onto.part_states), ("active_parts", onto.body_parts)):
         maps = [row[key] for row, _, _ in chunk]
@@ -700,7 +622,7 @@ def _write_chunk(
         persons["bbox"].append(row["box"])
         keypoints = row["keypoints"]
         persons["keypoints"].append(None if keypoints is None else [v for k in keypoints for v in k])
-        persons["part_boxes"].append(_flat_part_boxes(row["part_boxes"]))
+        persons["part_boxes"].append(_flat_part_boxes(row["part_boxes"], state.ontology))
         persons["track_id"].append(row["track_id"])
         persons["source"].append(row["source"])
         persons["model"].append(row["model"])
@@ -792,12 +714,12 @@ def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
             yield image_key(row["image_id"], row["frame_index"])
 
 
-def _flat_part_boxes(part_boxes: Mapping[str, list[float]]) -> list[float] | None:
+def _flat_part_boxes(part_boxes: Mapping[str, list[float]], onto: Ontology) -> list[float] | None:
     """The fine parts' boxes flattened in channel order, NaN where a part has none."""
     if not part_boxes:
         return None
     out: list[float] = []
-    for part in load().body_parts.ids:
+    for part in onto.body_parts.ids:
         box = part_boxes.get(part)
         out.extend(box if box is not None else [math.nan] * 4)
     return out
@@ -904,9 +826,9 @@ def ingest_annotated(
     replaced with ``replace`` is counted out with what it had)."""
     from kg.evidence import stage_evidence, stored_counts
 
-    _require_ontology(store)
+    onto = require_ontology(store)
     counts = stored_counts(store)
-    verb_of = {a.id: a.verb for a in load().activities if a.verb is not None}
+    verb_of = {a.id: a.verb for a in onto.activities if a.verb is not None}
 
     def count(chunk: CheckedChunk) -> None:
         states: list[list[str]] = [[] for _ in chunk.rows]

@@ -14,8 +14,10 @@ Not portable: list indexing (LadybugDB lists are 1-based, Neo4j's 0-based), ``la
 ``IN_IMAGE``). Always pass values as parameters, never format them into the query text.
 
 >>> from kg.queries import EXAMPLES
->>> sorted(EXAMPLES)
-['activities_sharing_part_states', 'part_states_implying_activity', 'person_part_states', 'why_prediction']
+>>> sorted(EXAMPLES)[:3]
+['activities_sharing_part_states', 'activities_under', 'composite_of_prediction']
+>>> sorted(EXAMPLES)[3:]
+['part_states_implying_activity', 'person_part_states', 'persons_doing_under', 'why_prediction']
 """
 
 from __future__ import annotations
@@ -74,6 +76,32 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "c.edge AS edge "
             "ORDER BY weight DESC, term",
             {"person": "demo/street.jpg/0", "activity": "ride bicycle"},  # a person of `hake demo`
+        ),
+        # ---- the activity hierarchy (an extension's areas and composites, BROADER edges) ----
+        ExampleQuery(
+            "activities_under",
+            "Which activities of a level lie under an area or composite, at any depth?",
+            "MATCH (a:Activity)-[:BROADER*1..8]->(c:Activity {name: $activity}) WHERE a.level = $level "
+            "RETURN DISTINCT a.name AS activity ORDER BY activity",
+            {"activity": "sports", "level": "atomic"},  # of the example extension everyday-actions
+        ),
+        ExampleQuery(
+            "persons_doing_under",
+            "Which persons do anything under an area or composite (predicted or annotated)?",
+            "MATCH (p:Person)-[d:DOES]->(a:Activity)-[:BROADER*1..8]->(c:Activity {name: $activity}) "
+            "WHERE d.score >= $min_score "
+            "WITH p, collect(DISTINCT a.name) AS activities, max(d.score) AS score "
+            "RETURN p.id AS person, activities, score ORDER BY score DESC, person LIMIT $limit",
+            {"activity": "sports", "min_score": 0.5, "limit": 20},
+        ),
+        ExampleQuery(
+            "composite_of_prediction",
+            "Under which composite and area does each activity of a person fall?",
+            "MATCH (p:Person {id: $person})-[d:DOES]->(a:Activity)-[:BROADER]->(c:Activity) "
+            "OPTIONAL MATCH (c)-[:BROADER]->(area:Activity {level: 'area'}) "
+            "RETURN a.name AS activity, c.name AS composite, area.name AS area, d.score AS score "
+            "ORDER BY score DESC, activity, composite",
+            {"person": "gym.jpg/0"},
         ),
     )
 }

@@ -1,14 +1,24 @@
 """The graph schema: one definition for every store (a public contract for users' queries).
 
-Ontology (loaded by ``hake init``)::
+Ontology (loaded by ``hake init``, the packaged one or merged with extension files)::
 
+    (:Ontology {id, version, sources})                 one node: the store's vocabulary
     (:BodyPart {id, kind, name, granularity, side, idx})-[:PART_OF]->(:BodyPart)  fine -> coarse
-    (:PartState {id, kind, name, part, verb_phrase, no_interaction, idx, hico_idx})
+    (:PartState {id, kind, name, part, verb_phrase, no_interaction, idx, hico_idx, description})
         -[:OF_PART]->(:BodyPart)                                             -> coarse part
-    (:Verb {id, kind, name, idx, hico_id})
-    (:Object {id, kind, name, idx, hico_id})
-    (:Activity {id, kind, name, idx, hoi_id})-[:HAS_VERB]->(:Verb)
-    (:Activity)-[:HAS_OBJECT]->(:Object)
+    (:Verb {id, kind, name, idx, hico_id, description})
+    (:Object {id, kind, name, idx, hico_id, description})
+    (:Activity {id, kind, name, idx, hoi_id, level, description})-[:HAS_VERB]->(:Verb)
+    (:Activity)-[:HAS_OBJECT]->(:Object)           interactions only (person-only: no object)
+    (:Activity)-[:BROADER]->(:Activity)            hierarchy: atomic -> composite -> area
+    (:Verb|:Activity)-[:CHARACTERISED_BY {weight}]->(:PartState)   an extension's definitions
+
+The schema is the same for every ontology; the ontology decides the rows. ``Ontology.id`` is
+the content id of the merged ontology (:attr:`ontology.Ontology.id`) and ``sources`` a JSON
+list of the files it was built from, extensions with their text
+(:meth:`ontology.OntologySource.to_dict`): :func:`kg.ingest.store_ontology` rebuilds the same
+``Ontology`` value from it without reading any file. ``level`` is ``"atomic"`` for an
+activity with a verb, ``"composite"`` or what the extension names (``"area"``) otherwise.
 
 Cross-level evidence (computed from ingested annotations, :mod:`kg.evidence`)::
 
@@ -135,20 +145,44 @@ NODES: tuple[NodeTable, ...] = (
             ("no_interaction", "BOOLEAN"),
             ("idx", "INT64"),
             ("hico_idx", "INT64"),
+            ("description", "STRING"),
         ),
     ),
     NodeTable(
         "Verb",
-        (("id", "STRING"), ("kind", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64")),
+        (
+            ("id", "STRING"),
+            ("kind", "STRING"),
+            ("name", "STRING"),
+            ("idx", "INT64"),
+            ("hico_id", "INT64"),
+            ("description", "STRING"),
+        ),
     ),
     NodeTable(
         "Object",
-        (("id", "STRING"), ("kind", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hico_id", "INT64")),
+        (
+            ("id", "STRING"),
+            ("kind", "STRING"),
+            ("name", "STRING"),
+            ("idx", "INT64"),
+            ("hico_id", "INT64"),
+            ("description", "STRING"),
+        ),
     ),
     NodeTable(
         "Activity",
-        (("id", "STRING"), ("kind", "STRING"), ("name", "STRING"), ("idx", "INT64"), ("hoi_id", "INT64")),
+        (
+            ("id", "STRING"),
+            ("kind", "STRING"),
+            ("name", "STRING"),
+            ("idx", "INT64"),
+            ("hoi_id", "INT64"),
+            ("level", "STRING"),
+            ("description", "STRING"),
+        ),
     ),
+    NodeTable("Ontology", (("id", "STRING"), ("version", "STRING"), ("sources", "STRING"))),
     NodeTable(
         "Image",
         (
@@ -214,6 +248,8 @@ RELS: tuple[RelTable, ...] = (
     RelTable("OF_PART", (("PartState", "BodyPart"),)),
     RelTable("HAS_VERB", (("Activity", "Verb"),)),
     RelTable("HAS_OBJECT", (("Activity", "Object"),)),
+    RelTable("BROADER", (("Activity", "Activity"),)),
+    RelTable("CHARACTERISED_BY", (("Verb", "PartState"), ("Activity", "PartState")), (("weight", "DOUBLE"),)),
     RelTable("IMPLIES", (("PartState", "Activity"), ("PartState", "Verb")), _EVIDENCE),
     RelTable("IN_IMAGE", (("Person", "Image"),)),
     RelTable(

@@ -291,11 +291,16 @@ def _merged(base: Ontology, items: list[tuple[extension.ParsedFile, OntologySour
         list(base.activities),
     )
     version, sources = base.version, list(base.sources)
+    before = base.id
     for parsed, source in items:
         lists = extension.merge(lists, parsed)
+        now = _build(version, lists, ()).id
+        if now == before:
+            continue  # a file that only restates terms changes nothing
+        before = now
         version += f"+{parsed.name}-{parsed.version}"
         sources.append(source)
-        if parsed.content_id is not None and parsed.content_id == _build(version, lists, ()).id:
+        if parsed.content_id is not None and parsed.content_id == now:
             # a whole ontology written by `hake ontology export`: it is what it says it is
             version = parsed.version
     return _build(version, lists, tuple(sources))

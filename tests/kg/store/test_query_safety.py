@@ -474,9 +474,9 @@ def test_the_code_base_reads_pass_the_guard(rw_store: EmbeddedStore, paths: dict
     """Exports, reports, evidence and ingest bookkeeping run their reads through the guard."""
     from kg.evidence import evidence_edges, stored_counts
     from kg.export import to_networkx
-    from kg.ingest import ontology_counts
     from kg.rdf import export_rdf
     from kg.report import load_person
+    from kg.store_ontology import ontology_counts, store_ontology
 
     sent: list[str] = []
 
@@ -498,6 +498,7 @@ def test_the_code_base_reads_pass_the_guard(rw_store: EmbeddedStore, paths: dict
     store: Any = Recording()
     files = _files(paths["rw"])
     assert ontology_counts(store)["Activity"] == 600
+    assert len(store_ontology(store).activities) == 600
     assert to_networkx(store).number_of_edges() > 0
     assert export_rdf(store, paths["root"] / "export.ttl", include_ontology=False) > 0
     person = rw_store.query("MATCH (p:Person) RETURN p.id AS id ORDER BY id LIMIT 1")[0]["id"]

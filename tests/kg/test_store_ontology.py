@@ -1,0 +1,127 @@
+"""A store knows its vocabulary: init with an extended ontology, read it back, extend it,
+refuse records of another ontology. Every test runs on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kg
+import ontology
+from kg.queries import EXAMPLES
+from kg.store import EmbeddedStore, GraphStore
+from kg.store_ontology import ontology_counts
+from ontology import DetectedObject, PersonObservation, StoreError
+
+EXAMPLE = ontology.example_extension()
+
+
+def _example_person(onto: ontology.Ontology, image: str = "gym.jpg") -> PersonObservation:
+    return PersonObservation(
+        image_id=image,
+        person_id="0",
+        part_states={"leg: squat": 0.9, "hip: bend": 0.7, "hand: hold": 0.4},
+        objects=(DetectedObject("dumbbell", 0.8, ontology=onto),),
+        source="annotation",
+        ontology=onto,
+    )
+
+
+def test_init_with_an_extension_writes_its_terms_hierarchy_and_id(store: GraphStore) -> None:
+    onto = ontology.load(EXAMPLE)
+    counts = kg.init_store(store, onto)
+    assert counts == {
+        "BodyPart": 16,
+        "PartState": len(onto.part_states),
+        "Verb": len(onto.verbs),
+        "Object": len(onto.objects),
+        "Activity": len(onto.activities),
+    }
+    assert kg.store_ontology(store) == onto
+    assert kg.init_store(store, onto) == counts  # idempotent
+    (row,) = store.query("MATCH (o:Ontology) RETURN o.id AS id, o.version AS version")
+    assert row == {"id": onto.id, "version": onto.version}
+    broader = store.query("MATCH (a:Activity)-[:BROADER]->(b:Activity) RETURN count(*) AS n")[0]["n"]
+    assert broader == sum(len(a.broader) for a in onto.activities)
+    levels = store.query("MATCH (a:Activity {name: 'sports'}) RETURN a.level AS level")
+    assert levels == [{"level": "area"}]
+    # a person-only action has a verb and no object
+    rows = store.query(
+        "MATCH (a:Activity {name: 'jog'}) OPTIONAL MATCH (a)-[:HAS_OBJECT]->(o:Object) "
+        "MATCH (a)-[:HAS_VERB]->(v:Verb) RETURN v.name AS verb, o.name AS object"
+    )
+    assert rows == [{"verb": "jog", "object": None}]
+    weights = store.query(
+        "MATCH (a:Activity {name: 'squat'})-[c:CHARACTERISED_BY]->(s:PartState) "
+        "RETURN s.name AS state, c.weight AS weight ORDER BY weight DESC, state"
+    )
+    assert weights == [
+        {"state": "leg: squat", "weight": 1.0},
+        {"state": "hip: bend", "weight": 0.8},
+        {"state": "leg: bend", "weight": 0.6},
+    ]
+
+
+def test_hierarchy_queries(store: GraphStore) -> None:
+    onto = ontology.load(EXAMPLE)
+    kg.init_store(store, onto)
+    kg.ingest_observations(store, [_example_person(onto)], activities=[["squat"]], ontology=onto)
+    q = EXAMPLES["activities_under"]
+    rows = store.query(q.cypher, **{**q.params, "activity": "sports", "level": "atomic"})
+    expected = sorted(a.name for a in onto.activities.descendants("sports") if a.level == "atomic")
+    assert [r["activity"] for r in rows] == expected
+    q = EXAMPLES["persons_doing_under"]
+    rows = store.query(q.cypher, **{**q.params, "activity": "sports"})
+    assert rows == [{"person": "gym.jpg/0", "activities": ["squat"], "score": 1.0}]
+    assert store.query(q.cypher, **{**q.params, "activity": "household"}) == []
+    q = EXAMPLES["composite_of_prediction"]
+    rows = store.query(q.cypher, **{**q.params, "person": "gym.jpg/0"})
+    assert rows == [{"activity": "squat", "composite": "strength training", "area": "sports", "score": 1.0}]
+
+
+def test_records_of_another_ontology_are_refused(store: GraphStore) -> None:
+    onto = ontology.load(EXAMPLE)
+    kg.init_store(store, onto)
+    packaged = ontology.load()
+    with pytest.raises(StoreError, match=f"holds ontology {onto.id}.*not {packaged.id}"):
+        kg.ingest_observations(store, [PersonObservation("a.jpg", "0")], ontology=packaged)
+    with pytest.raises(StoreError, match="extends"):
+        kg.init_store(store)
+
+
+def test_extend_is_additive_and_all_or_nothing(store: GraphStore, tmp_path: Path) -> None:
+    kg.init_store(store)
+    packaged = ontology.load()
+    person = _example_person(ontology.load(EXAMPLE))
+    with pytest.raises(StoreError, match="which extends it; add the new terms.*hake ontology extend"):
+        kg.ingest_observations(store, [person], ontology=ontology.load(EXAMPLE))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "hake_extension: 1\nname: bad\nverbs:\n  - name: jog\nactivities:\n  - {name: x, verb: jgo}\n"
+    )
+    with pytest.raises(ontology.OntologyFileError, match="unknown verb 'jgo'"):
+        kg.extend_store(store, bad)
+    assert kg.store_ontology(store) == packaged
+    assert ontology_counts(store)["Verb"] == len(packaged.verbs)
+    extended = kg.extend_store(store, EXAMPLE)
+    assert extended == ontology.load(EXAMPLE) == kg.store_ontology(store)
+    assert kg.ingest_observations(store, [person]).persons_added == 1  # checked against the store's
+    # extending again with the same file changes nothing
+    assert kg.extend_store(store, EXAMPLE) == extended
+    second = tmp_path / "more.yaml"
+    second.write_text("hake_extension: 1\nname: more\nactivities:\n  - {name: jog fast, verb: sprint}\n")
+    more = kg.extend_store(store, second)
+    assert more.activities["jog fast"].verb == "sprint" and extended.is_subset_of(more)
+    assert kg.store_ontology(store) == more
+
+
+def test_a_read_only_store_reads_its_ontology(tmp_path: Path) -> None:
+    onto = ontology.load(EXAMPLE)
+    with EmbeddedStore(tmp_path / "s") as store:
+        kg.init_store(store, onto)
+    with EmbeddedStore(tmp_path / "s", read_only=True) as store:
+        assert kg.store_ontology(store) == onto
+    with EmbeddedStore(tmp_path / "empty") as store:
+        with pytest.raises(StoreError, match="run `hake init`"):
+            kg.store_ontology(store)
