@@ -33,7 +33,8 @@ from urllib.parse import quote
 
 from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
-from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load, turtle_path
+from kg.store_ontology import require_ontology, store_ontology
+from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load
 from ontology.files import atomic_write, check_file_target
 
 __all__ = ["DATA", "FORMATS", "export_rdf", "import_rdf", "rdf_store", "sparql"]
@@ -119,7 +120,7 @@ class _Triples:
 
 
 def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
-    onto = load()
+    onto = store_ontology(store)
     t = _Triples()
     h = NAMESPACE
     term_iri = {
@@ -260,12 +261,14 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
 
 
 def rdf_store(store: GraphStore | None = None, include_ontology: bool = True, progress: bool = False) -> Any:
-    """A ``pyoxigraph.Store`` holding the ontology and (when ``store`` is given) the instances."""
+    """A ``pyoxigraph.Store`` holding the ontology (the store's own, extensions included; the
+    packaged one without a store) and (when ``store`` is given) the instances."""
     import pyoxigraph
 
     ox = pyoxigraph.Store()
     if include_ontology:
-        ox.load(path=str(turtle_path()), format=pyoxigraph.RdfFormat.TURTLE)
+        onto = load() if store is None else store_ontology(store)
+        ox.load(onto.to_turtle(), format=pyoxigraph.RdfFormat.TURTLE)
     if store is not None:
         ox.extend(_instance_triples(store, progress).quads)
     return ox
@@ -393,7 +396,7 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
         raise StoreError(f"no RDF file at {path}")
     ox = pyoxigraph.Store()
     ox.load(path=str(path), format=_fmt(path.suffix.lstrip(".")))
-    onto = load()
+    onto = require_ontology(store)
     h = NAMESPACE
 
     def one(props: dict[str, list[Any]], key: str) -> Any:
@@ -431,7 +434,9 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
                 person[field][term_id[one(props, key)]] = one(props, value)
         for _, props in _by_subject(ox, h + "ObjectObservation"):
             person = persons[one(props, "person")]
-            person["objects"].append(DetectedObject(term_id[one(props, "object")], one(props, "score")))
+            person["objects"].append(
+                DetectedObject(term_id[one(props, "object")], one(props, "score"), ontology=onto)
+            )
         for _, props in _by_subject(ox, h + "ActivityPrediction"):
             if one(props, "source") == "annotation":
                 persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
@@ -439,7 +444,7 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
         for p in persons.values():
             acts = p.pop("activities")
             p["objects"] = tuple(p["objects"])
-            observations.append(PersonObservation(**p))
+            observations.append(PersonObservation(**p, ontology=onto))
             activities.append(tuple(acts))
     except (KeyError, TypeError) as err:
         raise StoreError(

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from kg.ingest import CheckedChunk, IngestReport, _bar, ingest_observations, ingest_observations_jsonl
 from kg.predictions import PredictionWriter, Run, new_run
 from kg.store.base import GraphStore
-from ontology import ActivityPrediction, PersonObservation, StoreError, load
+from kg.store_ontology import store_ontology
+from ontology import ActivityPrediction, Ontology, PersonObservation, StoreError
 
 if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
     from reasoning import ActivityReasoner, PredictionBatch
@@ -96,15 +97,24 @@ class ReasonResult:
 
 
 def _prepare(
-    reasoner: ActivityReasoner, top_k: int, explain: bool, paths: bool, min_share: float | None
-) -> tuple[dict[str, Any], Run]:
-    """The reasoner's options (checked on no persons, before anything is read or written) and
-    the run that will write the predictions."""
+    store: GraphStore,
+    reasoner: ActivityReasoner,
+    top_k: int,
+    explain: bool,
+    paths: bool,
+    min_share: float | None,
+) -> tuple[Any, Ontology, dict[str, Any], Run]:
+    """The reasoner for the store's ontology (:meth:`ActivityReasoner.for_ontology`: the
+    checkpoint itself, or with the store's new activities scored zero-shot), its options
+    (checked on no persons, before anything is read or written) and the run that will write
+    the predictions."""
     from reasoning import DEFAULT_MIN_SHARE
 
+    onto = store_ontology(store)
+    reasoner = reasoner.for_ontology(onto)  # type: ignore[assignment]
     share = DEFAULT_MIN_SHARE if min_share is None else min_share
     options: dict[str, Any] = {"top_k": top_k, "explain": explain, "paths": paths, "min_share": share}
-    reasoner.predict_rows(_empty_inputs(), **options)
+    reasoner.predict_rows(_empty_inputs(onto), **options)
     run = new_run(
         reasoner.name,
         reasoner.version,
@@ -112,7 +122,7 @@ def _prepare(
         top_k=top_k,
         min_share=share if explain else None,
     )
-    return options, run
+    return reasoner, onto, options, run
 
 
 class _ChunkReasoner:
@@ -124,13 +134,15 @@ class _ChunkReasoner:
         writer: PredictionWriter,
         result: ReasonResult,
         options: dict[str, Any],
+        onto: Ontology,
     ) -> None:
         self.reasoner, self.writer, self.result, self.options = reasoner, writer, result, options
+        self.onto = onto
 
     def __call__(self, chunk: CheckedChunk) -> None:
         import pyarrow as pa
 
-        x = _chunk_inputs(chunk)
+        x = _chunk_inputs(chunk, self.onto)
         batch = self.reasoner.predict_rows(x, **self.options)
         self.writer.add_batch(chunk.keys, batch)
         images = pa.array(chunk.images, pa.string())
@@ -139,16 +151,15 @@ class _ChunkReasoner:
         self.result.persons += len(chunk.rows)
 
 
-def _chunk_inputs(chunk: CheckedChunk) -> Any:
-    """The reasoner's input rows of a checked chunk (see :func:`reasoning.encode_indexed`)."""
+def _chunk_inputs(chunk: CheckedChunk, onto: Ontology) -> Any:
+    """The reasoner's input rows (``onto``'s layout) of a checked chunk (see
+    :func:`reasoning.encode_indexed`)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import torch
 
     from reasoning import encode_indexed
-
-    onto = load()
 
     def entries(columns: tuple[Any, Any, Any], ids: list[str]) -> tuple[Any, Any, Any]:
         item, term, prob = columns
@@ -175,6 +186,7 @@ def _chunk_inputs(chunk: CheckedChunk) -> Any:
             torch.tensor(terms, dtype=torch.long),
             torch.tensor(values),
         ),
+        onto=onto,
     )
 
 
@@ -239,11 +251,11 @@ def _reason_ingest(
     ingest: Any,
 ) -> ReasonResult:
     start = time.perf_counter()
-    options, run = _prepare(reasoner, top_k, explain, paths, min_share)
+    reasoner, onto, options, run = _prepare(store, reasoner, top_k, explain, paths, min_share)
     result = ReasonResult(run, keep=keep)
     with store.bulk_load() as load_:
         writer = PredictionWriter(load_, store, run)
-        report: IngestReport = ingest(load_, _ChunkReasoner(reasoner, writer, result, options))
+        report: IngestReport = ingest(load_, _ChunkReasoner(reasoner, writer, result, options, onto))
         writer.close()
         _note(progress, f"{result.persons} persons reasoned over; writing {writer.predictions} predictions")
     result.persons_added = report.persons_added
@@ -252,12 +264,12 @@ def _reason_ingest(
     return result
 
 
-def _empty_inputs() -> Any:
+def _empty_inputs(onto: Ontology) -> Any:
     import torch
 
     from reasoning.features import input_layout
 
-    return torch.zeros(0, input_layout().n_features)
+    return torch.zeros(0, input_layout(onto).n_features)
 
 
 def _note(progress: bool, text: str) -> None:
@@ -276,7 +288,7 @@ class _StoredInputs:
     persons: Any  # person ids within the image
     entries: dict[str, tuple[Any, Any, Any]]  # kind -> (row, term position, value), sorted by row
 
-    def chunk(self, start: int, stop: int) -> Any:
+    def chunk(self, start: int, stop: int, onto: Ontology) -> Any:
         import numpy as np
         import torch
 
@@ -290,7 +302,9 @@ class _StoredInputs:
                 torch.from_numpy(term[lo:hi]),
                 torch.from_numpy(value[lo:hi]),
             )
-        return encode_indexed(stop - start, **parts)
+        return encode_indexed(
+            stop - start, parts.get("part_states"), parts.get("active_parts"), parts.get("objects"), onto
+        )
 
 
 # Person -> its evidence, one scan per relationship type. The person is named by its key on
@@ -376,7 +390,7 @@ def reason_stored(
     parts and objects) and write the predictions back, replacing the model's earlier ones:
     the way to run a new model over a graph. All or nothing."""
     start = time.perf_counter()
-    options, run = _prepare(reasoner, top_k, explain, paths, min_share)
+    reasoner, onto, options, run = _prepare(store, reasoner, top_k, explain, paths, min_share)
     _note(progress, "reading the stored persons")
     stored = _read_stored(store)
     n = len(stored.keys)
@@ -389,7 +403,7 @@ def reason_stored(
             writer = PredictionWriter(load_, store, run)
             for lo in range(0, n, chunk_size):
                 hi = min(lo + chunk_size, n)
-                batch = reasoner.predict_rows(stored.chunk(lo, hi), **options)
+                batch = reasoner.predict_rows(stored.chunk(lo, hi, onto), **options)
                 writer.add_batch(stored.keys.slice(lo, hi - lo).to_pylist(), batch)
                 result._keep(stored.images.slice(lo, hi - lo), stored.persons.slice(lo, hi - lo), batch)
                 result.persons += hi - lo

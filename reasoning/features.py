@@ -65,10 +65,14 @@ class InputLayout:
         return self.n_part_states + self.n_body_parts + self.n_objects
 
 
-@functools.cache
-def input_layout() -> InputLayout:
-    """The layout for the packaged ontology."""
-    onto = ontology.load()
+def input_layout(onto: ontology.Ontology | None = None) -> InputLayout:
+    """The layout of ``onto``'s input rows (default: the packaged ontology). Layouts are kept
+    per ontology (by content id), never shared between two."""
+    return _layout(ontology.load() if onto is None else onto)
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(onto: ontology.Ontology) -> InputLayout:
     return InputLayout(
         n_part_states=len(onto.part_states),
         n_body_parts=len(onto.body_parts),
@@ -106,13 +110,15 @@ def object_slice() -> slice:
     return slice(lay.n_part_states + lay.n_body_parts, lay.n_features)
 
 
-def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tensor:
-    """Encode observations as input rows.
+def encode_observations(
+    observations: Sequence[PersonObservation], onto: ontology.Ontology | None = None
+) -> torch.Tensor:
+    """Encode observations (made with ``onto``, default the packaged ontology) as input rows.
 
     Shapes:
-        returns ``(len(observations), 183)`` float32.
+        returns ``(len(observations), F)`` float32, ``F = 183`` for the packaged ontology.
     """
-    lay = input_layout()
+    lay = input_layout(onto)
     ps_of, bp_of, ob_of = (
         lay.part_state_index.__getitem__,
         lay.body_part_index.__getitem__,
@@ -164,6 +170,7 @@ def encode_observations(observations: Sequence[PersonObservation]) -> torch.Tens
         part_states=entries(ps_idx, ps_val, ps_n),
         active_parts=entries(bp_idx, bp_val, bp_n),
         objects=entries(ob_idx, ob_val, ob_n),
+        onto=onto,
     )
 
 
@@ -176,8 +183,10 @@ def encode_indexed(
     part_states: Entries | None = None,
     active_parts: Entries | None = None,
     objects: Entries | None = None,
+    onto: ontology.Ontology | None = None,
 ) -> torch.Tensor:
-    """Encode evidence given column-wise: the bulk form of :func:`encode_observations`.
+    """Encode evidence given column-wise: the bulk form of :func:`encode_observations`
+    (rows in ``onto``'s layout, default the packaged ontology).
 
     Each argument is ``(rows, terms, values)``: the person's row (0..n-1), the term's
     position in the ontology's order (``onto.part_states``, ``onto.body_parts``,
@@ -192,7 +201,7 @@ def encode_indexed(
     >>> tuple(x.shape), round(float(x[1, 37]), 2), float(x[0].sum())
     ((2, 183), 0.9, 0.0)
     """
-    lay = input_layout()
+    lay = input_layout(onto)
     x = torch.zeros(n, lay.n_features)
     flat = x.view(-1)
     for entries, offset, size in (

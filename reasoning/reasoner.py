@@ -46,11 +46,12 @@ import torch
 from torch import nn
 
 import ontology
-from ontology import ActivityPrediction, PersonObservation
+from ontology import ActivityPrediction, Ontology, PersonObservation
 from ontology.files import atomic_write, write_text_atomic
 from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch, gc_paused
+from reasoning.extended import ExtendedReasoner
 from reasoning.features import encode_observations, input_layout
 from reasoning.gnn import ActivityGNN, GNNConfig, GNNWeights
 from reasoning.graph import Evidence, build_graph
@@ -231,6 +232,18 @@ class ActivityReasoner:
         reasoner = cls(model, evidence, config.get("provenance"), name=config.get("name"))
         return reasoner.to(device)
 
+    @property
+    def ontology(self) -> Ontology:
+        """The ontology the checkpoint was trained on (its label order is checked on loading:
+        today the packaged one)."""
+        return ontology.load()
+
+    def for_ontology(self, onto: Ontology) -> ActivityReasoner | ExtendedReasoner:
+        """This reasoner for rows of ``onto``: itself for its own ontology, else an
+        :class:`~reasoning.extended.ExtendedReasoner` that maps the shared terms and scores the
+        new activities zero-shot (``onto`` must extend the checkpoint's ontology)."""
+        return self if onto == self.ontology else ExtendedReasoner(self, onto)
+
     def to(self, device: str | torch.device) -> ActivityReasoner:
         """Move the model (``"cpu"``, ``"cuda"``, ``"cuda:1"``); returns ``self``."""
         dev = torch.device(device)
@@ -378,32 +391,7 @@ class ActivityReasoner:
         else:
             total, baseline = self.attribute_terms(x, indices)
             contrib, method = total[None], self.attribution_method
-        mag = contrib.abs()
-        mass = mag.sum(dim=(0, 3))  # (B, K)
-        keep = mag >= torch.clamp(min_share * mass, min=torch.finfo(mag.dtype).tiny)[None, ..., None]
-        rest = torch.where(keep, 0.0, contrib).sum(dim=(0, 3))
-        q, b, k, f = keep.nonzero(as_tuple=True)
-        weight = contrib[q, b, k, f]
-        j = b * top_k + k
-        # by prediction, then largest weight first: one sort on a composite key
-        span = 2.0 * float(weight.abs().max()) + 1.0 if weight.numel() else 1.0
-        order = torch.argsort(j.double() * span - weight.double(), stable=True)
-        counts = torch.bincount(j, minlength=x.shape[0] * top_k)
-        offsets = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
-        offsets[1:] = counts.cumsum(0)
-        path = q[order].to(torch.int8) if paths else torch.full_like(q, -1, dtype=torch.int8)
-        return PredictionBatch(
-            **common,
-            method=method,
-            baseline=baseline.cpu().numpy(),
-            rest=rest.cpu().numpy(),
-            offsets=offsets.cpu().numpy(),
-            channel=f[order].to(torch.int16).cpu().numpy(),
-            weight=weight[order].cpu().numpy(),
-            path=path.cpu().numpy(),
-            paths=names,
-            min_share=min_share,
-        )
+        return batch_from_dense(common, contrib, baseline, method, names, min_share, top_k)
 
     def _columns(self, indices: torch.Tensor, logit: torch.Tensor) -> dict[str, Any]:
         lay = input_layout()
@@ -480,6 +468,47 @@ class ActivityReasoner:
         if not observations:  # still check the arguments
             self.predict_rows(torch.zeros(0, input_layout().n_features), top_k, explain, paths, min_share)
         return out
+
+
+def batch_from_dense(
+    common: dict[str, Any],
+    contrib: torch.Tensor,
+    baseline: torch.Tensor,
+    method: str,
+    names: tuple[str, ...],
+    min_share: float,
+    top_k: int,
+) -> PredictionBatch:
+    """An explained batch from dense contributions ``(Q, B, K, F)`` (``Q`` paths, or 1 with
+    ``names`` empty) and baselines ``(B, K)``: the contributions of at least ``min_share`` of
+    a prediction's attribution mass are kept, by prediction and largest weight first; the
+    others are summed into ``rest``."""
+    mag = contrib.abs()
+    mass = mag.sum(dim=(0, 3))  # (B, K)
+    keep = mag >= torch.clamp(min_share * mass, min=torch.finfo(mag.dtype).tiny)[None, ..., None]
+    rest = torch.where(keep, 0.0, contrib).sum(dim=(0, 3))
+    q, b, k, f = keep.nonzero(as_tuple=True)
+    weight = contrib[q, b, k, f]
+    j = b * top_k + k
+    # by prediction, then largest weight first: one sort on a composite key
+    span = 2.0 * float(weight.abs().max()) + 1.0 if weight.numel() else 1.0
+    order = torch.argsort(j.double() * span - weight.double(), stable=True)
+    counts = torch.bincount(j, minlength=contrib.shape[1] * top_k)
+    offsets = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
+    offsets[1:] = counts.cumsum(0)
+    path = q[order].to(torch.int8) if names else torch.full_like(q, -1, dtype=torch.int8)
+    return PredictionBatch(
+        **common,
+        method=method,
+        baseline=baseline.cpu().numpy(),
+        rest=rest.cpu().numpy(),
+        offsets=offsets.cpu().numpy(),
+        channel=f[order].to(torch.int16).cpu().numpy(),
+        weight=weight[order].cpu().numpy(),
+        path=path.cpu().numpy(),
+        paths=names,
+        min_share=min_share,
+    )
 
 
 def _keep_sparse(

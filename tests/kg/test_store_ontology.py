@@ -125,3 +125,64 @@ def test_a_read_only_store_reads_its_ontology(tmp_path: Path) -> None:
     with EmbeddedStore(tmp_path / "empty") as store:
         with pytest.raises(StoreError, match="run `hake init`"):
             kg.store_ontology(store)
+
+
+def test_the_example_hierarchy_end_to_end(store: GraphStore, tmp_path: Path) -> None:
+    """init with the extension, reason (new activities zero-shot), explain, query the
+    hierarchy, export, reload: the README recipe, on both backends."""
+    import math
+
+    import rdflib
+
+    from kg import Engine
+
+    onto = ontology.load(EXAMPLE)
+    kg.init_store(store, onto)
+    people = [
+        PersonObservation(
+            "gym.jpg",
+            "0",
+            part_states={"leg: squat": 0.95, "hip: bend": 0.8, "leg: bend": 0.7},
+            ontology=onto,
+        ),
+        PersonObservation(
+            "home.jpg",
+            "0",
+            part_states={"hand: hold in both hands": 0.9, "hand: push": 0.8, "arm: swing": 0.5},
+            objects=(DetectedObject("broom", 0.9, ontology=onto),),
+            ontology=onto,
+        ),
+    ]
+    engine = Engine(store)
+    predictions = engine.reason(people, top_k=3)
+    assert {p.activity for p in predictions[0]} == {"squat", "strength_training", "sports"}
+    assert {p.activity for p in predictions[1]} == {"sweep_floor", "cleaning", "household"}
+    for p in predictions[0] + predictions[1]:
+        assert p.explanation is not None and p.explanation.logit is not None
+        assert p.explanation.logit == pytest.approx(math.log(p.score / (1 - p.score)), abs=1e-3)
+    why = EXAMPLES["why_prediction"]
+    rows = store.query(why.cypher, person="gym.jpg/0", activity="squat")
+    assert [r["term"] for r in rows][:3] == ["leg: squat", "hip: bend", "leg: bend"]
+    assert sum(r["weight"] for r in rows) + rows[0]["baseline"] + rows[0]["rest"] == pytest.approx(
+        math.log(predictions[0][0].score / (1 - predictions[0][0].score)), abs=1e-3
+    )
+    q = EXAMPLES["persons_doing_under"]
+    under = store.query(q.cypher, **{**q.params, "activity": "household"})
+    assert [r["person"] for r in under] == ["home.jpg/0"]
+    out = tmp_path / "graph.ttl"
+    kg.export_rdf(store, out)
+    graph = rdflib.Graph().parse(out)
+    hake = rdflib.Namespace(ontology.NAMESPACE)
+    skos = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+    assert (hake["act_squat"], skos.broader, hake["act_strength_training"]) in graph
+    # reload into a fresh store of the same ontology
+    with EmbeddedStore(tmp_path / "again") as again:
+        kg.init_store(again, kg.store_ontology(store))
+        report = kg.import_rdf(again, out)
+        assert report.persons_added == 2
+        assert kg.store_ontology(again) == onto
+        states = again.query(
+            "MATCH (p:Person {id: 'gym.jpg/0'})-[s:HAS_STATE]->(t:PartState) "
+            "RETURN t.name AS name ORDER BY name"
+        )
+        assert [r["name"] for r in states] == ["hip: bend", "leg: bend", "leg: squat"]
