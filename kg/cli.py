@@ -446,12 +446,13 @@ class _Failed(Exception):
     """A failure outside the HakeError tree (e.g. from torch-side loading): exit code 1."""
 
 
-def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None) -> int:
+def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None, onto: Any = None) -> int:
     """Print each person's predictions with their three largest contributions (at most
-    ``limit`` persons); returns how many persons were printed."""
+    ``limit`` persons; names from ``onto``, default the packaged ontology); returns how many
+    persons were printed."""
     import ontology
 
-    onto = ontology.load()
+    onto = ontology.load() if onto is None else onto
     vocab: dict[str, ontology.Vocabulary[Any]] = {
         "part_state": onto.part_states,
         "object": onto.objects,
@@ -478,8 +479,8 @@ def _cmd_reason(args: argparse.Namespace) -> int:
 
     from kg.engine import Engine
 
-    if args.top_k < 1 or args.top_k > 600:
-        raise _UsageError(f"--top-k must be in 1..600, got {args.top_k}")
+    if args.top_k < 1:
+        raise _UsageError(f"--top-k must be at least 1, got {args.top_k}")
     if args.min_share is not None and not 0.0 <= args.min_share <= 1.0:
         raise _UsageError(f"--min-share must be in [0, 1], got {args.min_share}")
     if args.chunk_size < 1 or args.show < 0:
@@ -494,7 +495,14 @@ def _cmd_reason(args: argparse.Namespace) -> int:
         "chunk_size": args.chunk_size,
         "keep": args.show,
     }
+    from kg.store_ontology import store_ontology
+
     with _open_store(args) as store:
+        onto = store_ontology(store)
+        if args.top_k > len(onto.activities):
+            raise _UsageError(
+                f"--top-k must be in 1..{len(onto.activities)} (the store's activities), got {args.top_k}"
+            )
         engine = Engine(store, _reasoner(args))
         if args.file is None:
             result = engine.reason_stored(**options)
@@ -509,7 +517,7 @@ def _cmd_reason(args: argparse.Namespace) -> int:
             ]
         _print_json(summary)
         return EXIT_OK
-    shown = _print_predictions(result.predictions_by_person(), args.show)
+    shown = _print_predictions(result.predictions_by_person(), args.show, onto)
     more = f" (the first {shown} shown; --show N for more)" if shown < result.persons else ""
     print(
         f"{result.persons} persons{more}, {result.persons_added} of them new in the store; "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from kg.ingest import _all_ids, _existing, _run_id
 from kg.schema import person_key
 from kg.store.base import BulkLoad, GraphStore
+from kg.store_ontology import store_ontology
 from ontology import ActivityPrediction, StoreError, load
 
 if TYPE_CHECKING:  # reasoning imports torch; kg imports it only where a reasoner runs
@@ -57,14 +58,17 @@ class Run:
     min_share: float | None = None
 
 
-def new_run(model: str, version: str, method: str | None = None, **options: Any) -> Run:
-    """A fresh run id (random, so that no older row carries it) stamped with the time now."""
+def new_run(
+    model: str, version: str, method: str | None = None, ontology: str | None = None, **options: Any
+) -> Run:
+    """A fresh run id (random, so that no older row carries it) stamped with the time now and
+    the version of the store's ``ontology`` (default: the packaged one's)."""
     return Run(
         id=_run_id(),
         model=model,
         version=version,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        ontology=load().version,
+        ontology=load().version if ontology is None else ontology,
         method=method,
         **options,
     )
@@ -488,7 +492,12 @@ def write_prediction_batch(store: GraphStore, persons: Sequence[str], batch: Pre
         )
     _check_persons(store, keys)
     run = new_run(
-        batch.model, batch.model_version, batch.method, top_k=batch.top_k, min_share=batch.min_share
+        batch.model,
+        batch.model_version,
+        batch.method,
+        store_ontology(store).version,
+        top_k=batch.top_k,
+        min_share=batch.min_share,
     )
     with store.bulk_load() as load_:
         writer = PredictionWriter(load_, store, run)
@@ -529,7 +538,14 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
         for (model, version), preds in by_model.items():
             methods = {p.explanation.method for _, p in preds if p.explanation is not None}
             writer = PredictionWriter(
-                load_, store, new_run(model, version, methods.pop() if len(methods) == 1 else None)
+                load_,
+                store,
+                new_run(
+                    model,
+                    version,
+                    methods.pop() if len(methods) == 1 else None,
+                    store_ontology(store).version,
+                ),
             )
             written += writer.add_records(preds)
             writer.close()

@@ -119,6 +119,7 @@ def _prepare(
         reasoner.name,
         reasoner.version,
         reasoner.attribution_method if explain else None,
+        onto.version,
         top_k=top_k,
         min_share=share if explain else None,
     )

@@ -36,7 +36,8 @@ from typing import Any
 
 from kg.queries import EXAMPLES
 from kg.store.base import GraphStore
-from ontology import StoreError, Vocabulary, load
+from kg.store_ontology import store_ontology
+from ontology import Ontology, StoreError, Vocabulary, load
 from ontology.files import check_file_target, write_text_atomic
 
 __all__ = ["FORMATS", "PersonExplanations", "load_person", "write_explanation"]
@@ -78,6 +79,8 @@ class PersonExplanations:
     part_states: list[dict[str, Any]]
     objects: list[dict[str, Any]]
     explanations: list[dict[str, Any]] = field(default_factory=list)
+    #: the store's ontology (names and IRIs of the terms)
+    ontology: Ontology = field(default_factory=load, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +97,7 @@ class PersonExplanations:
         """The same person with explanations of one activity (id or name) only."""
         if activity is None:
             return self
-        act = load().activities[activity].id
+        act = self.ontology.activities[activity].id
         kept = [e for e in self.explanations if e["activity"] == act]
         if not kept:
             raise StoreError(
@@ -102,7 +105,14 @@ class PersonExplanations:
                 f"{sorted({e['activity_name'] for e in self.explanations}) or 'none'}"
             )
         return PersonExplanations(
-            self.person, self.image, self.box, self.part_boxes, self.part_states, self.objects, kept
+            self.person,
+            self.image,
+            self.box,
+            self.part_boxes,
+            self.part_states,
+            self.objects,
+            kept,
+            self.ontology,
         )
 
 
@@ -115,7 +125,8 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
             'list some with: hake query "MATCH (p:Person) RETURN p.id AS id LIMIT 10"'
         )
     row = rows[0]
-    fine = load().body_parts.ids
+    onto = store_ontology(store)
+    fine = onto.body_parts.ids
     part_boxes: dict[str, list[float]] = {}
     flat = row["part_boxes"] or []
     for i, part in enumerate(fine):
@@ -173,6 +184,7 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
         part_states=store.query(_STATES, person=person),
         objects=store.query(_OBJECTS, person=person),
         explanations=sorted(explanations.values(), key=lambda e: -float(e["score"] or 0.0)),
+        ontology=onto,
     )
 
 
@@ -184,7 +196,7 @@ def _rdf(data: PersonExplanations, fmt: str) -> str:
 
     from kg.rdf import DATA, PROV, RDF_TYPE, _iri, _Triples, contribution_iri
 
-    onto = load()
+    onto = data.ontology
     h = onto.activities[0].iri.rsplit("#", 1)[0] + "#"
     t = _Triples()
     person = _iri("person", data.person)
@@ -311,7 +323,7 @@ def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
             f'<text x="{x1 + 3 * u:g}" y="{y1 + 15 * u:g}" font-size="{13 * u:g}" fill="#d62728">'
             f"person {html.escape(data.person.rsplit('/', 1)[-1])}</text>"
         )
-    names = {p.id: p.name for p in load().body_parts}
+    names = {p.id: p.name for p in data.ontology.body_parts}
     for part, (x1, y1, x2, y2) in data.part_boxes.items():
         parts.append(
             f'<rect class="part-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '

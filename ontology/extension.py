@@ -19,16 +19,16 @@ Two formats load into the same thing:
       part_states:
         - name: "hand: swing"        # "<coarse part>: <verb phrase>"
       verbs:
-        - name: swing
-          synonyms: [wave about]
+        - name: smash
+          synonyms: [hit hard]
           part_states: ["hand: swing", "arm: swing"]
       objects:
         - name: racket
       activities:
         - name: sports               # no verb: a composite
           level: area
-        - name: swing racket         # a verb and an object: an interaction
-          verb: swing
+        - name: smash with racket    # a verb and an object: an interaction
+          verb: smash
           object: racket
           broader: [sports]
           part_states: {"hand: swing": 1.0, "arm: swing": 0.5}

@@ -230,3 +230,72 @@ def test_tables_round_numbers_and_json_keeps_them(capsys: pytest.CaptureFixture[
     _print_table([{"score": 0.8522088527679443, "box": [10.25, 1234.56789], "n": 3, "name": "a"}])
     out = capsys.readouterr().out
     assert "0.852209" in out and "[10.25, 1234.57]" in out and "0.8522088527679443" not in out
+
+
+def test_the_extension_recipe_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """README "Your own vocabulary": init with the example extension, reason, explain, query
+    the hierarchy, export the store's ontology and read it back."""
+    import ontology
+
+    store = str(tmp_path / "graph")
+    example = str(ontology.example_extension())
+    assert main(["init", "--ontology", example, "--store", store]) == 0
+    people = tmp_path / "people.jsonl"
+    people.write_text(
+        json.dumps(
+            {
+                "image_id": "gym.jpg",
+                "person_id": "0",
+                "part_states": {"leg: squat": 0.95, "hip: bend": 0.8, "leg: bend": 0.7},
+            }
+        )
+        + "\n"
+    )
+    capsys.readouterr()
+    assert main(["reason", str(people), "--store", store, "--top-k", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "squat" in out and "strength training" in out
+    html = tmp_path / "why.html"
+    assert (
+        main(
+            [
+                "explain",
+                "gym.jpg/0",
+                "--activity",
+                "squat",
+                "--format",
+                "html",
+                "--out",
+                str(html),
+                "--store",
+                store,
+            ]
+        )
+        == 0
+    )
+    assert "leg: squat" in html.read_text()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "query",
+                "--example",
+                "persons_doing_under",
+                "--param",
+                "activity=sports",
+                "--json",
+                "--store",
+                store,
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)[0]["person"] == "gym.jpg/0"
+    exported = tmp_path / "onto.ttl"
+    assert main(["ontology", "export", "--store", store, "--out", str(exported)]) == 0
+    assert ontology.load(exported) == ontology.load(example)
+    # the store refuses another ontology at init, with advice
+    assert main(["init", "--store", store]) == 1
+    assert "already holds ontology" in capsys.readouterr().err

@@ -478,7 +478,9 @@ def test_reason_command_on_a_file_and_on_the_store(
         for p in person:
             assert p["explanation"]["rest"] == 0.0  # --min-share 0 keeps every contribution
     assert main(["reason", "--store", store, "--top-k", "0"]) == 2
-    assert "--top-k must be in 1..600" in capsys.readouterr().err
+    assert "--top-k must be at least 1" in capsys.readouterr().err
+    assert main(["reason", "--store", store, "--top-k", "601"]) == 2
+    assert "--top-k must be in 1..600 (the store's activities)" in capsys.readouterr().err
     assert main(["reason", str(tmp_path / "missing.jsonl"), "--store", store]) == 2
 
 

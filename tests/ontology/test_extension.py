@@ -252,3 +252,22 @@ def test_records_are_checked_against_the_ontology_they_are_given() -> None:
     )
     assert ontology.Explanation.from_dict(explanation.to_dict(), onto) == explanation
     assert ontology.observation_dict(obs.to_dict(), ontology=onto) == obs.to_dict()
+
+
+def test_the_documented_examples_load(tmp_path: Path) -> None:
+    """The YAML of the README and of ontology/extension.py's docstring load as written."""
+    import re
+    import textwrap
+
+    readme = Path(__file__).parents[2] / "README.md"
+    block = re.search(r"```yaml\n(.*?)```", readme.read_text(), re.S)
+    assert block is not None
+    onto = ontology.load(write(tmp_path, block.group(1), "my-actions.yaml"))
+    assert onto.activities["smash with racket"].object == "racket"
+    import ontology.extension as module
+
+    doc = (module.__doc__ or "").split("::\n\n", 1)[1].split("\n\nExtensions are additive")[0]
+    assert (
+        ontology.load(write(tmp_path, textwrap.dedent(doc) + "\n", "doc.yaml")).activities["wave"].object
+        is None
+    )
