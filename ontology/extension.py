@@ -512,7 +512,6 @@ def merge(base: Vocabularies, parsed: ParsedFile, *, packaged: bool = False) -> 
     ordered_acts = _ordered(path, new_acts, len(out.activities))
     # Activity ids of this file first, so that broader links may point forward in the file.
     planned = {_term_id(path, e, "activities"): e for e in ordered_acts}
-    known_ids = {a.id for a in out.activities} | set(planned)
     known = Vocabulary(
         "activity",
         [*out.activities]
@@ -545,8 +544,7 @@ def merge(base: Vocabularies, parsed: ParsedFile, *, packaged: bool = False) -> 
         lambda e, v: _activity(path, e, 0, state_vocab, verb_vocab, object_vocab, known, True),
         "activity",
     )
-    del known_ids
-    _check_hierarchy(path, activities, {id(e): e for e in ordered_acts}, ordered_acts, len(out.activities))
+    _check_hierarchy(path, activities, ordered_acts, len(out.activities))
     out.activities = activities
     return out
 
@@ -899,9 +897,7 @@ def _activity(
     )
 
 
-def _check_hierarchy(
-    path: str, activities: list[Activity], _entries: Mapping[int, Entry], new: list[Entry], start: int
-) -> None:
+def _check_hierarchy(path: str, activities: list[Activity], new: list[Entry], start: int) -> None:
     """``broader`` points at composites only, and the hierarchy has no cycle."""
     by_id = {a.id: a for a in activities}
     for position, a in enumerate(activities[start:]):

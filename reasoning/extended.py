@@ -196,18 +196,11 @@ class ExtendedReasoner:
     ) -> PredictionBatch:
         """As :meth:`ActivityReasoner.predict_rows <reasoning.ActivityReasoner.predict_rows>`,
         for rows in this ontology's layout (:func:`reasoning.encode_observations` with it)."""
-        lay = self.layout
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= lay.n_activities:
-            raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
-        if not isinstance(min_share, int | float) or not 0.0 <= min_share <= 1.0:
-            raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+        from reasoning.reasoner import check_prediction_options
+
+        check_prediction_options(self.layout, x, top_k, min_share)
         if paths:
             raise ValueError("paths=True is not available on an extended ontology (the rule has no paths)")
-        if x.ndim != 2 or x.shape[1] != lay.n_features:
-            raise ValueError(
-                f"expected inputs of shape (B, {lay.n_features}) for ontology {self.ontology.id}, got "
-                f"{tuple(x.shape)}; build them with reasoning.encode_observations(obs, ontology)"
-            )
         parts = [self._chunk(c, top_k, explain, float(min_share)) for c in torch.split(x, batch_size)]
         return PredictionBatch.concat(parts or [self._chunk(x[:0], top_k, explain, float(min_share))])
 

@@ -52,7 +52,7 @@ from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch, gc_paused
 from reasoning.extended import ExtendedReasoner
-from reasoning.features import encode_observations, input_layout
+from reasoning.features import InputLayout, encode_observations, input_layout
 from reasoning.gnn import ActivityGNN, GNNConfig, GNNWeights
 from reasoning.graph import Evidence, build_graph
 
@@ -355,16 +355,7 @@ class ActivityReasoner:
         2 threads, load 0.7-1.0; 100,000 simulated persons of ``benchmarks/ingest.py``, top
         3): 100-115K persons/s explained, 165-200K without explanations.
         """
-        lay = input_layout()
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= lay.n_activities:
-            raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
-        if not isinstance(min_share, int | float) or not 0.0 <= min_share <= 1.0:
-            raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
-        if x.ndim != 2 or x.shape[1] != lay.n_features:
-            raise ValueError(
-                f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
-                f"build them with reasoning.encode_observations"
-            )
+        check_prediction_options(input_layout(), x, top_k, min_share)
         parts = [
             self._predict_chunk(chunk, top_k, explain, paths, float(min_share))
             for chunk in torch.split(x, batch_size)
@@ -468,6 +459,20 @@ class ActivityReasoner:
         if not observations:  # still check the arguments
             self.predict_rows(torch.zeros(0, input_layout().n_features), top_k, explain, paths, min_share)
         return out
+
+
+def check_prediction_options(lay: InputLayout, x: torch.Tensor, top_k: object, min_share: object) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``(B, F)`` rows of layout ``lay``, ``top_k`` an int
+    in ``1..n_activities`` and ``min_share`` a number in [0, 1]."""
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= lay.n_activities:
+        raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
+    if not isinstance(min_share, int | float) or not 0.0 <= min_share <= 1.0:
+        raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+    if x.ndim != 2 or x.shape[1] != lay.n_features:
+        raise ValueError(
+            f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
+            f"build them with reasoning.encode_observations (and the rows' ontology)"
+        )
 
 
 def batch_from_dense(

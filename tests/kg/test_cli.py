@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from kg.cli import main
+from kg.store import Neo4jStore
+from tests.kg.conftest import _empty
 from tests.kg.helpers import write_instance_fixture
 
 
@@ -195,8 +197,10 @@ def test_ingest_bad_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: P
 def test_neo4j_option(
     capsys: pytest.CaptureFixture[str],
     bolt_server: tuple[str, str, str, str],
+    neo4j_store: Neo4jStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    _empty(neo4j_store)  # the server is shared: start from an empty database, as the store tests do
     uri, user, password, database = bolt_server
     monkeypatch.setenv("NEO4J_USER", user)
     monkeypatch.setenv("NEO4J_PASSWORD", password)
