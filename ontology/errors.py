@@ -9,6 +9,9 @@
     │                              (also a ValueError)
     ├── AnnotationFormatError      an annotation file is malformed (file, key and field named)
     │                              (also a ValueError)
+    ├── ReasoningError             a reasoner, checkpoint, task or option was refused (bad input
+    │                              shape, unknown model, label order of another ontology)
+    │                              (also a ValueError)
     ├── OntologyFileError          an ontology extension file is malformed or contradicts the
     │                              ontology it extends (file, line, field and term named)
     │                              (also a ValueError)
@@ -30,6 +33,7 @@ __all__ = [
     "OntologyFileError",
     "QueryError",
     "ReadOnlyError",
+    "ReasoningError",
     "RecordError",
     "StoreError",
     "UnknownTermError",
@@ -127,6 +131,11 @@ class OntologyFileError(HakeError, ValueError):
         of = f" of {brief_repr(term, 80)}" if term else ""
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         super().__init__(f"{where}: {field}{of}: {problem}{hint}")
+
+
+class ReasoningError(HakeError, ValueError):
+    """Reasoning refused its input: a row of the wrong shape, an unknown model or task, an
+    option out of range, a checkpoint of another format or ontology."""
 
 
 class StoreError(HakeError):

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
+from ontology.errors import ReasoningError
 from reasoning._attribution import Attribution, relu_path_fraction
 from reasoning.features import active_part_slice, input_layout, object_slice, part_state_slice
 from reasoning.graph import (
@@ -157,7 +158,7 @@ class RuleReasoner(nn.Module):
 
         def dense(key: tuple[str, str, str], rows: int, cols: int) -> torch.Tensor:
             if key not in graph.edge_types:
-                raise ValueError(
+                raise ReasoningError(
                     f"RuleReasoner: the graph has no {key} edges; build it with evidence: "
                     f"build_graph(Evidence.from_examples(x, y))"
                 )

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ontology import ActivityPrediction, Contribution, Explanation
+from ontology.errors import ReasoningError
 
 __all__ = ["DEFAULT_MIN_SHARE", "PredictionBatch", "gc_paused"]
 
@@ -98,19 +99,19 @@ class PredictionBatch:
 
     def __post_init__(self) -> None:
         if self.activity.ndim != 2 or self.activity.shape != self.score.shape:
-            raise ValueError(
+            raise ReasoningError(
                 f"PredictionBatch: activity and score must both be (P, K), got "
                 f"{self.activity.shape} and {self.score.shape}"
             )
         if self.method is not None:
             for name in ("baseline", "rest", "offsets", "channel", "weight", "path"):
                 if getattr(self, name) is None:
-                    raise ValueError(f"PredictionBatch: an explained batch needs {name}")
+                    raise ReasoningError(f"PredictionBatch: an explained batch needs {name}")
             assert self.offsets is not None and self.channel is not None  # for the type checker
             n = self.activity.size
             if self.offsets.shape != (n + 1,) or int(self.offsets[-1]) != len(self.channel):
                 end = int(self.offsets[-1]) if len(self.offsets) else None
-                raise ValueError(
+                raise ReasoningError(
                     f"PredictionBatch: offsets must be ({n + 1},) ending at {len(self.channel)}, "
                     f"got {self.offsets.shape} ending at {end}"
                 )
@@ -134,7 +135,7 @@ class PredictionBatch:
     def concat(cls, batches: Sequence[PredictionBatch]) -> PredictionBatch:
         """One batch of the persons of ``batches`` (same model, ``K``, explanation settings)."""
         if not batches:
-            raise ValueError("PredictionBatch.concat: no batches")
+            raise ReasoningError("PredictionBatch.concat: no batches")
         first = batches[0]
         for b in batches[1:]:
             if (b.model, b.model_version, b.method, b.paths, b.top_k, b.min_share) != (
@@ -145,7 +146,7 @@ class PredictionBatch:
                 first.top_k,
                 first.min_share,
             ):
-                raise ValueError("PredictionBatch.concat: batches differ in model, top_k or explanation")
+                raise ReasoningError("PredictionBatch.concat: batches differ in model, top_k or explanation")
         if len(batches) == 1:
             return first
 
@@ -207,7 +208,7 @@ class PredictionBatch:
             persons: ``(image_id, person_id)`` of each of the ``P`` persons, in order.
         """
         if len(persons) != len(self):
-            raise ValueError(f"records: {len(self)} persons in the batch, {len(persons)} ids given")
+            raise ReasoningError(f"records: {len(self)} persons in the batch, {len(persons)} ids given")
         with gc_paused():
             return self._records(persons)
 

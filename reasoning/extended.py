@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ontology import Ontology, PersonObservation
+from ontology.errors import ReasoningError
 from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch
 from reasoning.features import encode_observations, input_layout
 
@@ -74,7 +75,7 @@ class ExtendedReasoner:
     def __init__(self, base: ActivityReasoner, ontology: Ontology) -> None:
         trained = base.ontology
         if not trained.is_subset_of(ontology):
-            raise ValueError(
+            raise ReasoningError(
                 f"the reasoner was trained on ontology {trained.id} (version {trained.version}), which "
                 f"{ontology.id} (version {ontology.version}) does not extend: shared terms must keep "
                 "their channels; re-train on the new ontology"
@@ -200,7 +201,9 @@ class ExtendedReasoner:
 
         check_prediction_options(self.layout, x, top_k, min_share)
         if paths:
-            raise ValueError("paths=True is not available on an extended ontology (the rule has no paths)")
+            raise ReasoningError(
+                "paths=True is not available on an extended ontology (the rule has no paths)"
+            )
         parts = [self._chunk(c, top_k, explain, float(min_share)) for c in torch.split(x, batch_size)]
         return PredictionBatch.concat(parts or [self._chunk(x[:0], top_k, explain, float(min_share))])
 

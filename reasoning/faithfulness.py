@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ontology.errors import ReasoningError
 from reasoning.features import part_state_slice
 from reasoning.reasoner import ActivityReasoner
 
@@ -76,14 +77,16 @@ def deletion_test(
         contributors: ``"part_states"`` or ``"all"`` (see the module docstring).
     """
     if contributors not in ("part_states", "all"):
-        raise ValueError(f"contributors must be 'part_states' or 'all', got {contributors!r}")
+        raise ReasoningError(f"contributors must be 'part_states' or 'all', got {contributors!r}")
     ps = part_state_slice()
     active = x[:, ps] > active_threshold
     keep = active.sum(1) > k
     x = x[keep].float()
     active = active[keep]
     if x.shape[0] == 0:
-        raise ValueError(f"deletion_test: no person has more than {k} active part states; pass more persons")
+        raise ReasoningError(
+            f"deletion_test: no person has more than {k} active part states; pass more persons"
+        )
     probs = reasoner.scores(x)
     top1 = probs.argmax(1, keepdim=True)  # (N, 1)
     base = probs.gather(1, top1)[:, 0]

@@ -27,6 +27,7 @@ import torch
 
 import ontology
 from ontology import PersonObservation
+from ontology.errors import ReasoningError
 
 __all__ = [
     "InputLayout",
@@ -213,7 +214,7 @@ def encode_indexed(
             continue
         rows, terms, values = (torch.as_tensor(t) for t in entries)
         if int(terms.min()) < 0 or int(terms.max()) >= size or int(rows.min()) < 0 or int(rows.max()) >= n:
-            raise ValueError(
+            raise ReasoningError(
                 f"encode_indexed: term positions must be in 0..{size - 1} and rows in 0..{n - 1}, got "
                 f"terms {int(terms.min())}..{int(terms.max())}, rows {int(rows.min())}..{int(rows.max())}"
             )

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
+from ontology.errors import ReasoningError
 from reasoning._attribution import Attribution, relu_path_fraction, relu_path_fraction_from_bias
 from reasoning.embeddings import EMBEDDING_DIM
 from reasoning.features import active_part_slice, input_layout, object_slice, part_state_slice
@@ -93,7 +94,7 @@ class GNNConfig:
         for name in ("hidden", "query_hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"GNNConfig.{name}: expected a positive int, got {value!r}")
+                raise ReasoningError(f"GNNConfig.{name}: expected a positive int, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,7 +157,7 @@ def nonzero_channels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _edges(graph: HeteroData, key: tuple[str, str, str]) -> tuple[torch.Tensor, torch.Tensor]:
     if key not in graph.edge_types:
-        raise ValueError(
+        raise ReasoningError(
             f"ActivityGNN: the graph has no {key} edges; build it with evidence: "
             f"build_graph(Evidence.from_examples(x, y), node_features)"
         )

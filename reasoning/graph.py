@@ -42,6 +42,7 @@ import torch
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
 import ontology
+from ontology.errors import ReasoningError
 from reasoning.features import active_part_slice, input_layout, part_state_slice
 
 __all__ = [
@@ -130,11 +131,11 @@ class Evidence:
         labels ``y`` ``(N, 600)``."""
         lay = input_layout()
         if x.ndim != 2 or x.shape[1] != lay.n_features:
-            raise ValueError(
+            raise ReasoningError(
                 f"Evidence.from_examples: expected x of shape (N, {lay.n_features}), got {tuple(x.shape)}"
             )
         if y.shape != (x.shape[0], lay.n_activities):
-            raise ValueError(
+            raise ReasoningError(
                 f"Evidence.from_examples: expected y of shape ({x.shape[0]}, "
                 f"{lay.n_activities}), got {tuple(y.shape)}"
             )
@@ -233,7 +234,7 @@ def build_graph(
         if node_features is not None and kind in node_features:
             feats = node_features[kind]
             if feats.shape[0] != len(vocab):
-                raise ValueError(
+                raise ReasoningError(
                     f"build_graph: node_features[{kind!r}] has {feats.shape[0]} rows, "
                     f"expected {len(vocab)} (one per {kind}, in ontology order)"
                 )

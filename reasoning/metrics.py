@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ontology.errors import ReasoningError
+
 __all__ = ["FEW_SHOT_KS", "average_precision", "benchmark_metrics", "per_class_ap"]
 
 #: ``few@k`` is the mAP over test classes with fewer than ``k`` training examples.
@@ -43,7 +45,7 @@ def average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel().astype(bool)
     if s.shape != y.shape:
-        raise ValueError(
+        raise ReasoningError(
             f"average_precision: scores and labels must have the same length, "
             f"got {s.shape[0]} scores and {y.shape[0]} labels"
         )
@@ -70,7 +72,7 @@ def per_class_ap(scores: npt.ArrayLike, labels: npt.ArrayLike) -> npt.NDArray[np
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels).astype(bool)
     if s.ndim != 2 or s.shape != y.shape:
-        raise ValueError(
+        raise ReasoningError(
             f"per_class_ap: expected scores and labels of the same (N, C) shape, got {s.shape} and {y.shape}"
         )
     return np.array([average_precision(s[:, c], y[:, c]) for c in range(s.shape[1])])
@@ -110,7 +112,7 @@ def benchmark_metrics(
     aps = per_class_ap(scores, test_labels)
     counts = np.asarray(train_counts).ravel()
     if counts.shape != aps.shape:
-        raise ValueError(
+        raise ReasoningError(
             f"benchmark_metrics: expected {aps.shape[0]} train counts (one per class), got {counts.shape[0]}"
         )
     present = ~np.isnan(aps)

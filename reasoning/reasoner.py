@@ -47,6 +47,7 @@ from torch import nn
 
 import ontology
 from ontology import ActivityPrediction, Ontology, PersonObservation
+from ontology.errors import ReasoningError
 from ontology.files import atomic_write, write_text_atomic
 from reasoning._attribution import Attribution
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
@@ -199,7 +200,8 @@ class ActivityReasoner:
 
         Raises:
             FileNotFoundError: the folder lacks ``config.json`` or ``model.pt``.
-            ValueError: the checkpoint's format or label order does not match this install.
+            ReasoningError: the checkpoint's format or label order does not match this install
+                (an :class:`ontology.HakeError` and a ``ValueError``).
         """
         folder = default_model_path() if path is None else Path(path)
         for name in ("config.json", "model.pt"):
@@ -210,17 +212,17 @@ class ActivityReasoner:
                 )
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
+            raise ReasoningError(
                 f"{folder}: checkpoint format {config.get('format_version')!r}, this version "
                 f"reads format {FORMAT_VERSION}; re-train or upgrade hake-engine"
             )
         kind = config.get("kind")
         if kind not in MODELS:
-            raise ValueError(f"{folder}: unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
+            raise ReasoningError(f"{folder}: unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
         expected = _label_order()
         for key, ids in expected.items():
             if config["label_order"].get(key) != ids:
-                raise ValueError(
+                raise ReasoningError(
                     f"{folder}: the checkpoint's {key} order differs from this ontology "
                     f"(version {ontology.load().version}); the checkpoint was trained on "
                     f"ontology {config['versions'].get('ontology')!r}, re-train it"
@@ -248,7 +250,7 @@ class ActivityReasoner:
         """Move the model (``"cpu"``, ``"cuda"``, ``"cuda:1"``); returns ``self``."""
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available; use 'cpu'")
+            raise ReasoningError(f"device {str(device)!r} was asked for but CUDA is not available; use 'cpu'")
         self.model.to(dev)
         self._weights = None
         return self
@@ -278,7 +280,7 @@ class ActivityReasoner:
         """
         lay = input_layout()
         if x.ndim != 2 or x.shape[1] != lay.n_features:
-            raise ValueError(
+            raise ReasoningError(
                 f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
                 f"build them with reasoning.encode_observations"
             )
@@ -462,14 +464,15 @@ class ActivityReasoner:
 
 
 def check_prediction_options(lay: InputLayout, x: torch.Tensor, top_k: object, min_share: object) -> None:
-    """Raise ``ValueError`` unless ``x`` is ``(B, F)`` rows of layout ``lay``, ``top_k`` an int
-    in ``1..n_activities`` and ``min_share`` a number in [0, 1]."""
+    """Raise :class:`~ontology.ReasoningError` (a ``ValueError``) unless ``x`` is ``(B, F)``
+    rows of layout ``lay``, ``top_k`` an int in ``1..n_activities`` and ``min_share`` a number
+    in [0, 1]."""
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= lay.n_activities:
-        raise ValueError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
+        raise ReasoningError(f"top_k must be an int in 1..{lay.n_activities}, got {top_k!r}")
     if not isinstance(min_share, int | float) or not 0.0 <= min_share <= 1.0:
-        raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+        raise ReasoningError(f"min_share must be a number in [0, 1], got {min_share!r}")
     if x.ndim != 2 or x.shape[1] != lay.n_features:
-        raise ValueError(
+        raise ReasoningError(
             f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
             f"build them with reasoning.encode_observations (and the rows' ontology)"
         )

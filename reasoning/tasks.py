@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import ontology
+from ontology.errors import ReasoningError
 from reasoning.features import input_layout
 
 __all__ = [
@@ -87,7 +88,7 @@ class Split:
 
 def _check_task(task: str) -> str:
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+        raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
     return task
 
 
@@ -167,12 +168,12 @@ def split_by_image(groups: Sequence[str], seed: int = 0, test_fraction: float = 
     ([0, 1, 2, 4], [3, 5])
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+        raise ReasoningError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     keys = sorted(set(groups))
     perm = np.random.default_rng(seed).permutation(len(keys))
     n_test = round(test_fraction * len(keys))
     if n_test == 0 or n_test == len(keys):
-        raise ValueError(
+        raise ReasoningError(
             f"test_fraction={test_fraction} of {len(keys)} images leaves one side empty; "
             f"use more images or a fraction nearer 0.5"
         )
@@ -216,12 +217,12 @@ def read_unseen(path: str | os.PathLike[str]) -> list[int]:
         try:
             act = acts.by_hoi_id(int(text)) if text.isdigit() else acts[text]
         except KeyError as err:
-            raise ValueError(
+            raise ReasoningError(
                 f"{p}:{number}: expected an activity id, name or hoi_id, got {text!r} ({err})"
             ) from None
         out.add(act.index)
     if not out:
-        raise ValueError(f"{p}: expected at least one activity, the file lists none")
+        raise ReasoningError(f"{p}: expected at least one activity, the file lists none")
     return sorted(out)
 
 

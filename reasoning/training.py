@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ontology.errors import ReasoningError
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.embeddings import label_embeddings
 from reasoning.gnn import ActivityGNN, GNNConfig
@@ -55,7 +56,9 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"TrainOptions: expected epochs >= 0, batch_size >= 1 and lr > 0, got {self}")
+            raise ReasoningError(
+                f"TrainOptions: expected epochs >= 0, batch_size >= 1 and lr > 0, got {self}"
+            )
 
 
 def default_options(model: str) -> TrainOptions:
@@ -77,7 +80,7 @@ def default_options(model: str) -> TrainOptions:
 
 def _check_model(model: str) -> str:
     if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
+        raise ReasoningError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
     return model
 
 
@@ -92,19 +95,19 @@ def build_model(
     if model == "gnn":
         graph = build_graph(evidence, label_embeddings())
         if config is not None and not isinstance(config, GNNConfig):
-            raise ValueError(f"model 'gnn' takes a GNNConfig, got {type(config).__name__}")
+            raise ReasoningError(f"model 'gnn' takes a GNNConfig, got {type(config).__name__}")
         return ActivityGNN(graph, config)
     graph = build_graph(evidence)
     if model == "mlp":
         if config is not None and not isinstance(config, MLPConfig):
-            raise ValueError(f"model 'mlp' takes an MLPConfig, got {type(config).__name__}")
+            raise ReasoningError(f"model 'mlp' takes an MLPConfig, got {type(config).__name__}")
         return MLPReasoner(graph, config)
     if model == "rule":
         if config is not None and not isinstance(config, RuleConfig):
-            raise ValueError(f"model 'rule' takes a RuleConfig, got {type(config).__name__}")
+            raise ReasoningError(f"model 'rule' takes a RuleConfig, got {type(config).__name__}")
         return RuleReasoner(graph, config)
     if config is not None:
-        raise ValueError(f"model 'linear' takes no config, got {type(config).__name__}")
+        raise ReasoningError(f"model 'linear' takes no config, got {type(config).__name__}")
     return LinearReasoner(graph)
 
 
@@ -235,7 +238,7 @@ def evaluate(
         ValueError: unknown task or model (the message lists the valid ones), bad fraction.
     """
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+        raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
     _check_model(model)
     dev = _device(device)
     data = load_task(data_dir, task)
@@ -270,7 +273,7 @@ def evaluate(
 def _device(device: str) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise ReasoningError(
             f"device {device!r} was asked for but CUDA is not available in this torch build; use device='cpu'"
         )
     return dev
@@ -305,7 +308,7 @@ def train(
     tasks = [task] if isinstance(task, str) else list(task)
     for t in tasks:
         if t not in TASKS:
-            raise ValueError(f"unknown task {t!r}; expected one of {sorted(TASKS)}")
+            raise ReasoningError(f"unknown task {t!r}; expected one of {sorted(TASKS)}")
     _check_model(model)
     parts = [load_task(data_dir, t) for t in tasks]
     x = torch.cat([p.x for p in parts])

@@ -130,10 +130,17 @@ def test_an_ontology_that_does_not_extend_the_checkpoint_is_refused(
         objects=onto.objects,
         activities=onto.activities,
     )
-    with pytest.raises(ValueError, match="does not extend"):
+    with pytest.raises(ontology.ReasoningError, match="does not extend"):
         ExtendedReasoner(trained_gnn, other)
     extended = trained_gnn.for_ontology(onto)
-    with pytest.raises(ValueError, match=r"expected inputs of shape \(B, 196\)"):
+    with pytest.raises(ontology.ReasoningError, match=r"expected inputs of shape \(B, 196\)"):
         extended.predict_rows(torch.zeros(1, 183))
-    with pytest.raises(ValueError, match="paths=True"):
+    with pytest.raises(ontology.ReasoningError, match="paths=True"):
         extended.predict_rows(torch.zeros(1, 196), paths=True)
+
+
+def test_reasoning_errors_join_the_engine_exception_tree(trained_gnn: ActivityReasoner) -> None:
+    assert issubclass(ontology.ReasoningError, ontology.HakeError)
+    assert issubclass(ontology.ReasoningError, ValueError)  # `except ValueError` keeps working
+    with pytest.raises(ontology.HakeError, match="top_k must be an int in 1..600"):
+        trained_gnn.predict_rows(torch.zeros(1, 183), top_k=0)
