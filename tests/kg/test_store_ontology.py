@@ -3,6 +3,7 @@ refuse records of another ontology. Every test runs on both backends."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,42 @@ def test_the_example_hierarchy_end_to_end(store: GraphStore, tmp_path: Path) -> 
             "RETURN t.name AS name ORDER BY name"
         )
         assert [r["name"] for r in states] == ["hip: bend", "leg: bend", "leg: squat"]
+
+
+def test_stored_persons_come_back_as_the_records_ingested(store: GraphStore) -> None:
+    """kg.read_observations inverts ingest (objects lose their boxes: NEAR keeps none)."""
+    from ontology import Keypoint
+
+    onto = ontology.load(EXAMPLE)
+    kg.init_store(store, onto)
+    keypoints = tuple(Keypoint(float(i), float(2 * i), 0.5) for i in range(17))
+    people = [
+        PersonObservation(
+            "cam/a#1.jpg",
+            "0",
+            box=(1.5, 2, 30, 40),
+            part_states={"hand: wave": 0.9, "hand: hold": 0.25},
+            active_parts={"right hand": 0.75},
+            objects=(
+                DetectedObject("dumbbell", 0.5, ontology=onto),
+                DetectedObject("cup", 0.625, ontology=onto),
+            ),
+            keypoints=keypoints,
+            part_boxes={"right_hand": (1, 2, 3, 4), "head": (5, 6, 7, 8)},
+            model="perceiver-x",
+            ontology=onto,
+        ),
+        PersonObservation(
+            "clip.mp4", "b/1", frame_index=3, timestamp=0.125, track_id=7, source="annotation", ontology=onto
+        ),
+    ]
+    kg.ingest_observations(store, people)
+    back = kg.read_observations(store)
+    cup_first = (people[0].objects[1], people[0].objects[0])  # ontology order: cup before dumbbell
+    expected = [
+        dataclasses.replace(people[0], objects=cup_first, ontology=onto),
+        people[1],
+    ]
+    assert sorted(back, key=lambda o: o.image_id) == sorted(expected, key=lambda o: o.image_id)
+    assert kg.read_observations(store, ["clip.mp4#3/b%2F1"]) == [people[1]]
+    assert kg.read_observations(store, ["nobody/0"]) == []

@@ -1,0 +1,101 @@
+"""Read stored persons back as the records that were ingested.
+
+:func:`read_observations` is the inverse of :func:`kg.ingest.ingest_observations`: each
+stored person comes back as a :class:`ontology.PersonObservation` made with the store's
+ontology, equal to the record that was ingested, with one exception: the store keeps a
+person's objects as ``NEAR`` edges (highest score of each object class, no box), so an
+object's ``box`` comes back ``None`` and an object detected twice comes back once, with its
+highest score. Objects come back in ontology order.
+
+>>> import tempfile, kg, ontology
+>>> obs = ontology.PersonObservation("a#1.jpg", "0", box=(1, 2, 30, 40),
+...                                  part_states={"hand: hold": 0.5}, source="annotation")
+>>> with kg.EmbeddedStore(tempfile.mkdtemp()) as store:
+...     _ = kg.init_store(store)
+...     _ = kg.ingest_observations(store, [obs])
+...     kg.read_observations(store) == [obs]
+True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from kg.store.base import GraphStore
+from kg.store_ontology import store_ontology
+from ontology import Box, DetectedObject, Keypoint, PersonObservation
+
+__all__ = ["read_observations"]
+
+_PERSONS = (
+    "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) {where}"
+    "RETURN p.id AS key, p.person_id AS person_id, p.bbox AS bbox, p.keypoints AS keypoints, "
+    "p.part_boxes AS part_boxes, p.track_id AS track_id, p.source AS source, p.model AS model, "
+    "i.id AS image, i.video AS video, i.frame_index AS frame_index, i.timestamp AS timestamp"
+)
+#: field -> (relationship, term label, value property); names from this table only
+_MAPS = {
+    "part_states": ("HAS_STATE", "PartState", "prob"),
+    "active_parts": ("USES_PART", "BodyPart", "prob"),
+    "objects": ("NEAR", "Object", "score"),
+}
+
+
+def _image_id(node_id: str, video: str | None) -> str:
+    """The ``image_id`` an Image node was made from (:func:`kg.schema.image_key` inverted)."""
+    if video is not None:
+        return video
+    return node_id.replace("%23", "#").replace("%25", "%") if "%" in node_id else node_id
+
+
+def read_observations(store: GraphStore, persons: Sequence[str] | None = None) -> list[PersonObservation]:
+    """The stored persons (all, or those of the person keys ``persons``, ``"<image>/<person>"``)
+    as observation records, sorted by person key. A read: works on a read-only store."""
+    onto = store_ontology(store)
+    where = "WHERE p.id IN $ids " if persons is not None else ""
+    params: dict[str, Any] = {"ids": list(persons)} if persons is not None else {}
+    rows = store.query(_PERSONS.format(where=where), **params)
+    maps: dict[str, dict[str, dict[str, float]]] = {field: defaultdict(dict) for field in _MAPS}
+    for field, (rel, label, value) in _MAPS.items():
+        found = store.query(
+            f"MATCH (p:Person)-[r:{rel}]->(t:{label}) {where}"
+            f"RETURN p.id AS key, t.id AS term, r.{value} AS value",
+            **params,
+        )
+        for r in found:
+            maps[field][r["key"]][r["term"]] = r["value"]
+    fine = onto.body_parts.ids
+    out = []
+    for row in sorted(rows, key=lambda r: str(r["key"])):
+        key = row["key"]
+        keypoints = row["keypoints"]
+        flat_boxes = row["part_boxes"] or []
+        part_boxes = {
+            part: Box(*flat_boxes[4 * i : 4 * i + 4])
+            for i, part in enumerate(fine)
+            if len(flat_boxes) >= 4 * i + 4 and flat_boxes[4 * i] == flat_boxes[4 * i]  # NaN: no box
+        }
+        objects = sorted(maps["objects"].get(key, {}).items(), key=lambda item: onto.objects[item[0]].index)
+        out.append(
+            PersonObservation(
+                image_id=_image_id(row["image"], row["video"]),
+                person_id=row["person_id"],
+                box=None if row["bbox"] is None else Box(*row["bbox"]),
+                part_states=maps["part_states"].get(key, {}),
+                active_parts=maps["active_parts"].get(key, {}),
+                objects=tuple(DetectedObject(o, s, ontology=onto) for o, s in objects),
+                keypoints=None
+                if keypoints is None
+                else tuple(Keypoint(*keypoints[3 * i : 3 * i + 3]) for i in range(len(keypoints) // 3)),
+                part_boxes=part_boxes,
+                frame_index=row["frame_index"],
+                timestamp=row["timestamp"],
+                track_id=row["track_id"],
+                source=row["source"],
+                model=row["model"],
+                ontology=onto,
+            )
+        )
+    return out
