@@ -289,8 +289,20 @@ def ingest_observations(
     """
     onto = require_ontology(store, ontology)
 
+    object_ids = onto.objects.id_by_key
+
     def checked(o: PersonObservation) -> dict[str, Any]:
-        return observation_dict(o.to_dict(), ontology=onto)
+        # Part states and active parts are checked column-wise per chunk (recheck below names a
+        # bad one); objects here, so that a record of another ontology is refused by name.
+        row = o.to_dict()
+        if not all(det.object in object_ids for det in o.objects):
+            return observation_dict(row, ontology=onto)  # raises, naming the object
+        return row
+
+    def recheck(chunk: list[_Item]) -> list[_Item]:
+        return [
+            (PersonObservation.from_dict(row, onto).to_dict(), truth, where) for row, truth, where in chunk
+        ]
 
     items: Iterable[_Item] = (
         ((checked(o), truth, None) for o, truth in zip(observations, activities, strict=True))
@@ -307,7 +319,7 @@ def ingest_observations(
         source,
         progress,
         chunk_size,
-        None,
+        recheck,
         into,
         on_chunk,
         label,

@@ -97,6 +97,14 @@ def test_extend_is_additive_and_all_or_nothing(store: GraphStore, tmp_path: Path
     person = _example_person(ontology.load(EXAMPLE))
     with pytest.raises(StoreError, match="which extends it; add the new terms.*hake ontology extend"):
         kg.ingest_observations(store, [person], ontology=ontology.load(EXAMPLE))
+    # records of the extension, given without their ontology, are checked against the store's
+    with pytest.raises(ontology.RecordError, match="unknown object 'dumbbell'"):
+        kg.ingest_observations(store, [person])
+    squatter = PersonObservation(
+        "s.jpg", "0", part_states={"leg: squat": 0.9}, ontology=ontology.load(EXAMPLE)
+    )
+    with pytest.raises(ontology.RecordError, match="unknown part state 'leg_squat'"):
+        kg.ingest_observations(store, [squatter])
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "hake_extension: 1\nname: bad\nverbs:\n  - name: jog\nactivities:\n  - {name: x, verb: jgo}\n"
