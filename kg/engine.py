@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kg.ingest import IngestReport, ingest_observations, init_store
+from kg.protocols import Perceiver, Reasoner
 from kg.reason import ReasonResult
 from kg.report import PersonExplanations, load_person
 from kg.store.base import GraphStore, check_parameters
@@ -42,11 +43,12 @@ class Engine:
 
     Args:
         store: an open store (:class:`~kg.store.EmbeddedStore` or :class:`~kg.store.Neo4jStore`).
-        reasoner: an ``reasoning.ActivityReasoner``; default: the packaged checkpoint, loaded
-            on first use.
+        reasoner: a :class:`kg.protocols.Reasoner` (``reasoning.ActivityReasoner``); default:
+            the packaged checkpoint, loaded on first use. On a store of an extended ontology it
+            runs as ``reasoner.for_ontology(store's ontology)`` (:mod:`reasoning.extended`).
     """
 
-    def __init__(self, store: GraphStore, reasoner: Any | None = None) -> None:
+    def __init__(self, store: GraphStore, reasoner: Reasoner | None = None) -> None:
         self.store = store
         self._reasoner = reasoner
 
@@ -56,7 +58,7 @@ class Engine:
         path: str | os.PathLike[str] = "hake-graph",
         *,
         neo4j: str | None = None,
-        reasoner: Any | None = None,
+        reasoner: Reasoner | None = None,
     ) -> Engine:
         """An engine over the embedded store at ``path``, or over Neo4j at URI ``neo4j``."""
         from kg.store import EmbeddedStore, Neo4jStore
@@ -65,7 +67,7 @@ class Engine:
         return cls(store, reasoner)
 
     @property
-    def reasoner(self) -> Any:
+    def reasoner(self) -> Reasoner:
         """The activity reasoner (the packaged default GNN unless one was given)."""
         if self._reasoner is None:
             from reasoning import ActivityReasoner
@@ -194,7 +196,7 @@ class Engine:
     def infer(
         self,
         paths: Iterable[str | os.PathLike[str]],
-        perceiver: Any | None = None,
+        perceiver: Perceiver | None = None,
         top_k: int = 5,
         stride: int = 1,
         progress: bool = True,

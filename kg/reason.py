@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from kg.ingest import CheckedChunk, IngestReport, _bar, ingest_observations, ingest_observations_jsonl
 from kg.predictions import PredictionWriter, Run, new_run
+from kg.protocols import Reasoner
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
 from ontology import ActivityPrediction, Ontology, PersonObservation, StoreError
 
 if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
-    from reasoning import ActivityReasoner, PredictionBatch
+    from reasoning import PredictionBatch
 
 __all__ = ["ReasonResult", "reason_file", "reason_records", "reason_stored"]
 
@@ -98,12 +99,12 @@ class ReasonResult:
 
 def _prepare(
     store: GraphStore,
-    reasoner: ActivityReasoner,
+    reasoner: Reasoner,
     top_k: int,
     explain: bool,
     paths: bool,
     min_share: float | None,
-) -> tuple[Any, Ontology, dict[str, Any], Run]:
+) -> tuple[Reasoner, Ontology, dict[str, Any], Run]:
     """The reasoner for the store's ontology (:meth:`ActivityReasoner.for_ontology`: the
     checkpoint itself, or with the store's new activities scored zero-shot), its options
     (checked on no persons, before anything is read or written) and the run that will write
@@ -111,7 +112,7 @@ def _prepare(
     from reasoning import DEFAULT_MIN_SHARE
 
     onto = store_ontology(store)
-    reasoner = reasoner.for_ontology(onto)  # type: ignore[assignment]
+    reasoner = reasoner.for_ontology(onto)
     share = DEFAULT_MIN_SHARE if min_share is None else min_share
     options: dict[str, Any] = {"top_k": top_k, "explain": explain, "paths": paths, "min_share": share}
     reasoner.predict_rows(_empty_inputs(onto), **options)
@@ -131,7 +132,7 @@ class _ChunkReasoner:
 
     def __init__(
         self,
-        reasoner: ActivityReasoner,
+        reasoner: Reasoner,
         writer: PredictionWriter,
         result: ReasonResult,
         options: dict[str, Any],
@@ -193,7 +194,7 @@ def _chunk_inputs(chunk: CheckedChunk, onto: Ontology) -> Any:
 
 def reason_records(
     store: GraphStore,
-    reasoner: ActivityReasoner,
+    reasoner: Reasoner,
     observations: Iterable[PersonObservation],
     *,
     top_k: int = 5,
@@ -218,7 +219,7 @@ def reason_records(
 
 def reason_file(
     store: GraphStore,
-    reasoner: ActivityReasoner,
+    reasoner: Reasoner,
     path: str | os.PathLike[str],
     *,
     top_k: int = 5,
@@ -242,7 +243,7 @@ def reason_file(
 
 def _reason_ingest(
     store: GraphStore,
-    reasoner: ActivityReasoner,
+    reasoner: Reasoner,
     top_k: int,
     explain: bool,
     paths: bool,
@@ -377,7 +378,7 @@ def _read_stored(store: GraphStore) -> _StoredInputs:
 
 def reason_stored(
     store: GraphStore,
-    reasoner: ActivityReasoner,
+    reasoner: Reasoner,
     *,
     top_k: int = 5,
     explain: bool = True,

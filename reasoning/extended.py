@@ -113,6 +113,10 @@ class ExtendedReasoner:
     def attribution_method(self) -> str:
         return self.base.attribution_method
 
+    def for_ontology(self, onto: Ontology) -> ActivityReasoner | ExtendedReasoner:
+        """This reasoner for rows of ``onto`` (the checkpoint on it)."""
+        return self if onto == self.ontology else self.base.for_ontology(onto)
+
     # ---- the rule ------------------------------------------------------------------------
 
     def _definition(self, activity_index: int, trained: Ontology) -> list[tuple[int, float]]:
