@@ -34,7 +34,7 @@ from kg.ingest import (
     iter_observations_jsonl,
     read_observations_jsonl,
 )
-from kg.observations import read_observations
+from kg.observations import read_observations, read_predictions
 from kg.predictions import Run, write_prediction_batch, write_predictions
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
@@ -68,6 +68,7 @@ __all__ = [
     "person_key",
     "read_observations",
     "read_observations_jsonl",
+    "read_predictions",
     "sparql",
     "store_ontology",
     "to_networkx",

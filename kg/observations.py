@@ -1,4 +1,7 @@
-"""Read stored persons back as the records that were ingested.
+"""Read stored persons and predictions back as the records that were written.
+
+:func:`read_predictions` gives a person's stored model predictions back as
+:class:`ontology.ActivityPrediction` records with their :class:`ontology.Explanation`.
 
 :func:`read_observations` is the inverse of :func:`kg.ingest.ingest_observations`: each
 stored person comes back as a :class:`ontology.PersonObservation` made with the store's
@@ -25,9 +28,18 @@ from typing import Any
 
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
-from ontology import Box, DetectedObject, Keypoint, PersonObservation
+from ontology import (
+    ActivityPrediction,
+    Box,
+    Contribution,
+    DetectedObject,
+    Explanation,
+    Keypoint,
+    PersonObservation,
+    StoreError,
+)
 
-__all__ = ["read_observations"]
+__all__ = ["read_observations", "read_predictions"]
 
 _PERSONS = (
     "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) {where}"
@@ -99,3 +111,64 @@ def read_observations(store: GraphStore, persons: Sequence[str] | None = None) -
             )
         )
     return out
+
+
+_PREDICTIONS = (
+    "MATCH (p:Person {id: $person})-[d:DOES]->(a:Activity) WHERE d.source = 'model' "
+    "MATCH (p)-[:IN_IMAGE]->(i:Image) MATCH (r:Run) WHERE r.id = d.run "
+    "RETURN i.id AS image, p.person_id AS person_id, a.id AS activity, d.score AS score, "
+    "d.model AS model, r.version AS version, d.run AS run"
+)
+_EXPLANATIONS = (
+    "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
+    "OPTIONAL MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN e.id AS id, e.run AS run, a.id AS activity, "
+    "e.method AS method, e.score AS score, e.baseline AS baseline, e.rest AS rest, t.kind AS kind, "
+    "t.id AS term, c.weight AS weight, c.edge AS edge"
+)
+
+
+def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]:
+    """The model predictions stored for ``person`` (``"<image>/<person>"``), best first, each
+    with its explanation as an :class:`~ontology.Explanation` record (``None`` when the run
+    wrote none). ``image_id`` is the image node id, as the reasoner's records give it. A read."""
+    onto = store_ontology(store)
+    rows = store.query(_PREDICTIONS, person=person)
+    if not rows and not store.query("MATCH (p:Person {id: $person}) RETURN p.id AS id", person=person):
+        raise StoreError(
+            f"no person {person!r} in the store; person ids look like '<image id>/<person id>', "
+            'list some with: hake query "MATCH (p:Person) RETURN p.id AS id LIMIT 10"'
+        )
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in store.query(_EXPLANATIONS, person=person):
+        entry = found.setdefault((r["run"], r["activity"]), {**r, "contributions": []})
+        if r["term"] is not None:
+            entry["contributions"].append(Contribution(r["kind"], r["term"], r["weight"], r["edge"], onto))
+    out = []
+    for r in rows:
+        e = found.get((r["run"], r["activity"]))
+        explanation = (
+            None
+            if e is None
+            else Explanation(
+                e["activity"],
+                e["method"],
+                tuple(e["contributions"]),
+                e["score"],
+                e["baseline"],
+                e["rest"],
+                onto,
+            )
+        )
+        out.append(
+            ActivityPrediction(
+                r["image"],
+                r["person_id"],
+                r["activity"],
+                r["score"],
+                r["model"],
+                r["version"],
+                explanation,
+                onto,
+            )
+        )
+    return sorted(out, key=lambda p: (-p.score, p.activity))

@@ -234,3 +234,33 @@ def test_stored_persons_come_back_as_the_records_ingested(store: GraphStore) -> 
     assert sorted(back, key=lambda o: o.image_id) == sorted(expected, key=lambda o: o.image_id)
     assert kg.read_observations(store, ["clip.mp4#3/b%2F1"]) == [people[1]]
     assert kg.read_observations(store, ["nobody/0"]) == []
+
+
+def test_stored_predictions_come_back_as_the_records_written(store: GraphStore) -> None:
+    from kg import Engine
+
+    onto = ontology.load(EXAMPLE)
+    kg.init_store(store, onto)
+    people = [
+        PersonObservation(
+            "gym.jpg",
+            "0",
+            part_states={"leg: squat": 0.95, "hip: bend": 0.8, "leg: bend": 0.7},
+            ontology=onto,
+        ),
+        PersonObservation(
+            "street.jpg",
+            "0",
+            part_states={"hip: sit on": 0.9, "foot: stand on": 0.3},
+            objects=(DetectedObject("bicycle", 0.9, ontology=onto),),
+            ontology=onto,
+        ),
+    ]
+    written = Engine(store).reason(people, top_k=4)
+    for person, predictions in zip(("gym.jpg/0", "street.jpg/0"), written, strict=True):
+        back = kg.read_predictions(store, person)
+        assert sorted(back, key=lambda p: (-p.score, p.activity)) == sorted(
+            predictions, key=lambda p: (-p.score, p.activity)
+        )
+    with pytest.raises(StoreError, match="no person 'nobody/0'"):
+        kg.read_predictions(store, "nobody/0")
