@@ -62,7 +62,6 @@ from ontology.vocabulary import Vocabulary
 
 __all__ = [
     "FORMAT_VERSION",
-    "KINDS",
     "Entry",
     "OntologyFileError",
     "ParsedFile",
@@ -73,8 +72,6 @@ __all__ = [
 
 #: The ``hake_extension`` value a YAML extension must carry.
 FORMAT_VERSION = "1"
-#: The kinds of term a file may define, in the order they are resolved.
-KINDS = ("body_parts", "part_states", "verbs", "objects", "activities")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"

@@ -198,11 +198,6 @@ class Ontology:
     def __repr__(self) -> str:
         return f"Ontology({self.id}, version {self.version!r}, {len(self.activities)} activities)"
 
-    @property
-    def is_packaged(self) -> bool:
-        """True for the packaged HAKE ontology with no extension."""
-        return self == load()
-
     def extend(self, *files: str | os.PathLike[str]) -> Ontology:
         """This ontology with the terms of ``files`` appended (each may use the earlier ones).
         Raises :class:`~ontology.errors.OntologyFileError`."""
@@ -229,10 +224,6 @@ class Ontology:
         """Part states of one coarse part in the 76 set, in 76-set order."""
         part = self.coarse_parts[coarse_part].id
         return tuple(p for p in self.hico_part_states if p.part == part)
-
-    def level_of(self, activity: object) -> str:
-        """The hierarchy level of an activity (``"atomic"``, ``"composite"``, ``"area"``...)."""
-        return self.activities[activity].level
 
     def stats(self) -> dict[str, int | str]:
         """Term counts, as printed by ``hake ontology stats``."""
