@@ -4,8 +4,9 @@ Computed from the annotations in the store (``HAS_STATE`` and ``DOES`` edges wit
 ``"annotation"``), over annotated persons (an image-level entry counts as one person):
 
 - ``count`` = n(s, a): persons with part state ``s`` and activity ``a``;
-- ``cond_prob`` = n(s, a) / n(s) = P(a | s);
-- ``npmi`` = log(P(s, a) / (P(s) P(a))) / -log P(s, a), in [-1, 1] (1 when P(s, a) = 1);
+- ``cond_prob`` = n(s, a) / n(s) = P(a | s) (:func:`ontology.cond_prob`);
+- ``npmi`` = log(P(s, a) / (P(s) P(a))) / -log P(s, a), in [-1, 1] (1 when P(s, a) = 1;
+  :func:`ontology.npmi`, the one implementation reasoning uses too);
 - ``weight`` = max(npmi, 0): the evidence reasoning starts from.
 
 For verbs, n(s, v) counts persons with ``s`` and any activity of verb ``v``. Only pairs seen
@@ -15,13 +16,12 @@ reasoning as :class:`ontology.EvidenceEdge` records (no torch here).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kg.store.base import BulkLoad, GraphStore
-from ontology import EvidenceEdge
+from ontology import EvidenceEdge, cond_prob, npmi
 
 __all__ = [
     "EvidenceCounts",
@@ -34,23 +34,6 @@ __all__ = [
     "update_evidence",
     "write_evidence",
 ]
-
-
-def npmi(n_xy: int, n_x: int, n_y: int, n: int) -> float:
-    """Normalised PMI of two events from counts (``n`` the total).
-
-    >>> round(npmi(10, 10, 10, 100), 6)      # always together
-    1.0
-    >>> abs(round(npmi(1, 10, 10, 100), 6))  # independent: P(x,y) = P(x) P(y)
-    0.0
-    """
-    if n_xy <= 0 or n_x <= 0 or n_y <= 0 or n <= 0:
-        raise ValueError(f"npmi needs positive counts, got n_xy={n_xy}, n_x={n_x}, n_y={n_y}, n={n}")
-    p_xy, p_x, p_y = n_xy / n, n_x / n, n_y / n
-    if p_xy >= 1.0:
-        return 1.0
-    value = math.log(p_xy / (p_x * p_y)) / -math.log(p_xy)
-    return max(-1.0, min(1.0, value))
 
 
 #: The two kinds of evidence target.
@@ -102,7 +85,7 @@ class EvidenceCounts:
                         target=t,
                         target_kind=kind,
                         count=int(both),
-                        cond_prob=min(1.0, both / self.states[s]),
+                        cond_prob=cond_prob(both, self.states[s]),
                         npmi=value,
                         weight=max(value, 0.0),
                     )

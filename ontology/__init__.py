@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ontology.errors import (
     AnnotationFormatError,
+    CountError,
     HakeError,
     OntologyFileError,
     QueryError,
@@ -54,6 +55,7 @@ from ontology.records import (
     PersonObservation,
     observation_dict,
 )
+from ontology.statistics import cond_prob, npmi
 from ontology.terms import NAMESPACE, Activity, BodyPart, ObjectClass, PartState, Verb
 from ontology.vocabulary import Vocabulary
 
@@ -70,6 +72,7 @@ __all__ = [
     "BodyPart",
     "Box",
     "Contribution",
+    "CountError",
     "DetectedObject",
     "EvidenceEdge",
     "Explanation",
@@ -92,8 +95,10 @@ __all__ = [
     "Verb",
     "Vocabulary",
     "__version__",
+    "cond_prob",
     "example_extension",
     "load",
+    "npmi",
     "observation_dict",
     "read_hake_image",
     "read_hake_instance",

@@ -15,6 +15,9 @@
     ├── OntologyFileError          an ontology extension file is malformed or contradicts the
     │                              ontology it extends (file, line, field and term named)
     │                              (also a ValueError)
+    ├── CountError                 counts given to a statistic (NPMI, P(y|x)) that no population
+    │                              can have: negative, a pair more often than its event
+    │                              (also a ValueError)
     └── StoreError                 a graph store could not be opened, read or written
         ├── ReadOnlyError          a write was attempted on a store or query that is read-only
         └── QueryError             the database rejected a Cypher query (its message included)
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AnnotationFormatError",
+    "CountError",
     "HakeError",
     "OntologyFileError",
     "QueryError",
@@ -136,6 +140,17 @@ class OntologyFileError(HakeError, ValueError):
 class ReasoningError(HakeError, ValueError):
     """Reasoning refused its input: a row of the wrong shape, an unknown model or task, an
     option out of range, a checkpoint of another format or ontology."""
+
+
+class CountError(HakeError, ValueError):
+    """Counts given to a statistic of :mod:`ontology.statistics` that no population can have;
+    the message names the statistic, every count and the impossible one."""
+
+    def __init__(self, statistic: str, counts: dict[str, float], problem: str) -> None:
+        self.statistic = statistic
+        self.counts = dict(counts)
+        args = ", ".join(f"{k}={brief_repr(v, 40)}" for k, v in counts.items())
+        super().__init__(f"{statistic}({args}): {problem}")
 
 
 class StoreError(HakeError):
