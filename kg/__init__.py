@@ -39,9 +39,9 @@ from kg.predictions import Run, write_prediction_batch, write_predictions
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
 from kg.reason import ReasonResult
-from kg.schema import person_key
 from kg.store import EmbeddedStore, GraphStore, Neo4jStore
 from kg.store_ontology import extend_store, store_ontology
+from ontology.identity import person_key
 
 __all__ = [
     "EXAMPLES",

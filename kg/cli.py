@@ -466,7 +466,7 @@ def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None, ont
             break
         shown += 1
         head = person[0]
-        print(f"{head.image_id}/{head.person_id}:")
+        print(f"{head.key}:")
         for p in person:
             top = p.explanation.contributions[:3] if p.explanation is not None else ()
             why = ", ".join(f"{vocab[c.kind][c.term].name} {c.weight:+.2f}" for c in top)
@@ -550,7 +550,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from kg.ingest import read_observations_jsonl
     from kg.queries import EXAMPLES
     from kg.report import write_explanation
-    from kg.schema import person_key
     from kg.store import EmbeddedStore
 
     start = time.perf_counter()
@@ -592,7 +591,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 "a lower detection threshold with `hake infer --threshold`"
             )
         first = next(p for p in preds if p)[0]
-        person = person_key(first.image_id, first.person_id)  # (a prediction names the image node)
+        person = first.key
         activity = load_activity_name(first.activity)
         queries: list[tuple[str, dict[str, Any]]] = [
             ("part_states_implying_activity", {"activity": activity, "limit": 5}),

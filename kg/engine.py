@@ -115,8 +115,9 @@ class Engine:
 
         Persons already stored are kept as they are (and reasoned over from ``observations``);
         everything is one all-or-nothing load (see :mod:`kg.reason`). Returns per person
-        (input order) the ``top_k`` predictions, best first. For video frames the
-        predictions' ``image_id`` is the frame's image node id (``video#frame``).
+        (input order) the ``top_k`` predictions, best first, each naming its person as the
+        observation does: ``image_id`` is the observation's ``image_key`` (for a video frame
+        ``"<video>#<frame>"``) and ``key`` its ``key`` (:mod:`ontology.identity`).
         ``min_share`` (default ``reasoning.DEFAULT_MIN_SHARE``) and ``paths`` set the
         explanations' granularity (:mod:`reasoning.batch`).
         """

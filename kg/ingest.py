@@ -13,8 +13,10 @@
   :meth:`ontology.PersonObservation.to_dict` JSON object per line (what perception writes).
 - Predictions and explanations are written by :mod:`kg.predictions`.
 
-Ids: an image node is ``image_id``, or ``"<image_id>#<frame_index>"`` for a video frame
-(:func:`image_node_id`); a person node is ``"<image node id>/<person_id>"``.
+Ids: an image node's id is its image key and a person node's its person key, by the one rule
+of :mod:`ontology.identity` (``PersonObservation.image_key``, ``PersonObservation.key``):
+``"<image_id>"`` or ``"<image_id>#<frame_index>"`` for a video frame, and ``"<image
+key>/<person_id>"``, escaped.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kg.schema import image_key, person_key
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
 from ontology import (
@@ -43,7 +44,9 @@ from ontology import (
     PersonAnnotation,
     PersonObservation,
     StoreError,
+    image_key,
     observation_dict,
+    person_key,
     read_hake_image,
     read_hake_instance,
 )
@@ -99,9 +102,9 @@ def _run_id() -> str:
 
 
 def image_node_id(obs: PersonObservation) -> str:
-    """The ``Image`` node id of an observation (:func:`kg.schema.image_key`: frames of a video
-    get ``#<frame>``)."""
-    return image_key(obs.image_id, obs.frame_index)
+    """The ``Image`` node id of an observation: its :attr:`~ontology.PersonObservation.image_key`
+    (frames of a video get ``#<frame>``)."""
+    return obs.image_key
 
 
 def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
@@ -140,7 +143,7 @@ def _stored_digests(store: GraphStore) -> dict[str, str | None]:
 
 def _refuse_legacy_keys(store: GraphStore) -> None:
     """Raise when the store holds an id of the key format before ids were escaped (a ``#`` in
-    an image id, a ``%`` or ``/`` in a person id, not encoded; see :func:`kg.schema.person_key`):
+    an image id, a ``%`` or ``/`` in a person id, not encoded; see :mod:`ontology.identity`):
     new keys of the same images and persons would differ. (Found by two filtered scans; an old
     image id with a ``%`` cannot be told from an escaped one and is not looked for.)"""
     legacy = [
@@ -585,6 +588,7 @@ def _write_chunk(
     chunk_images: list[str] = []
     stored = state.stored_persons
     for row, truth, where in chunk:
+        # the one identity rule (ontology.identity; PersonObservation.key) on the checked rows
         image_id, frame = row["image_id"], row["frame_index"]
         image = image_key(image_id, frame)
         key = person_key(image, row["person_id"])
@@ -676,7 +680,8 @@ def _write_chunk(
     positions = pa.array(position, type=pa.int32())
     bulk.insert("Image", images)
     bulk.insert("Person", persons)
-    bulk.relate("IN_IMAGE", "Person", "Image", {"from": person_ids, "to": list(_image_of(chunk, position))})
+    added_images = [image for image, at in zip(chunk_images, position, strict=True) if at >= 0]
+    bulk.relate("IN_IMAGE", "Person", "Image", {"from": person_ids, "to": added_images})
     for rel, target, columns in (("HAS_STATE", "PartState", maps[0]), ("USES_PART", "BodyPart", maps[1])):
         owner = positions.take(columns.item)
         kept = pc.not_equal(owner, -1)
@@ -717,13 +722,6 @@ def _write_chunk(
 _EXPLANATIONS_OF = "MATCH (p:Person {id: $id})-[:EXPLAINED_BY]->(e:Explanation) RETURN e.id AS id"
 _DROP_EXPLANATIONS = "UNWIND $rows AS r MATCH (e:Explanation {id: r.id}) DETACH DELETE e"
 _DROP_PERSONS = "UNWIND $rows AS r MATCH (p:Person {id: r.id}) DETACH DELETE p"
-
-
-def _image_of(chunk: list[_Item], position: list[int]) -> Iterator[str]:
-    """The image node id of each person added from ``chunk`` (in ``persons`` order)."""
-    for (row, _, _), at in zip(chunk, position, strict=True):
-        if at >= 0:
-            yield image_key(row["image_id"], row["frame_index"])
 
 
 def _flat_part_boxes(part_boxes: Mapping[str, list[float]], onto: Ontology) -> list[float] | None:

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kg.ingest import _all_ids, _existing, _run_id
-from kg.schema import person_key
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import store_ontology
 from ontology import ActivityPrediction, StoreError, load
@@ -509,7 +508,8 @@ def write_prediction_batch(store: GraphStore, persons: Sequence[str], batch: Pre
 def write_predictions(store: GraphStore, predictions: Iterable[ActivityPrediction]) -> int:
     """Store prediction records (``DOES`` edges with score, model, version) and their explanations.
 
-    The person (``"<image_id>/<person_id>"``) must already be in the store. The predictions
+    The person (:attr:`ActivityPrediction.key <ontology.ActivityPrediction.key>`) must already
+    be in the store. The predictions
     of one model for one person are replaced as a whole: writing a person's predictions for
     model M removes every earlier ``DOES`` edge of M on that person and M's explanations of
     that person. Within one call, a repeated (person, activity, model) keeps the last one.
@@ -519,7 +519,7 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
 
     latest: dict[tuple[str, str, str], tuple[str, ActivityPrediction]] = {}
     for p in predictions:
-        key = person_key(p.image_id, p.person_id)
+        key = p.key
         latest[(key, p.activity, p.model)] = (key, p)
     if not latest:
         return 0

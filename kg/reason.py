@@ -78,8 +78,10 @@ class ReasonResult:
 
     def predictions_by_person(self) -> Iterator[list[ActivityPrediction]]:
         """Per person, in input order, the ``top_k`` prediction records, best first (the first
-        ``keep`` persons only, when ``keep`` is set). For video frames ``image_id`` is the
-        frame's image node id (``"<video>#<frame>"``)."""
+        ``keep`` persons only, when ``keep`` is set). Each names its person by the image key
+        and person id the ingest stored it under (:mod:`ontology.identity`): ``image_id`` is
+        the observation's ``image_key`` (``"<video>#<frame>"`` for a video frame) and ``key``
+        the person's store key."""
         for images, persons, batch in self._chunks:
             yield from batch.records(list(zip(images.to_pylist(), persons.to_pylist(), strict=True)))
 

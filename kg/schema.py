@@ -63,7 +63,8 @@ its person or activity.
 
 ``Person.id`` is ``"<image node id>/<person id>"`` and ``Image.id`` is ``"<image id>"`` or,
 for a video frame, ``"<video id>#<frame>"``; ``%`` and ``#`` inside an image id and ``%``
-and ``/`` inside a person id are percent-encoded (``person_key``, ``image_key``), so keys
+and ``/`` inside a person id are percent-encoded (:mod:`ontology.identity`, the one rule: a
+``PersonObservation`` carries its ``key`` and ``image_key``, a prediction its ``key``), so keys
 never collide (``cam/a.jpg`` stays as it is; person ``b/0`` there is ``cam/a.jpg/b%2F0``);
 ``Person.person_id`` is the id within the image (as given).
 ``Person.digest`` is a hash of everything ingested about the person (see :mod:`kg.ingest`):
@@ -91,6 +92,10 @@ Person -> image is ``IN_IMAGE``, not ``IN``: ``IN`` is a reserved word in Ladybu
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The key rule is defined once, in ontology (records carry their keys); named here too, as
+# the schema's ids are these keys.
+from ontology.identity import image_key, person_key
 
 __all__ = [
     "NODES",
@@ -313,30 +318,3 @@ def ladybug_added_columns(table: str, present: set[str]) -> list[str]:
         for name, typ in properties_of(table)
         if name not in present
     ]
-
-
-def image_key(image_id: str, frame_index: int | None = None) -> str:
-    """The ``Image`` node id of an image, or of frame ``frame_index`` of video ``image_id``:
-    ``"<image id>"`` or ``"<image id>#<frame>"``, with ``%`` and ``#`` inside the image id
-    percent-encoded (``%25``, ``%23``) so that a frame never shares an id with an image.
-
-    >>> image_key("v#3"), image_key("v", 3), image_key("cam/a.jpg")
-    ('v%233', 'v#3', 'cam/a.jpg')
-    """
-    if "%" in image_id or "#" in image_id:
-        image_id = image_id.replace("%", "%25").replace("#", "%23")
-    return image_id if frame_index is None else f"{image_id}#{frame_index}"
-
-
-def person_key(image_node: str, person_id: str) -> str:
-    """The store-wide id of a person: ``"<image node id>/<person id>"``, with ``%`` and ``/``
-    inside the person id percent-encoded (``%25``, ``%2F``; ``image_node`` is an
-    :func:`image_key`). The person id is what follows the last ``/``, so two different
-    (image, frame, person) never share a key:
-
-    >>> person_key(image_key("cam/a"), "b/0"), person_key(image_key("cam/a/b"), "0")
-    ('cam/a/b%2F0', 'cam/a/b/0')
-    """
-    if "%" in person_id or "/" in person_id:
-        person_id = person_id.replace("%", "%25").replace("/", "%2F")
-    return f"{image_node}/{person_id}"

@@ -15,7 +15,9 @@ into the packaged ontology; every layer takes the resulting :class:`Ontology` va
 Term lists (``onto.body_parts``, ``coarse_parts``, ``part_states``, ``hico_part_states``,
 ``verbs``, ``objects``, ``activities``) are in the fixed channel order used by every tensor
 in the engine. Records (``PersonObservation``, ``ActivityPrediction``, ``Explanation``, ...)
-are the only things that cross package borders.
+are the only things that cross package borders. Records carry their identity: images,
+video frames and persons are named by the one rule of :mod:`ontology.identity`
+(``ontology.image_key``, ``ontology.person_key``; ``PersonObservation.key``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ontology.errors import (
     UnknownTermError,
 )
 from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance
+from ontology.identity import image_key, person_key
 from ontology.ontology import (
     COARSE_PART_ORDER,
     ActivityVocabulary,
@@ -97,9 +100,11 @@ __all__ = [
     "__version__",
     "cond_prob",
     "example_extension",
+    "image_key",
     "load",
     "npmi",
     "observation_dict",
+    "person_key",
     "read_hake_image",
     "read_hake_instance",
     "turtle_path",

@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field, fields
 from typing import Any
 
+from ontology import identity
 from ontology.errors import RecordError, UnknownTermError
 from ontology.ontology import Ontology, load
 from ontology.vocabulary import Vocabulary
@@ -334,6 +335,12 @@ class PersonObservation:
         frame_index, timestamp, track_id: set for video frames.
         source: ``"model"`` (perception) or ``"annotation"`` (ground truth).
         model: which model produced it (checkpoint names), ``None`` for annotations.
+
+    The record carries its identity (:mod:`ontology.identity`, the one rule): :attr:`key`
+    names the person in a store, :attr:`image_key` its image or video frame.
+
+    >>> PersonObservation("clip.mp4", "b/0", frame_index=2).key
+    'clip.mp4#2/b%2F0'
     """
 
     image_id: str
@@ -382,6 +389,18 @@ class PersonObservation:
             raise RecordError(rec, "model", self.model, "a string (the model name) or None")
         if self.source not in SOURCES:
             raise RecordError(rec, "source", self.source, f"one of {SOURCES}")
+
+    @property
+    def image_key(self) -> str:
+        """The key of the person's image, or video frame (:func:`ontology.identity.image_key`;
+        the store's ``Image.id``)."""
+        return identity.image_key(self.image_id, self.frame_index)
+
+    @property
+    def key(self) -> str:
+        """The person's store-wide key, ``"<image key>/<person id>"``
+        (:func:`ontology.identity.person_key`; the store's ``Person.id``)."""
+        return identity.person_key(identity.image_key(self.image_id, self.frame_index), self.person_id)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the one-person-per-line observations format)."""
@@ -769,7 +788,17 @@ class Explanation:
 
 @dataclass(frozen=True)
 class ActivityPrediction:
-    """One activity predicted for one person, with the model that said so and why."""
+    """One activity predicted for one person, with the model that said so and why.
+
+    The person is named by the key of its image or video frame, ``image_id`` (its
+    observation's :attr:`PersonObservation.image_key`: the image id, or
+    ``"<video id>#<frame>"``), and its ``person_id`` there; :attr:`key` is its store-wide
+    key, by the one rule of :mod:`ontology.identity`.
+
+    >>> obs = PersonObservation("clip.mp4", "0", frame_index=2)
+    >>> ActivityPrediction(obs.image_key, obs.person_id, "ride bicycle", 0.9, "m").key == obs.key
+    True
+    """
 
     image_id: str
     person_id: str
@@ -821,6 +850,12 @@ class ActivityPrediction:
         set_(self, "model_version", model_version)
         set_(self, "explanation", explanation)
         return self
+
+    @property
+    def key(self) -> str:
+        """The predicted person's store-wide key (:func:`ontology.identity.person_key` of
+        ``image_id`` and ``person_id``; the store's ``Person.id``)."""
+        return identity.person_key(self.image_id, self.person_id)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
+import kg
+import kg.schema
+import ontology
 from kg import Engine
 from kg.ingest import ingest_observations, ingest_observations_jsonl, init_store, person_digest
 from kg.schema import image_key, person_key
 from kg.store.base import GraphStore
-from ontology import Box, PersonObservation, StoreError
+from ontology import ActivityPrediction, Box, PersonObservation, StoreError
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,47 @@ def test_keys_of_different_persons_never_collide(store: GraphStore) -> None:
             id=person_key(image, obs.person_id),
         )
         assert rows == [{"pid": obs.person_id, "image": image}]
+
+
+def test_one_identity_rule_the_records_carry_what_the_store_writes(
+    store: GraphStore,
+    tmp_path: Path,
+    reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    """The keys are defined once (ontology.identity): the store's ids are the records' own
+    keys, on every path in (records, a file, reasoning), and predictions name their person
+    by the same key, with nothing re-derived or patched in kg."""
+    assert kg.schema.image_key is ontology.image_key and kg.schema.person_key is ontology.person_key
+    assert kg.person_key is ontology.person_key
+    engine = Engine(store, reasoner)
+    engine.init()
+    observations = [
+        PersonObservation("cam/a", "b/0", part_states={"hand: hold": 0.9}),
+        PersonObservation("v#3", "0"),
+        PersonObservation("v", "0", frame_index=3, timestamp=0.1),
+        PersonObservation("100%", "x%/y", frame_index=0),
+    ]
+    ingest_observations(store, observations[:2])
+    path = tmp_path / "frames.jsonl"
+    path.write_text("".join(json.dumps(o.to_dict()) + "\n" for o in observations[2:]))
+    ingest_observations_jsonl(store, path)
+    stored = store.query("MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS key, i.id AS image")
+    expected = [(o.key, o.image_key) for o in observations]
+    assert sorted((r["key"], r["image"]) for r in stored) == sorted(expected)
+    # Reasoning: each prediction names its person by the observation's keys.
+    predictions = engine.reason(observations, top_k=2)
+    assert [[p.key for p in person] for person in predictions] == [[o.key] * 2 for o in observations]
+    assert [person[0].image_id for person in predictions] == [o.image_key for o in observations]
+    assert [p.key for p in kg.read_predictions(store, observations[3].key)] == [observations[3].key] * 2
+    # A prediction record names the person the store holds: written back by its key.
+    first = observations[0]
+    mine = ActivityPrediction(first.image_key, first.person_id, "ride bicycle", 0.5, "by-hand", "1")
+    assert kg.write_predictions(store, [mine]) == 1
+    rows = store.query(
+        "MATCH (p:Person)-[d:DOES]->(a:Activity {id: 'ride-bicycle'}) WHERE d.model = 'by-hand' "
+        "RETURN p.id AS key"
+    )
+    assert rows == [{"key": first.key}]
 
 
 def test_a_known_person_with_other_data_is_refused_naming_what_differs(

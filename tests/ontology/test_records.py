@@ -120,6 +120,31 @@ def test_prediction_validates_score_and_explanation() -> None:
         ActivityPrediction("img", "0", "board-airplane", 0.5, "rule", explanation=expl)
 
 
+def test_records_carry_their_keys_by_the_one_rule() -> None:
+    """A record's keys are :mod:`ontology.identity`'s, byte for byte (the stored format)."""
+    import ontology
+    from ontology import identity
+
+    assert ontology.image_key is identity.image_key and ontology.person_key is identity.person_key
+    cases = [
+        (PersonObservation("cam/a.jpg", "0"), "cam/a.jpg", "cam/a.jpg/0"),
+        (PersonObservation("cam/a", "b/0"), "cam/a", "cam/a/b%2F0"),
+        (PersonObservation("v#3", "0"), "v%233", "v%233/0"),
+        (PersonObservation("v", "0", frame_index=3), "v#3", "v#3/0"),
+        (PersonObservation("100%", "5%", frame_index=0), "100%25#0", "100%25#0/5%25"),
+    ]
+    for obs, image, key in cases:
+        assert (obs.image_key, obs.key) == (image, key)
+        image_key = identity.image_key(obs.image_id, obs.frame_index)
+        assert obs.key == identity.person_key(image_key, obs.person_id)
+        prediction = ActivityPrediction(obs.image_key, obs.person_id, "ride bicycle", 0.5, "m")
+        assert prediction.key == obs.key
+        unchecked = ActivityPrediction.unchecked(obs.image_key, obs.person_id, "ride-bicycle", 0.5, "m")
+        assert unchecked.key == obs.key
+    # The key is not a field: the observations format is unchanged.
+    assert "key" not in cases[0][0].to_dict() and "image_key" not in cases[0][0].to_dict()
+
+
 def test_image_annotation_objects_and_observation() -> None:
     ann = ImageAnnotation(
         "img", ("ride-bicycle", "hold-bicycle", "board-airplane"), ("hand_hold",), ("mid_hip",)

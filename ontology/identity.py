@@ -1,0 +1,53 @@
+"""Identity: the one rule that names images, video frames and persons, everywhere.
+
+A person is identified by the image it is in, the video frame when the image is a video
+(``frame_index``), and its id within that image or frame. Two keys follow from these, and
+every layer uses them as they are made here (records carry them:
+:attr:`ontology.PersonObservation.image_key`, :attr:`ontology.PersonObservation.key`,
+:attr:`ontology.ActivityPrediction.key`); a store's ``Image.id`` and ``Person.id`` are
+these keys (``kg.schema``):
+
+- the image key: ``"<image id>"``, or ``"<video id>#<frame>"`` for a video frame;
+- the person key: ``"<image key>/<person id>"``.
+
+``%`` and ``#`` inside an image id and ``%`` and ``/`` inside a person id are
+percent-encoded, so two different (image, frame, person) never share a key, and the person
+id is what follows the key's last ``/``. An id without those characters is used as it is:
+
+>>> person_key(image_key("cam/a.jpg"), "0"), person_key(image_key("clip.mp4", 2), "0")
+('cam/a.jpg/0', 'clip.mp4#2/0')
+
+The format is a contract: stores written with keys of another format are refused, and
+users' queries name persons by it. Changing a byte here changes every stored key.
+"""
+
+from __future__ import annotations
+
+__all__ = ["image_key", "person_key"]
+
+
+def image_key(image_id: str, frame_index: int | None = None) -> str:
+    """The key of an image, or of frame ``frame_index`` of video ``image_id``:
+    ``"<image id>"`` or ``"<image id>#<frame>"``, with ``%`` and ``#`` inside the image id
+    percent-encoded (``%25``, ``%23``) so that a frame never shares a key with an image.
+
+    >>> image_key("v#3"), image_key("v", 3), image_key("cam/a.jpg")
+    ('v%233', 'v#3', 'cam/a.jpg')
+    """
+    if "%" in image_id or "#" in image_id:
+        image_id = image_id.replace("%", "%25").replace("#", "%23")
+    return image_id if frame_index is None else f"{image_id}#{frame_index}"
+
+
+def person_key(image_node: str, person_id: str) -> str:
+    """The store-wide key of a person: ``"<image key>/<person id>"``, with ``%`` and ``/``
+    inside the person id percent-encoded (``%25``, ``%2F``; ``image_node`` is an
+    :func:`image_key`). The person id is what follows the last ``/``, so two different
+    (image, frame, person) never share a key:
+
+    >>> person_key(image_key("cam/a"), "b/0"), person_key(image_key("cam/a/b"), "0")
+    ('cam/a/b%2F0', 'cam/a/b/0')
+    """
+    if "%" in person_id or "/" in person_id:
+        person_id = person_id.replace("%", "%25").replace("/", "%2F")
+    return f"{image_node}/{person_id}"
