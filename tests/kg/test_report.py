@@ -10,6 +10,7 @@ import rdflib
 from PIL import Image
 
 from kg.ingest import ingest_observations, init_store
+from kg.observations import read_observations, read_predictions
 from kg.predictions import write_predictions
 from kg.report import load_person, write_explanation
 from kg.store import EmbeddedStore, GraphStore
@@ -26,7 +27,8 @@ from ontology import (
 PERSON = "street.jpg/0"
 
 
-def _fill(store: GraphStore) -> None:
+def _fill(store: GraphStore) -> tuple[PersonObservation, list[ActivityPrediction]]:
+    """Store one person and two explained predictions; returns the records written."""
     init_store(store)
     obs = PersonObservation(
         "street.jpg",
@@ -50,13 +52,68 @@ def _fill(store: GraphStore) -> None:
     hold = Explanation(
         "hold bicycle", "exact-decomposition", (Contribution("part_state", "hand: hold", 0.4),)
     )
+    preds = [
+        ActivityPrediction("street.jpg", "0", "ride bicycle", 0.9, "gnn", "v1", ride),
+        ActivityPrediction("street.jpg", "0", "hold bicycle", 0.5, "gnn", "v1", hold),
+    ]
+    write_predictions(store, preds)
+    return obs, preds
+
+
+def test_the_report_draws_the_records_written(store: GraphStore) -> None:
+    obs, preds = _fill(store)
+    data = load_person(store, PERSON)
+    assert data.observation == read_observations(store, [PERSON])[0]
+    assert (data.observation.box, data.observation.part_boxes, data.observation.part_states) == (
+        obs.box,
+        obs.part_boxes,
+        obs.part_states,
+    )
+    assert data.predictions == read_predictions(store, PERSON)
+    for read, written in zip(data.predictions, preds, strict=True):
+        assert read.explanation is not None and written.explanation is not None
+        assert read.explanation.contributions == written.explanation.contributions
+        assert (read.activity, read.score, read.model, read.model_version) == (
+            written.activity,
+            written.score,
+            written.model,
+            written.model_version,
+        )
+    # Contributions are ranked by weight, ties by term name then path.
+    tied = Explanation(
+        "ride bicycle",
+        "m",
+        (
+            Contribution("part_state", "hand: hold", 0.3, "b"),
+            Contribution("part_state", "foot: tread on", 0.3, "b"),
+            Contribution("part_state", "foot: tread on", 0.3, "a"),
+        ),
+    )
+    assert [(data.name(c), c.edge) for c in data.ranked(tied)] == [
+        ("foot: tread on", "a"),
+        ("foot: tread on", "b"),
+        ("hand: hold", "b"),
+    ]
+
+
+def test_an_explanation_without_stored_contributions_is_reported(store: GraphStore) -> None:
+    _fill(store)
+    empty = Explanation("repair bicycle", "exact-decomposition", (), baseline=-1.0, rest=0.25)
     write_predictions(
         store,
         [
-            ActivityPrediction("street.jpg", "0", "ride bicycle", 0.9, "gnn", "v1", ride),
-            ActivityPrediction("street.jpg", "0", "hold bicycle", 0.5, "gnn", "v1", hold),
+            ActivityPrediction("street.jpg", "0", "repair bicycle", 0.2, "other", "v2", empty),
+            ActivityPrediction("street.jpg", "0", "wash bicycle", 0.1, "other", "v2"),  # not explained
         ],
     )
+    data = load_person(store, PERSON)
+    names = [e["activity_name"] for e in data.explanations]
+    assert names == ["ride bicycle", "hold bicycle", "repair bicycle"]
+    repair = data.explanations[-1]
+    assert (repair["contributions"], repair["rest"], repair["version"]) == ([], 0.25, "v2")
+    text = write_explanation(data.only("repair bicycle"), "html")
+    assert "No contributions above the threshold." in text
+    assert "logit -0.75 = baseline -1.00 + these +0.00 + rest +0.25" in text
 
 
 def test_json_export_follows_the_documented_schema(store: GraphStore) -> None:
