@@ -13,6 +13,12 @@
   :meth:`ontology.PersonObservation.to_dict` JSON object per line (what perception writes).
 - Predictions and explanations are written by :mod:`kg.predictions`.
 
+This module writes; what it builds on is one concept per module: the observations file
+(:mod:`kg._jsonl`), what the store already holds (:mod:`kg._stored`), a person's digest and
+the re-ingest comparison (:mod:`kg._digest`), a chunk checked column-wise for writing and
+reasoning (:mod:`kg._chunks`), and progress bars (:mod:`kg._progress`). The public names
+stay importable from here.
+
 Ids: an image node's id is its image key and a person node's its person key, by the one rule
 of :mod:`ontology.identity` (``PersonObservation.image_key``, ``PersonObservation.key``):
 ``"<image_id>"`` or ``"<image_id>#<frame_index>"`` for a video frame, and ``"<image
@@ -28,17 +34,20 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from kg._chunks import CheckedChunk, ChunkHook, Item, MapColumns, map_columns
+from kg._digest import changed_person, person_digest
+from kg._jsonl import iter_observations_jsonl, located, read_jsonl, read_observations_jsonl
+from kg._progress import progress_bar, progress_callback
+from kg._stored import image_timestamps, refuse_legacy_keys, stored_digests, stored_person
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
 from ontology import (
-    AnnotationFormatError,
-    HakeError,
     ImageAnnotation,
     Ontology,
     PersonAnnotation,
@@ -64,11 +73,8 @@ __all__ = [
     "read_observations_jsonl",
 ]
 
-_T = TypeVar("_T")
-
 #: Model name recorded on ground-truth ``DOES`` edges.
 ANNOTATION_MODEL = "hake-annotation"
-_CHUNK = 20_000
 
 
 @dataclass
@@ -105,151 +111,6 @@ def image_node_id(obs: PersonObservation) -> str:
     """The ``Image`` node id of an observation: its :attr:`~ontology.PersonObservation.image_key`
     (frames of a video get ``#<frame>``)."""
     return obs.image_key
-
-
-def _existing(store: GraphStore, label: str, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` exist: index lookups on Neo4j (on LadybugDB 0.22 this UNWIND is a full
-    scan per batch: use :func:`_all_ids` there)."""
-    found: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        rows = store.query(
-            # The label is one of two fixed names, never user input.
-            f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id AS id",
-            ids=list(ids[start : start + _CHUNK]),
-        )
-        found.update(r["id"] for r in rows)
-    return found
-
-
-def person_digest(row: Mapping[str, Any], activities: Sequence[str] | None) -> str:
-    """A hash of everything an ingest stores about one person: the canonical observation dict
-    (:meth:`PersonObservation.to_dict` form) and the ground-truth activities (their set). Two
-    ingests of the same person give the same digest whatever the order of map entries."""
-    import hashlib
-
-    import orjson
-
-    data = orjson.dumps([row, sorted(set(activities)) if activities else None], option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _stored_digests(store: GraphStore) -> dict[str, str | None]:
-    """Person key -> stored digest (None for persons stored before digests existed)."""
-    if not store.query("MATCH (n:Person) RETURN count(n) AS n")[0]["n"]:
-        return {}
-    table = store.query_arrow("MATCH (n:Person) RETURN n.id AS id, n.digest AS digest")
-    return dict(zip(table["id"].to_pylist(), table["digest"].to_pylist(), strict=True))
-
-
-def _refuse_legacy_keys(store: GraphStore) -> None:
-    """Raise when the store holds an id of the key format before ids were escaped (a ``#`` in
-    an image id, a ``%`` or ``/`` in a person id, not encoded; see :mod:`ontology.identity`):
-    new keys of the same images and persons would differ. (Found by two filtered scans; an old
-    image id with a ``%`` cannot be told from an escaped one and is not looked for.)"""
-    legacy = [
-        r["id"]
-        for r in store.query(
-            "MATCH (i:Image) WHERE i.id CONTAINS '#' OR i.video IS NOT NULL "
-            "RETURN i.id AS id, i.video AS video, i.frame_index AS frame"
-        )
-        if r["id"] != (image_key(r["video"], r["frame"]) if r["frame"] is not None else image_key(r["id"]))
-    ][:1]
-    legacy += [
-        r["id"]
-        for r in store.query(
-            "MATCH (p:Person) WHERE p.person_id CONTAINS '/' OR p.person_id CONTAINS '%' "
-            "RETURN p.id AS id, p.person_id AS pid"
-        )
-        if not r["id"].endswith(person_key("", r["pid"]))
-    ][:1]
-    if legacy:
-        raise StoreError(
-            f"the store holds {legacy[0]!r}, an id of the key format before ids were escaped ('#' in "
-            "an image id, '%' or '/' in a person id are now percent-encoded, see kg.schema); new "
-            "ingests would not match it: ingest everything into a new store (`hake init --store NEW`)"
-        )
-
-
-def _changed_person(
-    state: _IngestState, key: str, row: Mapping[str, Any], truth: Sequence[str] | None, where: str | None
-) -> str:
-    """The error for re-ingesting person ``key`` with data other than what is stored."""
-    stored = _stored_person(state.store, key)
-    new = {**row, "activities": sorted(set(truth)) if truth else []}
-    differs = sorted(
-        k
-        for k in new
-        if k in stored and _canonical(stored[k], k in _FLOAT32) != _canonical(new[k], k in _FLOAT32)
-    )
-    at = f" ({where})" if where else ""
-    return (
-        f"{state.source}{at}: person {key!r} is already stored with other data (differs in "
-        f"{', '.join(differs) or 'what was stored'}); an ingest never changes a stored person: "
-        "give the person another id, or ingest into a new store"
-    )
-
-
-#: Observation fields the store keeps as 32-bit floats (see kg.schema).
-_FLOAT32 = frozenset({"box", "keypoints", "part_boxes"})
-
-
-def _canonical(value: Any, float32: bool = False) -> Any:
-    """``value`` with maps sorted (and, for a ``float32`` field, numbers rounded to float32 as
-    the store keeps them), for comparing."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return sorted((k, _canonical(v, float32)) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return [_canonical(v, float32) for v in value]
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return float(np.float32(value)) if float32 and abs(value) < 3.4e38 else value
-    return value
-
-
-def _stored_person(store: GraphStore, key: str) -> dict[str, Any]:
-    """What the store holds about person ``key``, in the observation dict's terms (the fields
-    an ingest compares; ``activities`` are the ground-truth ones)."""
-    rows = store.query(
-        "MATCH (p:Person {id: $id})-[:IN_IMAGE]->(i:Image) RETURN p.bbox AS box, p.track_id AS track_id, "
-        "p.source AS source, p.model AS model, i.frame_index AS frame_index, i.timestamp AS timestamp",
-        id=key,
-    )
-    out: dict[str, Any] = dict(rows[0]) if rows else {}
-    for field_name, rel, label, value in (
-        ("part_states", "HAS_STATE", "PartState", "prob"),
-        ("active_parts", "USES_PART", "BodyPart", "prob"),
-    ):
-        found = store.query(
-            # The relationship and label come from the fixed table above.
-            f"MATCH (p:Person {{id: $id}})-[r:{rel}]->(t:{label}) RETURN t.id AS term, r.{value} AS value",
-            id=key,
-        )
-        out[field_name] = {r["term"]: r["value"] for r in found}
-    truth = store.query(
-        "MATCH (p:Person {id: $id})-[d:DOES]->(a:Activity) WHERE d.source = 'annotation' RETURN a.id AS a",
-        id=key,
-    )
-    out["activities"] = sorted(r["a"] for r in truth)
-    return out
-
-
-def _image_timestamps(store: GraphStore) -> dict[str, float | None]:
-    """Image node id -> timestamp (None for a still image) of every stored image."""
-    if not store.query("MATCH (n:Image) RETURN count(n) AS n")[0]["n"]:
-        return {}
-    table = store.query_arrow("MATCH (n:Image) RETURN n.id AS id, n.timestamp AS timestamp")
-    return dict(zip(table["id"].to_pylist(), table["timestamp"].to_pylist(), strict=True))
-
-
-def _all_ids(store: GraphStore, label: str) -> set[str]:
-    """Every id of ``label`` in the store (one scan; cheaper than per-id lookups at scale)."""
-    # The label is one of two fixed names, never user input.
-    if not store.query(f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"]:
-        return set()
-    return {r["id"] for r in store.query(f"MATCH (n:{label}) RETURN n.id AS id")}
 
 
 def ingest_observations(
@@ -302,12 +163,12 @@ def ingest_observations(
             return observation_dict(row, ontology=onto)  # raises, naming the object
         return row
 
-    def recheck(chunk: list[_Item]) -> list[_Item]:
+    def recheck(chunk: list[Item]) -> list[Item]:
         return [
             (PersonObservation.from_dict(row, onto).to_dict(), truth, where) for row, truth, where in chunk
         ]
 
-    items: Iterable[_Item] = (
+    items: Iterable[Item] = (
         ((checked(o), truth, None) for o, truth in zip(observations, activities, strict=True))
         if activities is not None
         else ((checked(o), None, None) for o in observations)
@@ -364,54 +225,25 @@ def ingest_observations_jsonl(
     def full(data: Any) -> dict[str, Any]:
         return observation_dict(data, ontology=onto)
 
-    def recheck(chunk: list[_Item]) -> list[_Item]:
-        return [(_located(path, where, full, row), truth, where) for row, truth, where in chunk]
+    def recheck(chunk: list[Item]) -> list[Item]:
+        return [(located(path, where, full, row), truth, where) for row, truth, where in chunk]
 
-    items = ((row, None, where) for where, row in _read_jsonl(path, light))
+    items = ((row, None, where) for where, row in read_jsonl(path, light))
     return _ingest_items(
         store, onto, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label, replace
     )
 
 
-#: One person to ingest: its observation dict (``PersonObservation.to_dict()`` form, maps
-#: maybe unchecked), its ground-truth activities or None, and where it came from (for errors).
-_Item = tuple[dict[str, Any], Sequence[str] | None, str | None]
-
-
-@dataclass(frozen=True)
-class CheckedChunk:
-    """One checked chunk of an ingest, for :mod:`kg.reason` and the evidence: the canonical
-    observation dicts (:meth:`PersonObservation.to_dict` form), their person keys and image
-    node ids, and the part-state and active-part entries column-wise (position in the chunk,
-    term id, probability); per item, its ground-truth activities (None for model
-    observations), whether this ingest adds the person (False: already stored) and, for a
-    person it replaces, what the store held before (:func:`_stored_person`)."""
-
-    rows: list[dict[str, Any]]
-    keys: list[str]
-    images: list[str]
-    part_states: tuple[Any, Any, Any]
-    active_parts: tuple[Any, Any, Any]
-    activities: list[Sequence[str] | None]
-    added: list[bool]
-    #: per item, what the store held about a person this ingest replaces (``--replace``), else None
-    replaced: list[dict[str, Any] | None]
-
-
-#: Called with each checked chunk (see :func:`ingest_observations_jsonl`).
-ChunkHook = Callable[[CheckedChunk], None]
-
-
 def _ingest_items(
     store: GraphStore,
     onto: Ontology,
-    items: Iterable[_Item],
+    items: Iterable[Item],
     total: int | None,
     sizes: Mapping[str, tuple[int, int]],
     source: str,
     progress: bool,
     chunk_size: int,
-    recheck: Callable[[list[_Item]], list[_Item]] | None,
+    recheck: Callable[[list[Item]], list[Item]] | None,
     into: BulkLoad | None = None,
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
@@ -422,9 +254,9 @@ def _ingest_items(
     ``recheck`` turns a chunk whose maps fail the column-wise check into fully checked items
     (or raises the located error); ``on_chunk`` sees every checked chunk."""
     start = time.perf_counter()
-    stored_images = _image_timestamps(store)
-    stored_persons = _stored_digests(store)
-    _refuse_legacy_keys(store)
+    stored_images = image_timestamps(store)
+    stored_persons = stored_digests(store)
+    refuse_legacy_keys(store)
     state = _IngestState(
         replace=replace,
         store=store,
@@ -436,7 +268,7 @@ def _ingest_items(
         created=_now(),
         report=IngestReport(source=source),
     )
-    bar = _bar(progress, total, label or f"ingesting {source}")
+    bar = progress_bar(progress, total, label or f"ingesting {source}")
     # Rows hold no reference cycles, so the cyclic collector only costs time here
     # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
     gc_was_enabled = gc.isenabled()
@@ -445,12 +277,12 @@ def _ingest_items(
         with contextlib.nullcontext(into) if into is not None else store.bulk_load() as bulk:
             iterator = iter(items)
             while chunk := list(itertools.islice(iterator, chunk_size)):
-                maps = _map_columns(chunk, onto)
+                maps = map_columns(chunk, onto)
                 if maps is None:
                     if recheck is None:
                         raise StoreError("internal error: checked records failed the column-wise check")
                     chunk = recheck(chunk)
-                    maps = _map_columns(chunk, onto)
+                    maps = map_columns(chunk, onto)
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
                 keys, images, added, replaced = _write_chunk(bulk, chunk, maps, state)
@@ -524,47 +356,8 @@ class _IngestState:
     run: str = field(default_factory=lambda: _run_id())
 
 
-@dataclass
-class _MapColumns:
-    """One observation map (``part_states`` or ``active_parts``) of a chunk, column-wise:
-    per entry, the item's position in the chunk, the term id and the probability."""
-
-    item: Any  # pyarrow int32 array
-    term: Any  # pyarrow string array
-    prob: Any  # pyarrow float64 array
-
-
-def _map_columns(chunk: list[_Item], onto: Ontology) -> tuple[_MapColumns, _MapColumns] | None:
-    """The chunk's part states and active parts column-wise, or None when any entry is not
-    a known term id with a probability in [0, 1] (the caller then checks record by record,
-    which names the bad entry and also accepts term names)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    out = []
-    for key, vocab in (("part_states", onto.part_states), ("active_parts", onto.body_parts)):
-        maps = [row[key] for row, _, _ in chunk]
-        terms = list(itertools.chain.from_iterable(maps))
-        probs = list(itertools.chain.from_iterable(m.values() for m in maps))
-        if not set(map(type, terms)) <= {str} or not set(map(type, probs)) <= {float}:
-            return None  # ints (and bools) are made floats by the record-by-record check
-        term = pa.array(terms, type=pa.string())
-        prob = pa.array(probs, type=pa.float64())
-        if len(prob):
-            if not pc.all(pc.is_in(term, value_set=pa.array(vocab.ids, type=pa.string()))).as_py():
-                return None
-            low, high = pc.min_max(prob).values()
-            if low.as_py() < 0.0 or high.as_py() > 1.0 or pc.any(pc.is_nan(prob)).as_py():
-                return None
-        counts = np.fromiter(map(len, maps), dtype=np.int64, count=len(maps))
-        item = pa.array(np.repeat(np.arange(len(maps), dtype=np.int32), counts))
-        out.append(_MapColumns(item, term, prob))
-    return out[0], out[1]
-
-
 def _write_chunk(
-    bulk: BulkLoad, chunk: list[_Item], maps: tuple[_MapColumns, _MapColumns], state: _IngestState
+    bulk: BulkLoad, chunk: list[Item], maps: tuple[MapColumns, MapColumns], state: _IngestState
 ) -> tuple[list[str], list[str], list[bool], list[dict[str, Any] | None]]:
     """Hand one chunk to the bulk load as columns: nodes first, then edges (never node and
     edge in one MERGE). Returns the person key and image node id of every item of the chunk,
@@ -612,8 +405,8 @@ def _write_chunk(
             known = stored[key]
             if known is not None and known != digest:
                 if not state.replace:
-                    raise StoreError(_changed_person(state, key, row, truth, where))
-                old = _stored_person(state.store, key)
+                    raise StoreError(changed_person(state.store, state.source, key, row, truth, where))
+                old = stored_person(state.store, key)
                 replaced[len(position)] = old
                 stored[key] = digest
                 report.extra["persons_replaced"] = report.extra.get("persons_replaced", 0) + 1
@@ -735,41 +528,6 @@ def _flat_part_boxes(part_boxes: Mapping[str, list[float]], onto: Ontology) -> l
     return out
 
 
-def _bar(enabled: bool, total: int | None, desc: str) -> Callable[..., None]:
-    """A tqdm progress bar (on stderr) or a no-op; call ``bar(n)``, ``bar(0, note="...")`` and
-    ``bar(0, close=True)``."""
-    if not enabled:
-        return lambda n, close=False, note=None: None
-    from tqdm import tqdm
-
-    pbar = tqdm(total=total, desc=desc, unit="person")
-
-    def update(n: int, close: bool = False, note: str | None = None) -> None:
-        pbar.update(n)
-        if note is not None:
-            pbar.set_postfix_str(note)
-        if close:
-            pbar.close()
-
-    return update
-
-
-def _progress_callback(enabled: bool, desc: str) -> tuple[Callable[[int, int], None] | None, Any]:
-    if not enabled:
-        return None, None
-    from tqdm import tqdm
-
-    pbar = tqdm(desc=desc, unit="entry")
-
-    def callback(done: int, total: int) -> None:
-        pbar.total = total
-        pbar.n = done
-        if done == total or done % 2000 == 0:
-            pbar.refresh()
-
-    return callback, pbar
-
-
 def ingest_hake_image(
     store: GraphStore, path: str | os.PathLike[str], progress: bool = False, replace: bool = False
 ) -> IngestReport:
@@ -799,7 +557,7 @@ def _ingest_annotations(
     """Read a HAKE file with ``reader`` (all validated first), ingest it as annotations with
     ground-truth activities and the evidence they imply (:func:`ingest_annotated`)."""
     start = time.perf_counter()
-    callback, pbar = _progress_callback(progress, f"reading {Path(path).name}")
+    callback, pbar = progress_callback(progress, f"reading {Path(path).name}")
     annotations = reader(path, progress=callback)
     if pbar is not None:
         pbar.close()
@@ -875,153 +633,3 @@ def ingest_annotated(
     report.evidence_edges = len(edges)
     return report
 
-
-def iter_observations_jsonl(path: str | os.PathLike[str]) -> Iterator[PersonObservation]:
-    """Stream an observations file: one :meth:`PersonObservation.to_dict` object per line.
-
-    Blank lines are ignored. A bad line raises :class:`AnnotationFormatError` naming the
-    file, the line number and the field, when the iterator reaches it (inside an ingest that
-    leaves the store unchanged).
-    """
-    return (record for _, record in _read_jsonl(path, PersonObservation.from_dict))
-
-
-def _read_jsonl(path: str | os.PathLike[str], parse: Callable[[Any], _T]) -> Iterator[tuple[str, _T]]:
-    """``("line N", parse(json))`` for each non-blank line; errors name file, line and field.
-
-    Every malformed input raises :class:`AnnotationFormatError` (one line, never a traceback):
-    a missing file or a directory, bytes that are not UTF-8 (line and byte offset named), a
-    gzip file, invalid JSON, nesting deeper than :data:`ontology.hake.MAX_JSON_DEPTH` (see
-    :func:`_located`), and a key repeated within one JSON object (orjson would keep its last
-    value). An empty file is valid and holds no records (``hake infer`` writes one when it
-    finds nobody).
-
-    Repeated keys are found cheaply (~0.8 us a line): every key is followed by a ``:``, so a
-    line with no more ``:`` than the keys of the objects where observations keep objects
-    (the record, its maps, its ``objects``; under-counting only costs time) repeats none.
-    Other lines (a ``:`` inside a string, a repeat, an object elsewhere) are looked at
-    closer: keys counted by a regular expression, then parsed again with ``json``'s
-    ``object_pairs_hook``.
-    """
-    import re
-
-    import orjson
-
-    from ontology.errors import brief_repr
-
-    path = Path(path)
-    name = str(path)
-    key_colon = re.compile(rb'"[ \t\r\n]*:')  # at least one per key (the key's closing quote)
-
-    def invalid(line: bytes, number: int, err: Exception) -> str:
-        if number == 1 and line[:2] == b"\x1f\x8b":
-            return "the file is gzip-compressed; decompress it first (e.g. gunzip)"
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            return (
-                f"not UTF-8: byte 0x{line[bad.start]:02x} at byte {bad.start} of the line; "
-                "observations files are UTF-8 JSON, one object per line"
-            )
-        return f"invalid JSON: {err}"
-
-    def counted_keys(data: dict[str, Any]) -> int:
-        keys = len(data)
-        get = data.get
-        value = get("part_states")
-        if type(value) is dict:
-            keys += len(value)
-        value = get("active_parts")
-        if type(value) is dict:
-            keys += len(value)
-        value = get("part_boxes")
-        if type(value) is dict:
-            keys += len(value)
-        value = get("objects")
-        if type(value) is list:
-            for o in value:
-                if type(o) is dict:
-                    keys += len(o)
-        return keys
-
-    def repeated_key(line: bytes, where: str) -> None:
-        from ontology.hake import repeated_key as first_repeated
-
-        found = first_repeated(line)
-        if found is None:
-            return
-        raise AnnotationFormatError(
-            name,
-            where,
-            found.path,
-            f"key {brief_repr(found.key)} appears twice in one object (values {brief_repr(found.value1)} "
-            f"and {brief_repr(found.value2)}); JSON objects must not repeat a key",
-        )
-
-    if not path.exists():
-        raise AnnotationFormatError(name, "(file)", "(path)", "no such file")
-    if not path.is_file():
-        raise AnnotationFormatError(
-            name, "(file)", "(path)", "not a regular file (a directory?); expected one JSON object per line"
-        )
-    try:
-        fh = path.open("rb")
-    except OSError as err:
-        raise AnnotationFormatError(name, "(file)", "(path)", f"cannot open: {err.strerror or err}") from None
-    with fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                data = orjson.loads(line)
-            except orjson.JSONDecodeError as err:
-                if not line.strip():
-                    continue
-                raise AnnotationFormatError(
-                    name, f"line {number}", "(json)", invalid(line, number, err)
-                ) from None
-            where = f"line {number}"
-            if type(data) is dict:
-                keys = counted_keys(data)
-                if line.count(b":") != keys and len(key_colon.findall(line)) != keys:
-                    repeated_key(line, where)
-            yield where, _located(path, where, parse, data)
-
-
-def _located(path: Path, where: str | None, parse: Callable[[Any], _T], data: Any) -> _T:
-    """``parse(data)``, its errors raised as :class:`AnnotationFormatError` at ``where``.
-
-    ``data`` nested deeper than :data:`ontology.hake.MAX_JSON_DEPTH` is refused as such. No
-    valid observation nests deeper than 4, so ``parse`` refuses any such line by the type of
-    a field (without recursing: records check shapes level by level) and the depth is looked
-    at only then, off the bulk path."""
-    try:
-        return parse(data)
-    except (HakeError, TypeError, ValueError, OverflowError, RecursionError) as err:
-        from ontology.errors import brief_repr
-        from ontology.hake import MAX_JSON_DEPTH
-
-        level, depth = [data], 1
-        while level:
-            deeper = [
-                c
-                for v in level
-                if type(v) is dict or type(v) is list
-                for c in (v.values() if type(v) is dict else v)
-                if type(c) is dict or type(c) is list
-            ]
-            if deeper and depth == MAX_JSON_DEPTH:
-                problem = f"nested more than {MAX_JSON_DEPTH} levels deep (the limit)"
-                raise AnnotationFormatError(str(path), str(where), "(json)", problem) from None
-            level, depth = deeper, depth + 1
-        if isinstance(err, HakeError):
-            field_name = getattr(err, "field", "(record)")
-            raise AnnotationFormatError(str(path), str(where), str(field_name), str(err)) from None
-        problem = brief_repr(str(err), 300)[1:-1]  # a shape no check foresaw
-        raise AnnotationFormatError(
-            str(path), str(where), "(record)", f"{type(err).__name__}: {problem}"
-        ) from None
-
-
-def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservation]:
-    """All records of an observations file (see :func:`iter_observations_jsonl`), or an error:
-    nothing is returned half-read."""
-    return list(iter_observations_jsonl(path))

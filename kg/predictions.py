@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kg.ingest import _all_ids, _existing, _run_id
+from kg._stored import all_ids, existing_ids
+from kg.ingest import _run_id
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import store_ontology
 from ontology import ActivityPrediction, StoreError, load
@@ -457,7 +458,7 @@ def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
     """Which person keys (an Arrow string array, distinct) are not stored: index lookups on
     Neo4j, one scan on the embedded store (where an UNWIND of ids is a full scan per batch)."""
     ids = keys.to_pylist()
-    found = _existing(store, "Person", ids) if store.backend == "neo4j" else _all_ids(store, "Person")
+    found = existing_ids(store, "Person", ids) if store.backend == "neo4j" else all_ids(store, "Person")
     return [k for k in ids if k not in found]
 
 

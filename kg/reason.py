@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kg.ingest import CheckedChunk, IngestReport, _bar, ingest_observations, ingest_observations_jsonl
+from kg._chunks import CheckedChunk
+from kg._progress import progress_bar
+from kg.ingest import IngestReport, ingest_observations, ingest_observations_jsonl
 from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
 from kg.store.base import GraphStore
@@ -401,7 +403,7 @@ def reason_stored(
     if n == 0:
         raise StoreError("the store holds no persons to reason over; ingest observations first (hake ingest)")
     result = ReasonResult(run, keep=keep)
-    bar = _bar(progress, n, "reasoning over the stored persons")
+    bar = progress_bar(progress, n, "reasoning over the stored persons")
     try:
         with store.bulk_load() as load_:
             writer = PredictionWriter(load_, store, run)
