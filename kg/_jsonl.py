@@ -10,9 +10,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ontology import AnnotationFormatError, HakeError, PersonObservation
+from ontology import AnnotationFormatError, HakeError, Ontology, PersonObservation, RecordError
 
-__all__ = ["iter_observations_jsonl", "located", "read_jsonl", "read_observations_jsonl"]
+__all__ = [
+    "iter_observations_jsonl",
+    "located",
+    "read_examples_jsonl",
+    "read_jsonl",
+    "read_observations_jsonl",
+]
 
 _T = TypeVar("_T")
 
@@ -166,3 +172,30 @@ def read_observations_jsonl(path: str | os.PathLike[str]) -> list[PersonObservat
     """All records of an observations file (see :func:`iter_observations_jsonl`), or an error:
     nothing is returned half-read."""
     return list(iter_observations_jsonl(path))
+
+
+def read_examples_jsonl(
+    path: str | os.PathLike[str], onto: Ontology
+) -> tuple[list[PersonObservation], list[tuple[str, ...]]]:
+    """Labelled examples for fine-tuning (``hake train --init-from ... --examples FILE``): per
+    line an observation (:meth:`PersonObservation.to_dict`) with one more key,
+    ``"activities"``: a non-empty list of the activities the person does (ids or names of
+    ``onto``; a composite counts as given by the activities under it). Returns the records
+    (checked against ``onto``) and their activity ids; errors name the file, line and field,
+    and nothing is returned half-read.
+    """
+
+    def parse(data: Any) -> tuple[PersonObservation, tuple[str, ...]]:
+        if not isinstance(data, dict):
+            raise RecordError("example", "(record)", data, "a JSON object")
+        fields = dict(data)
+        acts = fields.pop("activities", None)
+        if not isinstance(acts, list) or not acts or not all(isinstance(a, str) for a in acts):
+            raise RecordError("example", "activities", acts, "a non-empty list of activity ids or names")
+        ids = tuple(onto.activities[a].id for a in acts)
+        return PersonObservation.from_dict(fields, ontology=onto), ids
+
+    rows = [row for _, row in read_jsonl(path, parse)]
+    if not rows:
+        raise AnnotationFormatError(str(path), "(file)", "(records)", "no examples: the file holds no line")
+    return [r[0] for r in rows], [r[1] for r in rows]

@@ -698,6 +698,10 @@ def load_activity_name(activity_id: str) -> str:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import reasoning
 
+    if args.novel_verbs is not None:
+        return _eval_novel_verbs(args)
+    if args.out is not None:
+        raise _UsageError("--out keeps the novel-verb protocol's checkpoint; give it with --novel-verbs")
     unseen = reasoning.default_unseen_path() if args.unseen == "default" else args.unseen
     try:
         metrics = reasoning.evaluate(
@@ -720,8 +724,49 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _eval_novel_verbs(args: argparse.Namespace) -> int:
+    """``hake eval --novel-verbs [FILE]``: the novel-vocabulary protocol (reasoning.novel)."""
+    if args.model != "gnn" or args.unseen is not None:
+        raise _UsageError("--novel-verbs runs the GNN protocol: leave out --model and --unseen")
+    out = None if args.out is None else _out_folder(args.out)
+    import reasoning
+
+    try:
+        metrics = reasoning.evaluate_novel_verbs(
+            args.data,
+            verbs_file=None if args.novel_verbs == "default" else args.novel_verbs,
+            task=args.task,
+            split_seed=args.split_seed,
+            test_fraction=args.test_fraction,
+            device=args.device,
+            progress=not args.no_progress,
+            out_dir=out,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+    if args.json:
+        _print_json(metrics)
+    else:
+        for key, value in metrics.items():
+            if key == "few_shot":
+                for k, row in value.items():
+                    print(
+                        f"{k + '-shot':<22} novel mAP {row['novel_mAP']}, seen mAP {row['seen_mAP']}, "
+                        f"{row['n_images']} images"
+                    )
+            else:
+                print(f"{key:<22} {value}")
+    return EXIT_OK
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     _out_folder(args.out)  # before the training, not after it
+    if args.init_from is not None:
+        return _fine_tune(args)
+    if args.data is None:
+        raise _UsageError("hake train needs --data (the HAKE folder), or --init-from with --examples")
+    if args.ontology or args.examples:
+        raise _UsageError("--ontology and --examples fine-tune a checkpoint: give --init-from CHECKPOINT too")
     import reasoning
 
     try:
@@ -741,6 +786,67 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         print(f"trained {reasoner.name} ({reasoner.version}); saved to {args.out}")
     return EXIT_OK
+
+
+def _fine_tune(args: argparse.Namespace) -> int:
+    """``hake train --init-from CHECKPOINT --ontology FILE... --examples FILE``."""
+    if args.examples is None:
+        raise _UsageError("--init-from fine-tunes on labelled examples: give --examples FILE.jsonl")
+    if args.model != "gnn":
+        raise _UsageError("--init-from fine-tunes a GNN checkpoint; leave out --model")
+    import reasoning
+    from kg._jsonl import read_examples_jsonl
+
+    try:
+        base = reasoning.ActivityReasoner.from_pretrained(args.init_from)
+        target = base.ontology.extend(*args.ontology)
+        observations, labels = read_examples_jsonl(args.examples, target)
+        x = reasoning.encode_observations(observations, target)
+        y = reasoning.encode_labels(labels, target)
+        replay = None
+        if args.data is not None:
+            replay = _replay(args.data, args.task or ["hake-image"], base, target)
+        reasoner = reasoning.fine_tune(
+            base, target, x, y, replay=replay, device=args.device, progress=not args.no_progress
+        )
+        reasoner.save_pretrained(args.out)
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+    summary = {
+        "out": args.out,
+        "model": reasoner.name,
+        "version": reasoner.version,
+        "ontology": target.id,
+        "examples": len(observations),
+        "replayed": 0 if replay is None else int(replay[0].shape[0]),
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"fine-tuned {reasoner.name} ({reasoner.version}) on {len(observations)} examples of ontology "
+            f"{target.id} ({target.version}); saved to {args.out}"
+        )
+    return EXIT_OK
+
+
+def _replay(data: str, tasks: list[str], base: Any, target: Any) -> Any:
+    """The HAKE tasks' examples in ``target``'s channels, labelled with the activities the
+    checkpoint knows; examples of an activity it does not know are left out (they would teach
+    the new activities that they are absent)."""
+    import torch
+
+    import ontology
+    import reasoning
+    from reasoning.features import remap_labels, remap_rows
+
+    packaged = ontology.load()
+    parts = [reasoning.load_task(data, t) for t in tasks]
+    x = torch.cat([p.x for p in parts])
+    y = torch.cat([p.y for p in parts])
+    known = remap_labels(y, packaged, base.ontology)
+    keep = known.sum(1) >= y.sum(1)  # every label of the example is one the checkpoint knows
+    return remap_rows(x[keep], packaged, target), remap_labels(known[keep], base.ontology, target)
 
 
 # ---- parser -----------------------------------------------------------------------------
@@ -1070,6 +1176,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-fraction", type=float, default=0.2, help="share of images held out for testing (default 0.2)"
     )
     evaluate.add_argument("--unseen", help="activity ids held out of training ('default': the packaged 120)")
+    evaluate.add_argument(
+        "--novel-verbs",
+        nargs="?",
+        const="default",
+        metavar="FILE",
+        help="run the novel-verb protocol instead: these verbs (one per line; no FILE or 'default': "
+        "the packaged 12) are left out of the checkpoint's ontology, added back as an extension, "
+        "and scored zero-shot and after 1/5/10-shot fine-tuning",
+    )
+    evaluate.add_argument(
+        "--out", help="with --novel-verbs: keep the base checkpoint and the extension file in this folder"
+    )
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--no-progress", action="store_true", help="no per-epoch lines")
@@ -1079,9 +1197,27 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "train",
         "Train a reasoner on all HAKE annotations of a task and save a checkpoint with its provenance.",
-        "hake train --data ../shared/datasets/hake --model gnn --out my-reasoner/",
+        "hake train --data ../shared/datasets/hake --model gnn --out my-reasoner/\n"
+        "  hake train --init-from my-reasoner/ --ontology my-actions.yaml --examples labelled.jsonl "
+        "--out my-reasoner-2/",
     )
-    train.add_argument("--data", required=True, help="folder with the HAKE archives")
+    train.add_argument(
+        "--data",
+        help="folder with the HAKE archives (required unless --init-from; with it, their examples are "
+        "replayed so the checkpoint keeps its activities)",
+    )
+    train.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="fine-tune this GNN checkpoint folder on --examples instead of training from scratch",
+    )
+    _add_ontology_option(train, "(with --init-from: the checkpoint's ontology plus these files)")
+    train.add_argument(
+        "--examples",
+        metavar="FILE",
+        help="with --init-from: labelled examples, one observation per line (as `hake infer` writes) "
+        'with "activities": [ids or names]',
+    )
     train.add_argument(
         "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"
     )

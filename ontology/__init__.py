@@ -43,6 +43,7 @@ from ontology.ontology import (
     OntologySource,
     example_extension,
     load,
+    read_ontology,
     turtle_path,
 )
 from ontology.records import (
@@ -107,5 +108,6 @@ __all__ = [
     "person_key",
     "read_hake_image",
     "read_hake_instance",
+    "read_ontology",
     "turtle_path",
 ]

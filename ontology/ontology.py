@@ -27,7 +27,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,6 +44,7 @@ __all__ = [
     "example_extension",
     "from_sources",
     "load",
+    "read_ontology",
     "turtle_path",
 ]
 
@@ -215,6 +216,43 @@ class Ontology:
             for (_, mine), (_, theirs) in zip(self._lists(), other._lists(), strict=True)
         )
 
+    def without_verbs(self, verbs: Iterable[str], name: str = "without-verbs") -> Ontology:
+        """This ontology less ``verbs`` and every activity of theirs (the other lists keep
+        their order; indices are renumbered). What a novel-vocabulary protocol trains on: the
+        removed terms come back as an extension file (:mod:`reasoning.novel`).
+
+        The result records the restriction as a source (format ``"without-verbs"``, the verb
+        ids as text), so :func:`from_sources` rebuilds it.
+
+        >>> small = load().without_verbs(["ride", "feed"])
+        >>> len(small.verbs), len(small.activities), "ride bicycle" in small.activities
+        (155, 573, False)
+        """
+        wanted = [self.verbs[v].id for v in verbs]
+        if not wanted:
+            raise ValueError("without_verbs: expected at least one verb, got none")
+        gone = set(wanted)
+        dropped = {a.id for a in self.activities if a.verb in gone}
+        for a in self.activities:
+            if a.id not in dropped and set(a.broader) & dropped:
+                raise ValueError(
+                    f"without_verbs: activity {a.id!r} is under {sorted(set(a.broader) & dropped)}, "
+                    "which would be removed; remove its verb too"
+                )
+        verbs_left = [v for v in self.verbs if v.id not in gone]
+        acts_left = [a for a in self.activities if a.id not in dropped]
+        lists = extension.Vocabularies(
+            list(self.body_parts),
+            list(self.coarse_parts),
+            list(self.part_states),
+            [dataclasses.replace(v, index=i) for i, v in enumerate(verbs_left)],
+            list(self.objects),
+            [dataclasses.replace(a, index=i) for i, a in enumerate(acts_left)],
+        )
+        version = f"{self.version}-{name}"
+        source = OntologySource(name, version, None, "without-verbs", "\n".join(wanted))
+        return _build(version, lists, (*self.sources, source))
+
     def part_states_of(self, coarse_part: str) -> tuple[PartState, ...]:
         """Part states of one coarse part, in channel order."""
         part = self.coarse_parts[coarse_part].id
@@ -261,14 +299,41 @@ def from_sources(sources: list[dict[str, str | None]]) -> Ontology:
             f"the ontology was built on packaged version {sources[0].get('version')!r}; this install has "
             f"{onto.version!r}"
         )
-    items = []
+    items: list[tuple[extension.ParsedFile, OntologySource]] = []
     for source in sources[1:]:
         text, fmt = source.get("text"), source.get("format")
         if text is None or fmt is None:
             raise ValueError(f"extension source {source.get('name')!r} has no text")
+        if fmt == "without-verbs":
+            onto = _merged(onto, items).without_verbs(text.split("\n"), str(source.get("name")))
+            items = []
+            continue
         parsed = extension.read_text(text, str(source.get("path") or source.get("name")), fmt)
         items.append((parsed, OntologySource(parsed.name, parsed.version, source.get("path"), fmt, text)))
     return _merged(onto, items)
+
+
+def read_ontology(text: str, shown: str = "ontology.ttl") -> Ontology:
+    """A whole ontology from the Turtle :meth:`Ontology.to_turtle` wrote (what a reasoner
+    checkpoint carries), standing on its own: not merged into the packaged one, so it may
+    also hold fewer terms (:meth:`Ontology.without_verbs`). The file's ``hake:contentId``,
+    when present, must be the id of what was read.
+
+    >>> small = load().without_verbs(["ride"])
+    >>> read_ontology(small.to_turtle()) == small
+    True
+    """
+    parsed = extension.read_text(text, shown, "turtle")
+    lists = extension.merge(extension.Vocabularies(), parsed, packaged=True)
+    onto = _build(
+        parsed.version, lists, (OntologySource(parsed.name, parsed.version, shown, "turtle", text),)
+    )
+    if parsed.content_id is not None and parsed.content_id != onto.id:
+        raise ValueError(
+            f"{shown}: the file says its content id is {parsed.content_id}, but its terms give {onto.id}; "
+            "the file was edited after it was written"
+        )
+    return onto
 
 
 def _merged(base: Ontology, items: list[tuple[extension.ParsedFile, OntologySource]]) -> Ontology:

@@ -12,13 +12,18 @@ True
 
 Benchmark (what ``hake eval`` runs): ``reasoning.evaluate(data_dir, task="hake-image",
 model="gnn", split_seed=0, unseen_file=reasoning.default_unseen_path())``.
-Training: ``reasoning.train(data_dir, task, model, out_dir=...)``.
+Training: ``reasoning.train(data_dir, task, model, out_dir=...)``. Another vocabulary:
+``reasoning.fine_tune(reasoner, ontology.load("mine.yaml"), x, y)`` carries a checkpoint onto
+an extended ontology and fine-tunes it (:mod:`~reasoning.transfer`);
+``reasoning.evaluate_novel_verbs(data_dir)`` is the novel-verb protocol (:mod:`~reasoning.novel`).
 
 Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evidence),
 :mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
 :mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.batch`
 (``PredictionBatch``: predictions and explanations as columns, and their granularity),
-:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.tasks` (HAKE tasks,
+:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.transfer` (a
+checkpoint on another ontology: ``transfer``, ``fine_tune``), :mod:`~reasoning.novel` (the
+novel-verb protocol), :mod:`~reasoning.tasks` (HAKE tasks,
 splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
 :mod:`~reasoning.embeddings`.
 """
@@ -42,9 +47,11 @@ from reasoning.graph import (
     build_graph,
 )
 from reasoning.metrics import average_precision, benchmark_metrics
+from reasoning.novel import default_novel_verbs_path, evaluate_novel_verbs, read_novel_verbs
 from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
 from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
 from reasoning.training import TrainOptions, default_options, evaluate, fit, train
+from reasoning.transfer import fine_tune, transfer
 
 __all__ = [
     "BODY_PART_TO_VERB",
@@ -72,6 +79,7 @@ __all__ = [
     "benchmark_metrics",
     "build_graph",
     "default_model_path",
+    "default_novel_verbs_path",
     "default_options",
     "default_unseen_path",
     "deletion_test",
@@ -79,10 +87,14 @@ __all__ = [
     "encode_labels",
     "encode_observations",
     "evaluate",
+    "evaluate_novel_verbs",
+    "fine_tune",
     "fit",
     "label_embeddings",
     "load_task",
+    "read_novel_verbs",
     "read_unseen",
     "split_by_image",
     "train",
+    "transfer",
 ]

@@ -20,27 +20,28 @@ import torch
 from torch import nn
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
+import ontology
 from ontology.errors import ReasoningError
 from reasoning._attribution import Attribution, relu_path_fraction
-from reasoning.features import active_part_slice, input_layout, object_slice, part_state_slice
-from reasoning.graph import (
-    BODY_PART_TO_VERB,
-    OBJECT_TO_ACTIVITY,
-    PART_STATE_TO_ACTIVITY,
-    PART_STATE_TO_VERB,
-    VERB_TO_ACTIVITY,
-)
+from reasoning.features import InputLayout, input_layout
+from reasoning.graph import BODY_PART_TO_VERB, PART_STATE_TO_ACTIVITY, PART_STATE_TO_VERB
 
 __all__ = ["LinearReasoner", "MLPConfig", "MLPReasoner", "RuleConfig", "RuleReasoner"]
 
 
-def _by_kind(values: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
-    """Split a ``(B, K, 183)`` contribution tensor into per-input-kind paths."""
+def _ontology_of(graph: HeteroData | None) -> ontology.Ontology:
+    """The ontology a graph was built with (:func:`reasoning.build_graph`), else the packaged one."""
+    onto = None if graph is None else getattr(graph, "ontology", None)
+    return ontology.load() if onto is None else onto
+
+
+def _by_kind(values: torch.Tensor, prefix: str, lay: InputLayout) -> dict[str, torch.Tensor]:
+    """Split a ``(B, K, F)`` contribution tensor into per-input-kind paths."""
     out: dict[str, torch.Tensor] = {}
     for kind, sl in (
-        ("part_state", part_state_slice()),
-        ("body_part", active_part_slice()),
-        ("object", object_slice()),
+        ("part_state", lay.part_states),
+        ("body_part", lay.active_parts),
+        ("object", lay.objects),
     ):
         part = torch.zeros_like(values)
         part[..., sl] = values[..., sl]
@@ -59,8 +60,9 @@ class LinearReasoner(nn.Module):
 
     def __init__(self, graph: HeteroData | None = None, config: None = None) -> None:
         super().__init__()
-        del graph, config  # the linear model uses no graph and no options
-        lay = input_layout()
+        del config  # the linear model uses no options, and of the graph only its ontology
+        self.ontology = _ontology_of(graph)
+        self.layout = lay = input_layout(self.ontology)
         self.linear = nn.Linear(lay.n_features, lay.n_activities)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +73,7 @@ class LinearReasoner(nn.Module):
         """Exact: contribution of input ``i`` to activity ``a`` is ``x_i W[a, i]``."""
         values = x[:, None, :] * self.linear.weight[activities]  # (B, K, 183)
         baseline = self.linear.bias[activities]
-        return Attribution("exact decomposition (linear)", _by_kind(values, ""), baseline)
+        return Attribution("exact decomposition (linear)", _by_kind(values, "", self.layout), baseline)
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,9 @@ class MLPReasoner(nn.Module):
 
     def __init__(self, graph: HeteroData | None = None, config: MLPConfig | None = None) -> None:
         super().__init__()
-        del graph
         self.config = config or MLPConfig()
-        lay = input_layout()
+        self.ontology = _ontology_of(graph)
+        self.layout = lay = input_layout(self.ontology)
         self.hidden = nn.Linear(lay.n_features, self.config.hidden)
         self.out = nn.Linear(self.config.hidden, lay.n_activities)
 
@@ -115,7 +117,7 @@ class MLPReasoner(nn.Module):
         baseline = self.forward(zeros)[0][activities]
         return Attribution(
             "integrated-gradients (exact, closed form; baseline: no evidence)",
-            _by_kind(values, "hidden->"),
+            _by_kind(values, "hidden->", self.layout),
             baseline,
         )
 
@@ -152,9 +154,11 @@ class RuleReasoner(nn.Module):
     def __init__(self, graph: HeteroData, config: RuleConfig | None = None) -> None:
         super().__init__()
         self.config = config or RuleConfig()
-        lay = input_layout()
-        verb_of = graph[VERB_TO_ACTIVITY].edge_index[0]
-        object_of = graph[OBJECT_TO_ACTIVITY].edge_index[0]
+        self.ontology = _ontology_of(graph)
+        self.layout = lay = input_layout(self.ontology)
+        verb_of = torch.tensor(lay.verb_of, dtype=torch.long)
+        object_of = torch.tensor(lay.object_of, dtype=torch.long)
+        has_verb, has_object = verb_of >= 0, object_of >= 0
 
         def dense(key: tuple[str, str, str], rows: int, cols: int) -> torch.Tensor:
             if key not in graph.edge_types:
@@ -167,13 +171,17 @@ class RuleReasoner(nn.Module):
             out[idx[0], idx[1]] = graph[key].edge_weight.float()
             return out.clamp(min=0.0)
 
-        ps_verb = dense(PART_STATE_TO_VERB, lay.n_part_states, lay.n_verbs)[:, verb_of]
+        # (a composite has no verb: its columns stay 0; it is scored from its members elsewhere)
+        ps_verb = (
+            dense(PART_STATE_TO_VERB, lay.n_part_states, lay.n_verbs)[:, verb_of.clamp(min=0)] * has_verb
+        )
         ps_act = dense(PART_STATE_TO_ACTIVITY, lay.n_part_states, lay.n_activities)
-        bp_verb = dense(BODY_PART_TO_VERB, lay.n_body_parts, lay.n_verbs)[:, verb_of]
+        bp_verb = dense(BODY_PART_TO_VERB, lay.n_body_parts, lay.n_verbs)[:, verb_of.clamp(min=0)] * has_verb
         weight = torch.zeros(lay.n_features, lay.n_activities)
-        weight[part_state_slice()] = ps_verb + ps_act
-        weight[active_part_slice()] = bp_verb
-        weight[object_slice().start + object_of, torch.arange(lay.n_activities)] = self.config.object_weight
+        weight[lay.part_states] = ps_verb + ps_act
+        weight[lay.active_parts] = bp_verb
+        acts = torch.arange(lay.n_activities)[has_object]
+        weight[lay.objects.start + object_of[has_object], acts] = self.config.object_weight
         self.register_buffer("weight", weight)  # (183, 600), no learned parameter
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,7 +192,7 @@ class RuleReasoner(nn.Module):
         """Exact: contribution of input ``i`` to activity ``a`` is ``x_i weight[i, a]``."""
         values = x[:, None, :] * self.weight.T[activities]
         baseline = torch.zeros(activities.shape, dtype=x.dtype, device=x.device)
-        paths = _by_kind(values, "")
+        paths = _by_kind(values, "", self.layout)
         paths["part_state->verb->activity"] = paths.pop("part_state->activity")
         paths["body_part->verb->activity"] = paths.pop("body_part->activity")
         return Attribution("exact decomposition (linear evidence sum)", paths, baseline)

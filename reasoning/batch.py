@@ -205,7 +205,9 @@ class PredictionBatch:
         """Per person, the ``K`` :class:`ontology.ActivityPrediction` records (best first).
 
         Args:
-            persons: ``(image_id, person_id)`` of each of the ``P`` persons, in order.
+            persons: ``(image key, person id)`` of each of the ``P`` persons, in order: the
+                image key is :attr:`ontology.PersonObservation.image_key` (the one identity
+                rule, :mod:`ontology.identity`), so a prediction's ``key`` is its person's.
         """
         if len(persons) != len(self):
             raise ReasoningError(f"records: {len(self)} persons in the batch, {len(persons)} ids given")

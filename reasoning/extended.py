@@ -99,10 +99,15 @@ class ExtendedReasoner:
 
     @property
     def name(self) -> str:
-        return f"{self.base.name}+zero-shot"
+        # the checkpoint's own ontology (composites by the hierarchy rule) adds nothing zero-shot
+        return (
+            self.base.name if self.n_base == len(self.ontology.activities) else f"{self.base.name}+zero-shot"
+        )
 
     @property
     def version(self) -> str:
+        if self.n_base == len(self.ontology.activities):
+            return self.base.version
         return f"{self.base.version}+{self.ontology.id.removeprefix('sha256:')}"
 
     @property
@@ -235,10 +240,12 @@ class ExtendedReasoner:
         )
         contrib = torch.zeros(x.shape[0], top_k, self.layout.n_features)
         contrib[:, :, self.base_channels] = base_total.cpu()
-        new_rows = torch.where(is_base, 0, atomic - self.n_base)
-        new_contrib = self.weights[new_rows] * x[:, None, :]  # (B, K, F)
-        contrib = torch.where(is_base[..., None], contrib, new_contrib)
-        baseline = torch.where(is_base, base_line.cpu(), self.bias[new_rows])
+        baseline = base_line.cpu()
+        if self.weights.shape[0]:  # (none on the checkpoint's own ontology: composites only)
+            new_rows = torch.where(is_base, 0, atomic - self.n_base)
+            new_contrib = self.weights[new_rows] * x[:, None, :]  # (B, K, F)
+            contrib = torch.where(is_base[..., None], contrib, new_contrib)
+            baseline = torch.where(is_base, baseline, self.bias[new_rows])
         return batch_from_dense(
             common, contrib[None], baseline, self.attribution_method, (), min_share, top_k
         )
@@ -254,4 +261,4 @@ class ExtendedReasoner:
         :meth:`ActivityReasoner.predict <reasoning.ActivityReasoner.predict>`."""
         x = encode_observations(observations, self.ontology)
         batch = self.predict_rows(x, top_k, explain, False, min_share)
-        return batch.records([(o.image_id, o.person_id) for o in observations])
+        return batch.records([(o.image_key, o.person_id) for o in observations])

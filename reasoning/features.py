@@ -38,6 +38,8 @@ __all__ = [
     "input_layout",
     "object_slice",
     "part_state_slice",
+    "remap_labels",
+    "remap_rows",
 ]
 
 
@@ -60,10 +62,29 @@ class InputLayout:
     channel_terms: tuple[str, ...]
     #: activity ids in channel order
     activity_ids: tuple[str, ...]
+    #: per activity, its verb's index (-1 for a composite) and its object's (-1 for a
+    #: person-only action or a composite)
+    verb_of: tuple[int, ...] = ()
+    object_of: tuple[int, ...] = ()
 
     @property
     def n_features(self) -> int:
         return self.n_part_states + self.n_body_parts + self.n_objects
+
+    @property
+    def part_states(self) -> slice:
+        """Channels of the part states in an input row."""
+        return slice(0, self.n_part_states)
+
+    @property
+    def active_parts(self) -> slice:
+        """Channels of the active fine body parts in an input row."""
+        return slice(self.n_part_states, self.n_part_states + self.n_body_parts)
+
+    @property
+    def objects(self) -> slice:
+        """Channels of the objects in an input row."""
+        return slice(self.n_part_states + self.n_body_parts, self.n_features)
 
 
 def input_layout(onto: ontology.Ontology | None = None) -> InputLayout:
@@ -91,24 +112,24 @@ def _layout(onto: ontology.Ontology) -> InputLayout:
         ),
         channel_terms=(*onto.part_states.ids, *onto.body_parts.ids, *onto.objects.ids),
         activity_ids=tuple(onto.activities.ids),
+        verb_of=tuple(-1 if a.verb is None else onto.verbs[a.verb].index for a in onto.activities),
+        object_of=tuple(-1 if a.object is None else onto.objects[a.object].index for a in onto.activities),
     )
 
 
-def part_state_slice() -> slice:
-    """Channels of the part states in an input row."""
-    return slice(0, input_layout().n_part_states)
+def part_state_slice(onto: ontology.Ontology | None = None) -> slice:
+    """Channels of the part states in an input row of ``onto`` (default packaged)."""
+    return input_layout(onto).part_states
 
 
-def active_part_slice() -> slice:
-    """Channels of the active fine body parts in an input row."""
-    lay = input_layout()
-    return slice(lay.n_part_states, lay.n_part_states + lay.n_body_parts)
+def active_part_slice(onto: ontology.Ontology | None = None) -> slice:
+    """Channels of the active fine body parts in an input row of ``onto``."""
+    return input_layout(onto).active_parts
 
 
-def object_slice() -> slice:
-    """Channels of the objects in an input row."""
-    lay = input_layout()
-    return slice(lay.n_part_states + lay.n_body_parts, lay.n_features)
+def object_slice(onto: ontology.Ontology | None = None) -> slice:
+    """Channels of the objects in an input row of ``onto``."""
+    return input_layout(onto).objects
 
 
 def encode_observations(
@@ -228,16 +249,17 @@ def encode_indexed(
     return x
 
 
-def encode_labels(activities: Sequence[Iterable[str]]) -> torch.Tensor:
+def encode_labels(activities: Sequence[Iterable[str]], onto: ontology.Ontology | None = None) -> torch.Tensor:
     """Multi-hot activity labels, one row per example.
 
     Args:
         activities: per example, activity ids (as on the annotation records).
+        onto: the ontology whose activity order the columns follow (default packaged).
 
     Shapes:
-        returns ``(len(activities), 600)`` float32.
+        returns ``(len(activities), n_activities)`` float32 (600 for the packaged ontology).
     """
-    lay = input_layout()
+    lay = input_layout(onto)
     rows: list[int] = []
     cols: list[int] = []
     for i, acts in enumerate(activities):
@@ -247,3 +269,44 @@ def encode_labels(activities: Sequence[Iterable[str]]) -> torch.Tensor:
     y = torch.zeros(len(activities), lay.n_activities)
     y[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)] = 1.0
     return y
+
+
+def _positions(source: Sequence[str], target: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    at = {t: i for i, t in enumerate(source)}
+    pairs = [(at[t], j) for j, t in enumerate(target) if t in at]
+    return (
+        torch.tensor([p[0] for p in pairs], dtype=torch.long),
+        torch.tensor([p[1] for p in pairs], dtype=torch.long),
+    )
+
+
+def remap_rows(x: torch.Tensor, source: ontology.Ontology, target: ontology.Ontology) -> torch.Tensor:
+    """Input rows of ``source``'s layout in ``target``'s: every channel whose term (matched by
+    id) both have is copied, the others are 0.
+
+    >>> import ontology
+    >>> full = ontology.load(); ext = ontology.load(ontology.example_extension())
+    >>> x = torch.zeros(1, 183); x[0, 37] = 1.0
+    >>> y = remap_rows(x, full, ext)
+    >>> tuple(y.shape), float(y[0, 37]), float(y.sum())
+    ((1, 196), 1.0, 1.0)
+    """
+    src, dst = input_layout(source), input_layout(target)
+    out = x.new_zeros(x.shape[0], dst.n_features)
+    for s_terms, d_terms, s_at, d_at in (
+        (source.part_states.ids, target.part_states.ids, src.part_states.start, dst.part_states.start),
+        (source.body_parts.ids, target.body_parts.ids, src.active_parts.start, dst.active_parts.start),
+        (source.objects.ids, target.objects.ids, src.objects.start, dst.objects.start),
+    ):
+        i, j = _positions(s_terms, d_terms)
+        out[:, d_at + j] = x[:, s_at + i]
+    return out
+
+
+def remap_labels(y: torch.Tensor, source: ontology.Ontology, target: ontology.Ontology) -> torch.Tensor:
+    """Labels of ``source``'s activities in ``target``'s columns (matched by id; an activity
+    ``target`` lacks is dropped, one ``source`` lacks is 0)."""
+    out = y.new_zeros(y.shape[0], len(target.activities))
+    i, j = _positions(source.activities.ids, target.activities.ids)
+    out[:, j] = y[:, i]
+    return out

@@ -47,15 +47,14 @@ import torch
 from torch import nn
 from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unused-ignore]
 
+import ontology
 from ontology.errors import ReasoningError
 from reasoning._attribution import Attribution, relu_path_fraction, relu_path_fraction_from_bias
 from reasoning.embeddings import EMBEDDING_DIM
-from reasoning.features import active_part_slice, input_layout, object_slice, part_state_slice
+from reasoning.features import input_layout
 from reasoning.graph import (
-    OBJECT_TO_ACTIVITY,
     PART_STATE_TO_ACTIVITY,
     PART_STATE_TO_VERB,
-    VERB_TO_ACTIVITY,
 )
 
 __all__ = ["ActivityGNN", "GNNConfig", "GNNWeights", "nonzero_channels"]
@@ -191,6 +190,8 @@ class ActivityGNN(nn.Module):
     # buffers (fixed graph structure and node features), declared for the type checker
     used_verbs: torch.Tensor
     verb_slot: torch.Tensor
+    has_verb: torch.Tensor
+    has_object: torch.Tensor
     object_of: torch.Tensor
     emb_part_state: torch.Tensor
     emb_body_part: torch.Tensor
@@ -205,18 +206,24 @@ class ActivityGNN(nn.Module):
         super().__init__()
         self.config = config or GNNConfig()
         hid = self.config.hidden
-        lay = input_layout()
+        #: the ontology the graph was built with (its sizes and channel order)
+        self.ontology: ontology.Ontology = getattr(graph, "ontology", None) or ontology.load()
+        self.layout = lay = input_layout(self.ontology)
         n_ps, n_bp, n_act = lay.n_part_states, lay.n_body_parts, lay.n_activities
 
-        verb_of = graph[VERB_TO_ACTIVITY].edge_index[0]
-        object_of = graph[OBJECT_TO_ACTIVITY].edge_index[0]
+        verb_of = torch.tensor(lay.verb_of, dtype=torch.long)
+        object_of = torch.tensor(lay.object_of, dtype=torch.long)
+        # a composite (no verb) is scored from the activities under it, outside this model
+        # (reasoning.extended): here its logit is its bias. A person-only action has no gate.
+        self.register_buffer("has_verb", verb_of >= 0, persistent=False)
+        self.register_buffer("has_object", object_of >= 0, persistent=False)
         # only verbs that compose some activity can change a score: keep just those
-        used, verb_slot = torch.unique(verb_of, return_inverse=True)
+        used = torch.unique(verb_of[verb_of >= 0])
         slot_of_verb = torch.full((lay.n_verbs,), -1, dtype=torch.long)
         slot_of_verb[used] = torch.arange(used.numel())
         self.register_buffer("used_verbs", used)
-        self.register_buffer("verb_slot", verb_slot)
-        self.register_buffer("object_of", object_of)
+        self.register_buffer("verb_slot", slot_of_verb[verb_of].clamp(min=0))
+        self.register_buffer("object_of", object_of.clamp(min=0))
 
         def features(kind: str, n: int) -> torch.Tensor:
             x = graph[kind].x if "x" in graph[kind] else None
@@ -229,7 +236,7 @@ class ActivityGNN(nn.Module):
         self.register_buffer("emb_activity", features("activity", n_act))
         seen = torch.zeros(n_act, dtype=torch.bool)
         if "train_count" in graph["activity"]:
-            seen = graph["activity"].train_count > 0
+            seen = (graph["activity"].train_count > 0) & (verb_of >= 0)
         self.register_buffer("seen", seen)
 
         index, weight = _edges(graph, PART_STATE_TO_VERB)
@@ -259,7 +266,21 @@ class ActivityGNN(nn.Module):
         self.query_residual = nn.Parameter(torch.zeros(n_act, hid))
         self.object_gate = nn.Parameter(torch.full((lay.n_objects,), self.config.object_gate))
         self.gate_residual = nn.Parameter(torch.zeros(n_act))
-        self.bias = nn.Parameter(torch.full((n_act,), -self.config.object_gate))
+        # an interaction starts at -gate, so that its object's gate brings it to 0
+        self.bias = nn.Parameter(torch.where(object_of >= 0, -self.config.object_gate, 0.0))
+
+    def take_edges(self, state: dict[str, torch.Tensor]) -> None:
+        """Use the evidence edges of a saved ``state_dict`` (before ``load_state_dict``): a
+        checkpoint's edges are part of what it learnt (a fine-tuned model has prior edges of
+        new verbs that its evidence counts do not give, :mod:`reasoning.transfer`)."""
+        for name in ("ps_verb", "ps_act"):
+            index = state[f"{name}_index"].to(torch.long)
+            if index.ndim != 2 or index.shape[0] != 2:
+                raise ReasoningError(
+                    f"ActivityGNN.take_edges: {name}_index must be (2, E), got {tuple(index.shape)}"
+                )
+            self.register_buffer(f"{name}_index", index.clone())
+            setattr(self, f"{name}_weight", nn.Parameter(state[f"{name}_weight"].detach().clone().float()))
 
     # ---- the person-independent part ---------------------------------------------------
 
@@ -286,10 +307,13 @@ class ActivityGNN(nn.Module):
             [self.emb_activity, self.emb_verb[self.verb_slot], self.emb_object[self.object_of]], dim=1
         )
         # an activity seen in training refines its verb's read-out; an unseen one reads the verb
-        act_query = verb_query[self.verb_slot] + seen[:, None] * (self.query(query_in) + self.query_residual)
-        act_evidence = w_pv[:, self.verb_slot] + seen[None, :] * m_pa
-        gate = self.object_gate[self.object_of] + self.gate_residual * seen
-        lay = input_layout()
+        has_verb = self.has_verb.to(msg.dtype)
+        act_query = has_verb[:, None] * verb_query[self.verb_slot] + seen[:, None] * (
+            self.query(query_in) + self.query_residual
+        )
+        act_evidence = has_verb[None, :] * w_pv[:, self.verb_slot] + seen[None, :] * m_pa
+        gate = (self.object_gate[self.object_of] + self.gate_residual * seen) * self.has_object.to(msg.dtype)
+        lay = self.layout
         n_act = self.seen.numel()
         obj_rows = torch.zeros(lay.n_objects, n_act, dtype=gate.dtype, device=gate.device)
         obj_rows = obj_rows.index_put((self.object_of, torch.arange(n_act, device=gate.device)), gate)
@@ -322,7 +346,7 @@ class ActivityGNN(nn.Module):
         """Activity logits ``(B, 600)`` and verb logits ``(B, V_used)`` (for the verb loss)."""
         w = self.weights() if weights is None else weights
         phi = torch.relu(self._person_preactivation(x, w))  # (B, H)
-        xp = x[:, part_state_slice()]
+        xp = x[:, self.layout.part_states]
         verb_logits = phi @ w.verb_query.T + xp @ w.verb_evidence + w.verb_bias
         return self._activity_logits(x, phi, w), verb_logits
 
@@ -438,9 +462,9 @@ class ActivityGNN(nn.Module):
         coef = w.act_query[activities] * frac[:, None, :]  # (B, K, H)
         out = x.new_zeros((*activities.shape, x.shape[1]))
         out[..., :n_in] = x[:, None, :n_in] * (coef @ w.msg.T)  # through the person node
-        ps = part_state_slice()
+        ps = self.layout.part_states
         out[..., ps] += x[:, None, ps] * w.act_evidence.T[activities]  # evidence edges
-        obj_channel = object_slice().start + self.object_of[activities]  # (B, K)
+        obj_channel = self.layout.objects.start + self.object_of[activities]  # (B, K)
         gate = w.gate[activities] * x.gather(1, obj_channel)
         out.scatter_(2, obj_channel[..., None], gate[..., None])
         baseline = self.forward(x.new_zeros(1, x.shape[1]), w)[0][activities]  # (B, K)
@@ -466,15 +490,16 @@ class ActivityGNN(nn.Module):
         z = self._person_preactivation(x, w)  # (B, H)
         frac = relu_path_fraction(z, w.msg_bias.expand_as(z))  # (B, H)
         n_in = w.msg.shape[0]
-        verb_q = w.verb_query[self.verb_slot[activities]]  # (B, K, H)
+        verb_q = w.verb_query[self.verb_slot[activities]] * self.has_verb[activities, None]  # (B, K, H)
         act_q = w.act_query[activities] - verb_q  # the seen activity's refinement (0 if unseen)
         # d logit / d x_i along the path, for the inputs feeding the person node
         via_verb_phi = torch.einsum("bkh,bh,ih->bki", verb_q, frac, w.msg)  # (B, K, 103)
         via_act_phi = torch.einsum("bkh,bh,ih->bki", act_q, frac, w.msg)
         xin = x[:, None, :n_in]
         shape = (*activities.shape, x.shape[1])
-        ps, bp = part_state_slice(), active_part_slice()
+        ps, bp = self.layout.part_states, self.layout.active_parts
         verb_ev = w.verb_evidence[:, self.verb_slot[activities]].permute(1, 2, 0)  # (B, K, 93)
+        verb_ev = verb_ev * self.has_verb[activities, None]
         act_ev = w.act_evidence[:, activities].permute(1, 2, 0) - verb_ev
         xp = x[:, None, ps]
         paths = {}
@@ -495,8 +520,8 @@ class ActivityGNN(nn.Module):
         obj = x.new_zeros(shape)
         obj_idx = self.object_of[activities]  # (B, K)
         b_idx = torch.arange(x.shape[0], device=x.device)[:, None]
-        value = w.gate[activities] * x[:, object_slice()][b_idx, obj_idx]
-        obj.scatter_(2, (object_slice().start + obj_idx)[..., None], value[..., None])
+        value = w.gate[activities] * x[:, self.layout.objects][b_idx, obj_idx]
+        obj.scatter_(2, (self.layout.objects.start + obj_idx)[..., None], value[..., None])
         paths[EDGE_OBJ_ACT] = obj
         baseline = self.forward(x.new_zeros(1, x.shape[1]), w)[0][activities]  # (B, K)
         return Attribution(

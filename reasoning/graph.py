@@ -36,6 +36,7 @@ matrix products (see :mod:`reasoning.gnn`), never by copying the graph per perso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -43,7 +44,7 @@ from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unus
 
 import ontology
 from ontology.errors import ReasoningError
-from reasoning.features import active_part_slice, input_layout, part_state_slice
+from reasoning.features import input_layout
 
 __all__ = [
     "BODY_PART_TO_VERB",
@@ -67,16 +68,15 @@ VERB_TO_ACTIVITY: EdgeType = ("verb", "composes", "activity")
 OBJECT_TO_ACTIVITY: EdgeType = ("object", "composes", "activity")
 
 
-def composition_index() -> tuple[torch.Tensor, torch.Tensor]:
-    """Verb index and object index of every activity.
+def composition_index(onto: ontology.Ontology | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Verb index and object index of every activity of ``onto`` (default packaged): -1 for
+    a composite's verb and for the object of a person-only action or a composite.
 
     Shapes:
-        two ``(600,)`` long tensors.
+        two ``(n_activities,)`` long tensors (600 for the packaged ontology).
     """
-    onto = ontology.load()
-    verbs = torch.tensor([onto.verbs[a.verb].index for a in onto.activities])
-    objects = torch.tensor([onto.objects[a.object].index for a in onto.activities])
-    return verbs, objects
+    lay = input_layout(onto)
+    return torch.tensor(lay.verb_of, dtype=torch.long), torch.tensor(lay.object_of, dtype=torch.long)
 
 
 def npmi(joint: torch.Tensor, count_u: torch.Tensor, count_t: torch.Tensor, n: int) -> torch.Tensor:
@@ -126,10 +126,12 @@ class Evidence:
     activity_counts: torch.Tensor
 
     @classmethod
-    def from_examples(cls, x: torch.Tensor, y: torch.Tensor) -> Evidence:
-        """Count evidence in inputs ``x`` ``(N, 183)`` (values > 0.5 count as present) and
-        labels ``y`` ``(N, 600)``."""
-        lay = input_layout()
+    def from_examples(
+        cls, x: torch.Tensor, y: torch.Tensor, onto: ontology.Ontology | None = None
+    ) -> Evidence:
+        """Count evidence in inputs ``x`` ``(N, F)`` (values > 0.5 count as present) and
+        labels ``y`` ``(N, n_activities)`` of ``onto`` (default packaged: 183 and 600)."""
+        lay = input_layout(onto)
         if x.ndim != 2 or x.shape[1] != lay.n_features:
             raise ReasoningError(
                 f"Evidence.from_examples: expected x of shape (N, {lay.n_features}), got {tuple(x.shape)}"
@@ -140,11 +142,16 @@ class Evidence:
                 f"{lay.n_activities}), got {tuple(y.shape)}"
             )
         present = (x > 0.5).float()
-        ps = present[:, part_state_slice()]
-        bp = present[:, active_part_slice()]
+        ps = present[:, lay.part_states]
+        bp = present[:, lay.active_parts]
         act = (y > 0.5).float()
-        verb_of, _ = composition_index()
-        verb = torch.zeros(x.shape[0], lay.n_verbs).index_add_(1, verb_of, act).clamp_(max=1.0)
+        verb_of, _ = composition_index(onto)
+        atomic = verb_of >= 0  # a composite's label says nothing of one verb
+        verb = (
+            torch.zeros(x.shape[0], lay.n_verbs)
+            .index_add_(1, verb_of[atomic], act[:, atomic])
+            .clamp_(max=1.0)
+        )
         return cls(
             n_examples=int(x.shape[0]),
             part_state_verb=ps.T @ verb,
@@ -168,6 +175,67 @@ class Evidence:
         fields = dict(state)
         n = int(fields.pop("n_examples"))
         return cls(n_examples=n, **fields)
+
+    def __add__(self, other: Evidence) -> Evidence:
+        """The counts of both sets of examples (same ontology: same shapes)."""
+        if not isinstance(other, Evidence):
+            return NotImplemented
+        mine, theirs = self.to_state(), other.to_state()
+        for key, value in mine.items():
+            if value.shape != theirs[key].shape:
+                raise ReasoningError(
+                    f"Evidence: cannot add counts of two ontologies ({key}: {tuple(value.shape)} "
+                    f"and {tuple(theirs[key].shape)}); remap one with Evidence.remapped"
+                )
+        return Evidence.from_state({k: v + theirs[k] for k, v in mine.items()})
+
+    def remapped(self, source: ontology.Ontology, target: ontology.Ontology) -> Evidence:
+        """These counts (made with ``source``) in the channels of ``target``: a term of both
+        keeps its counts, a term only ``target`` has counts 0 (it was never seen).
+
+        >>> import torch, ontology
+        >>> onto = ontology.load(); small = onto.without_verbs(["ride"])
+        >>> x = torch.zeros(2, 183); y = torch.zeros(2, len(small.activities)); x[:, 37] = 1; y[:, 0] = 1
+        >>> ev = Evidence.from_examples(x, y, small).remapped(small, onto)
+        >>> int(ev.activity_counts[onto.activities["board airplane"].index]), ev.activity_counts.shape
+        (2, torch.Size([600]))
+        """
+
+        def where(src: Sequence[str], dst: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            at = {t: i for i, t in enumerate(src)}
+            pairs = [(at[t], j) for j, t in enumerate(dst) if t in at]
+            return torch.tensor([p[0] for p in pairs], dtype=torch.long), torch.tensor(
+                [p[1] for p in pairs], dtype=torch.long
+            )
+
+        ids = {
+            kind: (tuple(getattr(source, kind).ids), tuple(getattr(target, kind).ids))
+            for kind in ("part_states", "body_parts", "verbs", "activities")
+        }
+        maps = {kind: where(*pair) for kind, pair in ids.items()}
+        axes = {
+            "part_state_verb": ("part_states", "verbs"),
+            "body_part_verb": ("body_parts", "verbs"),
+            "part_state_activity": ("part_states", "activities"),
+            "part_state_counts": ("part_states",),
+            "body_part_counts": ("body_parts",),
+            "verb_counts": ("verbs",),
+            "activity_counts": ("activities",),
+        }
+        state = self.to_state()
+        out: dict[str, torch.Tensor] = {"n_examples": state["n_examples"]}
+        for key, kinds in axes.items():
+            value = state[key]
+            shape = tuple(len(ids[k][1]) for k in kinds)
+            new = value.new_zeros(shape)
+            if len(kinds) == 1:
+                src, dst = maps[kinds[0]]
+                new[dst] = value[src]
+            else:
+                (s0, d0), (s1, d1) = maps[kinds[0]], maps[kinds[1]]
+                new[d0[:, None], d1[None, :]] = value[s0[:, None], s1[None, :]]
+            out[key] = new
+        return Evidence.from_state(out)
 
     def npmi_part_state_verb(self) -> torch.Tensor:
         """``(93, 157)`` NPMI of part states and verbs."""
@@ -204,14 +272,18 @@ def _evidence_edges(
 
 
 def build_graph(
-    evidence: Evidence | None = None, node_features: dict[str, torch.Tensor] | None = None
+    evidence: Evidence | None = None,
+    node_features: dict[str, torch.Tensor] | None = None,
+    onto: ontology.Ontology | None = None,
 ) -> HeteroData:
-    """The activity graph.
+    """The activity graph of ``onto`` (default: the packaged ontology).
 
     Args:
-        evidence: training co-occurrence counts; without it the graph has only the
-            ontology's composition edges (verb -> activity, object -> activity).
+        evidence: training co-occurrence counts (in ``onto``'s channels); without it the graph
+            has only the ontology's composition edges (verb -> activity, object -> activity).
         node_features: optional ``x`` per node type (e.g. :func:`reasoning.label_embeddings`).
+        onto: the ontology; kept as the graph's ``ontology`` attribute, which is where the
+            reasoners read their sizes from.
 
     Returns:
         ``HeteroData`` with ``num_nodes`` and ``ids`` (term ids in channel order) per node
@@ -219,8 +291,9 @@ def build_graph(
         ``edge_index`` ``(2, E)`` per edge type, with ``edge_weight`` (NPMI) and ``count``
         ``(E,)`` on the evidence edges.
     """
-    onto = ontology.load()
+    onto = ontology.load() if onto is None else onto
     data = HeteroData()
+    data.ontology = onto
     ids: dict[str, list[str]] = {
         "part_state": [t.id for t in onto.part_states],
         "body_part": [t.id for t in onto.body_parts],
@@ -239,11 +312,21 @@ def build_graph(
                     f"expected {len(vocab)} (one per {kind}, in ontology order)"
                 )
             data[kind].x = feats
-    verb_of, object_of = composition_index()
+    verb_of, object_of = composition_index(onto)
     act = torch.arange(len(onto.activities))
-    data[VERB_TO_ACTIVITY].edge_index = torch.stack([verb_of, act])
-    data[OBJECT_TO_ACTIVITY].edge_index = torch.stack([object_of, act])
+    data[VERB_TO_ACTIVITY].edge_index = torch.stack([verb_of, act])[:, verb_of >= 0]
+    data[OBJECT_TO_ACTIVITY].edge_index = torch.stack([object_of, act])[:, object_of >= 0]
     if evidence is not None:
+        lay = input_layout(onto)
+        if (
+            evidence.activity_counts.shape[0] != lay.n_activities
+            or evidence.verb_counts.shape[0] != lay.n_verbs
+        ):
+            raise ReasoningError(
+                f"build_graph: the evidence counts {evidence.activity_counts.shape[0]} activities and "
+                f"{evidence.verb_counts.shape[0]} verbs, the ontology has {lay.n_activities} and "
+                f"{lay.n_verbs}; count it with the same ontology (or Evidence.remapped)"
+            )
         data["activity"].train_count = evidence.activity_counts.float()
         ps, bp, verbs = evidence.part_state_counts, evidence.body_part_counts, evidence.verb_counts
         _evidence_edges(

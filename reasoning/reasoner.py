@@ -85,8 +85,7 @@ def default_model_path() -> Path:
     return Path(str(resources.files("reasoning") / "data" / "activity-gnn"))
 
 
-def _label_order() -> dict[str, list[str]]:
-    onto = ontology.load()
+def _label_order(onto: Ontology) -> dict[str, list[str]]:
     return {
         "part_states": [t.id for t in onto.part_states],
         "body_parts": [t.id for t in onto.body_parts],
@@ -96,10 +95,9 @@ def _label_order() -> dict[str, list[str]]:
     }
 
 
-def _versions() -> dict[str, str]:
+def _versions(onto: Ontology) -> dict[str, str]:
     import torch_geometric  # type: ignore[import-untyped, unused-ignore]
 
-    onto = ontology.load()
     return {
         "ontology": onto.version,
         "hake_engine": ontology.__version__,
@@ -115,14 +113,18 @@ def _config_of(model: nn.Module) -> dict[str, Any]:
     return {} if config is None else dict(config.to_dict())
 
 
-def _build(kind: str, config: dict[str, Any], evidence: Evidence) -> ReasonerModel:
+def _build(kind: str, config: dict[str, Any], evidence: Evidence, onto: Ontology) -> ReasonerModel:
     if kind == "gnn":
-        return ActivityGNN(build_graph(evidence), GNNConfig(**config))
+        return ActivityGNN(build_graph(evidence, None, onto), GNNConfig(**config))
     if kind == "mlp":
-        return MLPReasoner(None, MLPConfig(**config))
+        return MLPReasoner(build_graph(None, None, onto), MLPConfig(**config))
     if kind == "rule":
-        return RuleReasoner(build_graph(evidence), RuleConfig(**config))
-    return LinearReasoner()
+        return RuleReasoner(build_graph(evidence, None, onto), RuleConfig(**config))
+    return LinearReasoner(build_graph(None, None, onto))
+
+
+#: The file a checkpoint trained on another ontology than the packaged one carries it in.
+ONTOLOGY_FILE = "ontology.ttl"
 
 
 class ActivityReasoner:
@@ -149,6 +151,9 @@ class ActivityReasoner:
             )
         self.kind = kinds[type(model)]
         self.model = model.eval()
+        #: the ontology the model was built on (its channels and label order)
+        self.ontology: Ontology = model.ontology
+        self.layout = input_layout(self.ontology)
         self.evidence = evidence
         self.provenance = dict(provenance or {})
         self.name = name or _NAMES[self.kind]
@@ -167,7 +172,8 @@ class ActivityReasoner:
 
     def save_pretrained(self, path: str | os.PathLike[str]) -> Path:
         """Write ``config.json``, ``model.pt`` and ``README.md`` (model card) into ``path``
-        (created with its parents; each file atomically, :func:`ontology.files.atomic_write`)."""
+        (created with its parents; each file atomically, :func:`ontology.files.atomic_write`),
+        and ``ontology.ttl`` (the whole ontology) when it is not the packaged one."""
         from reasoning._model_card import model_card
 
         out = Path(path)
@@ -178,10 +184,15 @@ class ActivityReasoner:
             "kind": self.kind,
             "model_version": self.version,
             "config": _config_of(self.model),
-            "label_order": _label_order(),
-            "versions": _versions(),
+            "ontology": {"id": self.ontology.id, "version": self.ontology.version},
+            "label_order": _label_order(self.ontology),
+            "versions": _versions(self.ontology),
             "provenance": self.provenance,
         }
+        if self.ontology != ontology.load():
+            write_text_atomic(out / ONTOLOGY_FILE, self.ontology.to_turtle())
+        elif (out / ONTOLOGY_FILE).exists():
+            (out / ONTOLOGY_FILE).unlink()
         write_text_atomic(out / "config.json", json.dumps(config, indent=1) + "\n")
         state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
@@ -219,32 +230,41 @@ class ActivityReasoner:
         kind = config.get("kind")
         if kind not in MODELS:
             raise ReasoningError(f"{folder}: unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
-        expected = _label_order()
-        for key, ids in expected.items():
+        onto = ontology.load()
+        if (folder / ONTOLOGY_FILE).is_file():
+            onto = ontology.read_ontology(
+                (folder / ONTOLOGY_FILE).read_text(encoding="utf-8"), str(folder / ONTOLOGY_FILE)
+            )
+            recorded = config.get("ontology", {}).get("id")
+            if recorded != onto.id:
+                raise ReasoningError(
+                    f"{folder}: config.json names ontology {recorded}, but {ONTOLOGY_FILE} holds {onto.id}; "
+                    "the checkpoint's files do not belong together, save it again"
+                )
+        for key, ids in _label_order(onto).items():
             if config["label_order"].get(key) != ids:
                 raise ReasoningError(
                     f"{folder}: the checkpoint's {key} order differs from this ontology "
-                    f"(version {ontology.load().version}); the checkpoint was trained on "
+                    f"(version {onto.version}); the checkpoint was trained on "
                     f"ontology {config['versions'].get('ontology')!r}, re-train it"
                 )
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
         evidence = Evidence.from_state(state["evidence"])
-        model = _build(kind, config["config"], evidence)
+        model = _build(kind, config["config"], evidence, onto)
+        if isinstance(model, ActivityGNN):
+            model.take_edges(state["model"])
         model.load_state_dict(state["model"])
         reasoner = cls(model, evidence, config.get("provenance"), name=config.get("name"))
         return reasoner.to(device)
 
-    @property
-    def ontology(self) -> Ontology:
-        """The ontology the checkpoint was trained on (its label order is checked on loading:
-        today the packaged one)."""
-        return ontology.load()
-
     def for_ontology(self, onto: Ontology) -> ActivityReasoner | ExtendedReasoner:
-        """This reasoner for rows of ``onto``: itself for its own ontology, else an
-        :class:`~reasoning.extended.ExtendedReasoner` that maps the shared terms and scores the
-        new activities zero-shot (``onto`` must extend the checkpoint's ontology)."""
-        return self if onto == self.ontology else ExtendedReasoner(self, onto)
+        """This reasoner for rows of ``onto``: itself for its own ontology when it has no
+        composites, else an :class:`~reasoning.extended.ExtendedReasoner` that maps the shared
+        terms, scores new activities zero-shot and composites by the hierarchy rule (``onto``
+        must extend the checkpoint's ontology)."""
+        if onto == self.ontology and not any(a.is_composite for a in onto.activities):
+            return self
+        return ExtendedReasoner(self, onto)
 
     def to(self, device: str | torch.device) -> ActivityReasoner:
         """Move the model (``"cpu"``, ``"cuda"``, ``"cuda:1"``); returns ``self``."""
@@ -278,7 +298,7 @@ class ActivityReasoner:
         Shapes:
             ``(B, 183)`` -> ``(B, 600)``, on the reasoner's device.
         """
-        lay = input_layout()
+        lay = self.layout
         if x.ndim != 2 or x.shape[1] != lay.n_features:
             raise ReasoningError(
                 f"expected inputs of shape (B, {lay.n_features}), got {tuple(x.shape)}; "
@@ -296,7 +316,7 @@ class ActivityReasoner:
         return (
             torch.cat([torch.sigmoid(self.logits(chunk)).cpu() for chunk in torch.split(x, batch_size)])
             if x.shape[0]
-            else torch.zeros(0, input_layout().n_activities)
+            else torch.zeros(0, self.layout.n_activities)
         )
 
     @torch.no_grad()
@@ -357,7 +377,7 @@ class ActivityReasoner:
         2 threads, load 0.7-1.0; 100,000 simulated persons of ``benchmarks/ingest.py``, top
         3): 100-115K persons/s explained, 165-200K without explanations.
         """
-        check_prediction_options(input_layout(), x, top_k, min_share)
+        check_prediction_options(self.layout, x, top_k, min_share)
         parts = [
             self._predict_chunk(chunk, top_k, explain, paths, float(min_share))
             for chunk in torch.split(x, batch_size)
@@ -387,7 +407,7 @@ class ActivityReasoner:
         return batch_from_dense(common, contrib, baseline, method, names, min_share, top_k)
 
     def _columns(self, indices: torch.Tensor, logit: torch.Tensor) -> dict[str, Any]:
-        lay = input_layout()
+        lay = self.layout
         return {
             "model": self.name,
             "model_version": self.version,
@@ -424,7 +444,7 @@ class ActivityReasoner:
     def attribution_method(self) -> str:
         """How this reasoner explains (the ``method`` of its explanations), probed once."""
         if self._method_name is None:
-            probe = torch.zeros(1, input_layout().n_features, device=self.device)
+            probe = torch.zeros(1, self.layout.n_features, device=self.device)
             self._method_name = self.attribute(probe, torch.zeros(1, 1, dtype=torch.long)).method
         return self._method_name
 
@@ -455,11 +475,11 @@ class ActivityReasoner:
             for start in range(0, len(observations), batch_size):
                 chunk = observations[start : start + batch_size]
                 batch = self.predict_rows(
-                    encode_observations(chunk), top_k, explain, paths, min_share, batch_size
+                    encode_observations(chunk, self.ontology), top_k, explain, paths, min_share, batch_size
                 )
-                out.extend(batch.records([(o.image_id, o.person_id) for o in chunk]))
+                out.extend(batch.records([(o.image_key, o.person_id) for o in chunk]))
         if not observations:  # still check the arguments
-            self.predict_rows(torch.zeros(0, input_layout().n_features), top_k, explain, paths, min_share)
+            self.predict_rows(torch.zeros(0, self.layout.n_features), top_k, explain, paths, min_share)
         return out
 
 

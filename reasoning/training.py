@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ontology import Ontology
 from ontology.errors import ReasoningError
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.embeddings import label_embeddings
@@ -85,19 +86,23 @@ def _check_model(model: str) -> str:
 
 
 def build_model(
-    model: str, evidence: Evidence, config: GNNConfig | MLPConfig | RuleConfig | None = None
+    model: str,
+    evidence: Evidence,
+    config: GNNConfig | MLPConfig | RuleConfig | None = None,
+    onto: Ontology | None = None,
 ) -> ReasonerModel:
-    """A fresh, untrained reasoner of kind ``model`` over the graph built from ``evidence``.
+    """A fresh, untrained reasoner of kind ``model`` over the graph of ``onto`` (default
+    packaged) built from ``evidence``.
 
     The GNN's node features are the MiniLM label embeddings.
     """
     _check_model(model)
     if model == "gnn":
-        graph = build_graph(evidence, label_embeddings())
+        graph = build_graph(evidence, label_embeddings(onto), onto)
         if config is not None and not isinstance(config, GNNConfig):
             raise ReasoningError(f"model 'gnn' takes a GNNConfig, got {type(config).__name__}")
         return ActivityGNN(graph, config)
-    graph = build_graph(evidence)
+    graph = build_graph(evidence, None, onto)
     if model == "mlp":
         if config is not None and not isinstance(config, MLPConfig):
             raise ReasoningError(f"model 'mlp' takes an MLPConfig, got {type(config).__name__}")
@@ -111,10 +116,20 @@ def build_model(
     return LinearReasoner(graph)
 
 
-def _verb_targets(y: torch.Tensor, used_verbs: torch.Tensor) -> torch.Tensor:
-    verb_of = composition_index()[0].to(y.device)
-    verbs = y.new_zeros(y.shape[0], int(verb_of.max()) + 1).index_add_(1, verb_of, y)
-    return (verbs[:, used_verbs] > 0).to(y.dtype)
+def _verb_targets(y: torch.Tensor, model: ActivityGNN) -> torch.Tensor:
+    verb_of = composition_index(model.ontology)[0].to(y.device)
+    atomic = verb_of >= 0
+    verbs = y.new_zeros(y.shape[0], model.layout.n_verbs).index_add_(1, verb_of[atomic], y[:, atomic])
+    return (verbs[:, model.used_verbs] > 0).to(y.dtype)
+
+
+def _atomic_columns(model: nn.Module) -> torch.Tensor | None:
+    """The label columns a model is trained on: every activity but the composites (scored
+    from the activities under them, :mod:`reasoning.extended`); None when that is all."""
+    onto = getattr(model, "ontology", None)
+    if onto is None or not any(a.is_composite for a in onto.activities):
+        return None
+    return torch.tensor([a.index for a in onto.activities if not a.is_composite], dtype=torch.long)
 
 
 def fit(
@@ -124,11 +139,12 @@ def fit(
     options: TrainOptions | None = None,
     progress: bool = False,
 ) -> nn.Module:
-    """Train ``model`` in place on inputs ``x`` ``(N, 183)`` and labels ``y`` ``(N, 600)``.
+    """Train ``model`` in place on inputs ``x`` ``(N, F)`` and labels ``y`` ``(N, A)`` in the
+    channels of the model's ontology (183 and 600 for the packaged one).
 
-    The GNN adds its auxiliary verb loss (``GNNConfig.verb_loss``). Models without
-    parameters (the rule reasoner) are returned unchanged. ``progress`` writes one line per
-    epoch to stderr.
+    The GNN adds its auxiliary verb loss (``GNNConfig.verb_loss``). Composites' columns are
+    not trained (they are scored from their members). Models without parameters (the rule
+    reasoner) are returned unchanged. ``progress`` writes one line per epoch to stderr.
     """
     opts = options or TrainOptions()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -141,7 +157,10 @@ def fit(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=opts.lr, total_steps=opts.epochs * steps_per_epoch
     )
-    verb_y = _verb_targets(y, model.used_verbs) if isinstance(model, ActivityGNN) else None
+    verb_y = _verb_targets(y, model) if isinstance(model, ActivityGNN) else None
+    columns = _atomic_columns(model)
+    if columns is not None:
+        columns = columns.to(y.device)
     model.train()
     started = time.perf_counter()
     for epoch in range(opts.epochs):
@@ -149,15 +168,19 @@ def fit(
         total = 0.0
         for start in range(0, n, opts.batch_size):
             idx = order[start : start + opts.batch_size].to(x.device)
+            target = y[idx] if columns is None else y[idx][:, columns]
             if isinstance(model, ActivityGNN):
                 logits, verb_logits = model.forward_with_verbs(x[idx])
-                loss = F.binary_cross_entropy_with_logits(logits, y[idx])
+                logits = logits if columns is None else logits[:, columns]
+                loss = F.binary_cross_entropy_with_logits(logits, target)
                 assert verb_y is not None
                 loss = loss + model.config.verb_loss * F.binary_cross_entropy_with_logits(
                     verb_logits, verb_y[idx]
                 )
             else:
-                loss = F.binary_cross_entropy_with_logits(model(x[idx]), y[idx])
+                logits = model(x[idx])
+                logits = logits if columns is None else logits[:, columns]
+                loss = F.binary_cross_entropy_with_logits(logits, target)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call, unused-ignore]
             opt.step()
@@ -194,11 +217,12 @@ def _train_one(
     options: TrainOptions | None,
     config: GNNConfig | MLPConfig | RuleConfig | None,
     progress: bool,
+    onto: Ontology | None = None,
 ) -> tuple[ReasonerModel, Evidence]:
     opts = options or default_options(model)
     torch.manual_seed(opts.seed)
-    evidence = Evidence.from_examples(x.cpu(), y.cpu())
-    net = build_model(model, evidence, config).to(x.device)
+    evidence = Evidence.from_examples(x.cpu(), y.cpu(), onto)
+    net = build_model(model, evidence, config, onto).to(x.device)
     fit(net, x, y, opts, progress=progress)
     return net, evidence
 

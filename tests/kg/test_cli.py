@@ -303,3 +303,76 @@ def test_the_extension_recipe_from_the_command_line(
     # the store refuses another ontology at init, with advice
     assert main(["init", "--store", store]) == 1
     assert "already holds ontology" in capsys.readouterr().err
+
+
+def _labelled_examples(path: Path, n: int, bad_activity: str | None = None) -> None:
+    """``n`` simulated persons doing the example extension's new atomic actions (one each,
+    showing each characteristic part state), as a labelled examples file."""
+    import ontology
+
+    onto = ontology.load(ontology.example_extension())
+    atomic = [a for a in onto.activities if a.index >= 600 and not a.is_composite]
+    with path.open("w") as out:
+        for i in range(n):
+            a = atomic[i % len(atomic)]
+            row = {
+                "image_id": f"img{i}.jpg",
+                "person_id": "0",
+                "part_states": {s: 1.0 for s, _ in a.part_states},
+                "objects": [{"object": a.object, "score": 1.0}] if a.object else [],
+                "activities": [bad_activity if bad_activity and i == n - 1 else a.name],
+            }
+            out.write(json.dumps(row) + "\n")
+
+
+def test_fine_tuning_a_checkpoint_on_an_extension(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import ontology
+    import reasoning
+
+    examples = tmp_path / "labelled.jsonl"
+    _labelled_examples(examples, 72)
+    out = tmp_path / "tuned"
+    common = [
+        "train",
+        "--init-from",
+        str(reasoning.default_model_path()),
+        "--ontology",
+        str(ontology.example_extension()),
+    ]
+    code = main([*common, "--examples", str(examples), "--out", str(out), "--json", "--no-progress"])
+    summary = json.loads(capsys.readouterr().out)
+    extended = ontology.load(ontology.example_extension())
+    assert code == 0 and summary["examples"] == 72 and summary["ontology"] == extended.id
+    tuned = reasoning.ActivityReasoner.from_pretrained(out)
+    assert tuned.ontology == extended and tuned.provenance["init_from"]["name"] == "hake-activity-gnn"
+    # usage errors exit 2, a bad example exits 1 naming file, line and field
+    assert main([*common, "--out", str(tmp_path / "x")]) == 2
+    assert "give --examples" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "--ontology",
+                str(ontology.example_extension()),
+                "--data",
+                ".",
+                "--out",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
+    assert "--init-from" in capsys.readouterr().err
+    _labelled_examples(examples, 5, bad_activity="jogg")
+    assert main([*common, "--examples", str(examples), "--out", str(tmp_path / "z"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "labelled.jsonl" in err and "line 5" in err and "jog" in err and not (tmp_path / "z").exists()
+
+
+def test_novel_verbs_option_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["eval", "--data", str(tmp_path), "--novel-verbs", "--unseen", "default"]) == 2
+    assert "--novel-verbs runs the GNN protocol" in capsys.readouterr().err
+    assert main(["eval", "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "give it with --novel-verbs" in capsys.readouterr().err
+    assert main(["eval", "--data", str(tmp_path), "--novel-verbs", "--no-progress"]) == 1
+    assert "hico-image-level.tar.gz" in capsys.readouterr().err

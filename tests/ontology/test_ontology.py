@@ -168,3 +168,29 @@ def test_turtle_matches_shared_vocabularies(hake_dir: Path) -> None:
     assert [(a.hoi_id, a.object, onto.verbs[a.verb].name) for a in onto.activities] == [
         (int(h), o, v) for h, o, v in hois
     ]
+
+
+def test_an_ontology_without_some_verbs() -> None:
+    full = ontology.load()
+    small = full.without_verbs(["ride", "feed"], "two-fewer")
+    assert len(small.verbs) == len(full.verbs) - 2 and "ride" not in small.verbs
+    assert [a.index for a in small.activities] == list(range(len(small.activities)))
+    assert all(a.verb not in {"ride", "feed"} for a in small.activities)
+    assert small.part_states.ids == full.part_states.ids and small.objects.ids == full.objects.ids
+    assert small.version == f"{full.version}-two-fewer" and small.id != full.id
+    # rebuilt from what a store records of it, and from what a checkpoint carries
+    assert ontology.ontology.from_sources([s.to_dict() for s in small.sources]) == small
+    assert ontology.read_ontology(small.to_turtle()) == small
+    with pytest.raises(ontology.UnknownTermError, match="did you mean"):
+        full.without_verbs(["rdie"])
+    with pytest.raises(ValueError, match="at least one verb"):
+        full.without_verbs([])
+
+
+def test_a_whole_ontology_file_must_match_its_content_id() -> None:
+    small = ontology.load().without_verbs(["ride"])
+    text = small.to_turtle()
+    edited = text.replace('rdfs:label "board airplane"', 'rdfs:label "board a plane"', 1)
+    assert edited != text
+    with pytest.raises(ValueError, match="edited after it was written"):
+        ontology.read_ontology(edited, "small.ttl")

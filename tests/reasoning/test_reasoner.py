@@ -211,3 +211,10 @@ def test_a_higher_share_keeps_fewer_contributions_and_a_larger_rest(trained_gnn:
     unexplained = trained_gnn.predict_rows(x, top_k=2, explain=False)
     assert not unexplained.explained and unexplained.n_contributions == 0
     assert (unexplained.activity == all_kept.activity).all()
+
+
+def test_predictions_carry_their_persons_key(trained_gnn: ActivityReasoner) -> None:
+    """The one identity rule (ontology.identity): a frame's person is keyed by its frame."""
+    frame = ontology.PersonObservation("v#1", "a/b", frame_index=3, part_states={"hand: hold": 1.0})
+    prediction = trained_gnn.predict([frame], top_k=1)[0][0]
+    assert prediction.key == frame.key == "v%231#3/a%2Fb"
