@@ -92,6 +92,7 @@ class ExtendedReasoner:
             + [n_ps + n_bp + i for i in range(base_lay.n_objects)]
         )
         self.n_base = base_lay.n_activities
+        self._verb_npmi: torch.Tensor | None = None  # the checkpoint's, computed when first needed
         self.weights, self.bias = self._definition_rows(trained)
         self._source = self._best_descendant_index()
 
@@ -134,7 +135,9 @@ class ExtendedReasoner:
             return [(onto.part_states[s].index, w) for s, w in pairs]
         trained_verb = trained.verbs.id_by_key.get(a.verb)
         if trained_verb is not None:
-            scores = self.base.evidence.npmi_part_state_verb()[:, trained.verbs[trained_verb].index]
+            if self._verb_npmi is None:
+                self._verb_npmi = self.base.evidence.npmi_part_state_verb()
+            scores = self._verb_npmi[:, trained.verbs[trained_verb].index]
             top = torch.topk(scores, min(EVIDENCE_STATES, scores.numel()))
             return [(int(i), float(v)) for v, i in zip(top.values, top.indices, strict=True) if float(v) > 0]
         return []

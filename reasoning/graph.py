@@ -80,8 +80,9 @@ def composition_index(onto: ontology.Ontology | None = None) -> tuple[torch.Tens
 
 
 def npmi(joint: torch.Tensor, count_u: torch.Tensor, count_t: torch.Tensor, n: int) -> torch.Tensor:
-    """NPMI from co-occurrence counts: -1 where the pair never co-occurs, 0 where either
-    event never occurs.
+    """NPMI of every pair from co-occurrence counts, pair by pair with :func:`ontology.npmi`
+    (the engine's one implementation, shared with ``kg.evidence``): -1 where the pair never
+    co-occurs, 0 where either event never occurs. About 2 us a pair (0.1 s for 93 x 600).
 
     Shapes:
         joint: ``(U, T)``; count_u: ``(U,)``; count_t: ``(T,)``. Returns ``(U, T)``.
@@ -91,16 +92,12 @@ def npmi(joint: torch.Tensor, count_u: torch.Tensor, count_t: torch.Tensor, n: i
     >>> npmi(torch.tensor([[0.0]]), torch.tensor([2.0]), torch.tensor([2.0]), 4)
     tensor([[-1.]])
     """
-    p_joint = joint / n
-    p_u = (count_u / n)[:, None]
-    p_t = (count_t / n)[None, :]
-    with torch.no_grad():
-        value = torch.log(p_joint / (p_u * p_t)) / -torch.log(p_joint)
-        # p_joint == 1 gives 0/0: two events present in every example are perfectly associated
-        value = torch.where(p_joint >= 1.0, torch.ones_like(value), value)
-    value = torch.where(joint > 0, value, -torch.ones_like(value)).nan_to_num(0.0)
-    occurs = (count_u > 0)[:, None] & (count_t > 0)[None, :]
-    return torch.where(occurs, value, torch.zeros_like(value))
+    rows, us, ts = joint.tolist(), count_u.tolist(), count_t.tolist()
+    value = [
+        [ontology.npmi(j, u, t, n) for j, t in zip(row, ts, strict=True)]
+        for row, u in zip(rows, us, strict=True)
+    ]
+    return torch.tensor(value, dtype=torch.float32).reshape(joint.shape)
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,24 @@ def test_encode_observations_layout() -> None:
     assert x[0].gt(0).sum() == 3 and x[1].sum() == 0
     with pytest.raises(TypeError, match="expected PersonObservation"):
         encode_observations(["not a record"])  # type: ignore[list-item]
+
+
+def test_npmi_is_the_one_implementation_in_ontology() -> None:
+    """reasoning's count matrices and kg's evidence edges use ontology.npmi, conventions
+    included (-1 never together, 0 for an event that never occurs, 1 always together)."""
+    import ontology
+    from reasoning.graph import npmi
+
+    n = 10
+    joint = torch.tensor([[0.0, 2.0, 0.0, 6.0], [4.0, 2.0, 0.0, 10.0]])
+    count_u = torch.tensor([6.0, 10.0])
+    count_t = torch.tensor([4.0, 2.0, 0.0, 10.0])
+    got = npmi(joint, count_u, count_t, n)
+    want = [
+        [ontology.npmi(float(joint[i, j]), float(count_u[i]), float(count_t[j]), n) for j in range(4)]
+        for i in range(2)
+    ]
+    assert torch.allclose(got, torch.tensor(want), atol=1e-7)
+    assert got[0, 0] == -1.0 and got[0, 2] == 0.0 and got[1, 3] == 1.0
+    with pytest.raises(ontology.CountError):
+        npmi(torch.tensor([[5.0]]), torch.tensor([4.0]), torch.tensor([5.0]), n)
