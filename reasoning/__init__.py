@@ -14,14 +14,14 @@ Benchmark (what ``hake eval`` runs): ``reasoning.evaluate(data_dir, task="hake-i
 model="gnn", split_seed=0, unseen_file=reasoning.default_unseen_path())``.
 Training: ``reasoning.train(data_dir, task, model, out_dir=...)``. Another vocabulary:
 ``reasoning.fine_tune(reasoner, ontology.load("mine.yaml"), x, y)`` carries a checkpoint onto
-an extended ontology and fine-tunes it (:mod:`~reasoning.transfer`);
+an extended ontology and fine-tunes it (:mod:`~reasoning.adapt`);
 ``reasoning.evaluate_novel_verbs(data_dir)`` is the novel-verb protocol (:mod:`~reasoning.novel`).
 
 Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evidence),
 :mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
 :mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.batch`
 (``PredictionBatch``: predictions and explanations as columns, and their granularity),
-:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.transfer` (a
+:mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.adapt` (a
 checkpoint on another ontology: ``transfer``, ``fine_tune``), :mod:`~reasoning.novel` (the
 novel-verb protocol), :mod:`~reasoning.tasks` (HAKE tasks,
 splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
@@ -31,6 +31,7 @@ splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`
 from __future__ import annotations
 
 from reasoning._attribution import Attribution
+from reasoning.adapt import fine_tune, transfer
 from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConfig, RuleReasoner
 from reasoning.batch import DEFAULT_MIN_SHARE, PredictionBatch
 from reasoning.embeddings import label_embeddings
@@ -51,7 +52,6 @@ from reasoning.novel import default_novel_verbs_path, evaluate_novel_verbs, read
 from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
 from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
 from reasoning.training import TrainOptions, default_options, evaluate, fit, train
-from reasoning.transfer import fine_tune, transfer
 
 __all__ = [
     "BODY_PART_TO_VERB",

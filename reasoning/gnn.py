@@ -272,7 +272,7 @@ class ActivityGNN(nn.Module):
     def take_edges(self, state: dict[str, torch.Tensor]) -> None:
         """Use the evidence edges of a saved ``state_dict`` (before ``load_state_dict``): a
         checkpoint's edges are part of what it learnt (a fine-tuned model has prior edges of
-        new verbs that its evidence counts do not give, :mod:`reasoning.transfer`)."""
+        new verbs that its evidence counts do not give, :mod:`reasoning.adapt`)."""
         for name in ("ps_verb", "ps_act"):
             index = state[f"{name}_index"].to(torch.long)
             if index.ndim != 2 or index.shape[0] != 2:

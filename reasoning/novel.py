@@ -9,7 +9,7 @@ What ``hake eval --novel-verbs FILE`` runs (:func:`evaluate_novel_verbs`), on on
 3. **The extension.** The verbs and their activities are written as an extension file
    (YAML, :mod:`ontology.extension`: each verb's name, each activity's verb and object) and
    loaded onto ``B``: ``T = B + extension``, the new terms after ``B``'s, as a user's would be.
-4. **Zero-shot.** The checkpoint is carried onto ``T`` (:func:`reasoning.transfer.transfer`):
+4. **Zero-shot.** The checkpoint is carried onto ``T`` (:func:`reasoning.adapt.transfer`):
    a new verb is read through its label embedding and a new activity by its verb and object.
    The new activities' test mAP is the zero-shot number. The rule of
    :class:`reasoning.extended.ExtendedReasoner` (what ``ActivityReasoner.for_ontology``
@@ -48,6 +48,7 @@ import torch
 import ontology
 from ontology import Ontology
 from ontology.errors import ReasoningError
+from reasoning.adapt import FINE_TUNE, transfer
 from reasoning.extended import ExtendedReasoner
 from reasoning.gnn import ActivityGNN
 from reasoning.graph import Evidence
@@ -55,7 +56,6 @@ from reasoning.metrics import per_class_ap
 from reasoning.reasoner import ActivityReasoner
 from reasoning.tasks import TASKS, drop_unseen, load_task, split_by_image
 from reasoning.training import TrainOptions, _device, _train_one, fit
-from reasoning.transfer import FINE_TUNE, transfer
 
 __all__ = [
     "SHOT_SHARE",
@@ -189,13 +189,13 @@ def evaluate_novel_verbs(
         task, split_seed, test_fraction: as :func:`reasoning.evaluate`.
         shots: the few-shot sizes (images per new activity).
         options: the base model's training (default: the GNN's benchmark settings).
-        fine_tune: the fine-tuning (default :data:`reasoning.transfer.FINE_TUNE`: 3 epochs
+        fine_tune: the fine-tuning (default :data:`reasoning.adapt.FINE_TUNE`: 3 epochs
             of 512 at lr 1e-3).
         device: where to train and score.
         progress: one line per stage and epoch on stderr.
         out_dir: keep the base checkpoint (``base/``) and the extension file there.
         language_prior: give new verbs the language prior of
-            :func:`reasoning.transfer.transfer` (False: no evidence edges until examples).
+            :func:`reasoning.adapt.transfer` (False: no evidence edges until examples).
 
     Returns:
         ``verbs``, ``n_novel_activities`` (with a test positive: ``n_novel_test``),

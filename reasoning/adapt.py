@@ -1,5 +1,6 @@
-"""A trained GNN carried onto another ontology: every learnt weight whose terms both share is
-kept, the rest start where a fresh model would (HAKE-Action's pre-train, then fine-tune).
+"""Adapting a checkpoint to another ontology: a trained GNN carried onto it, every learnt
+weight whose terms both share kept, the rest starting where a fresh model would
+(HAKE-Action's pre-train, then fine-tune).
 
 :func:`transfer` builds an :class:`~reasoning.gnn.ActivityGNN` over ``target`` (its label
 embeddings, and evidence counts remapped from the checkpoint's ontology plus any new
