@@ -808,14 +808,17 @@ class ActivityPrediction:
     model_version: str = "unversioned"
     explanation: Explanation | None = None
     ontology: InitVar[Ontology | None] = None
+    #: the activity's level in the hierarchy (``"atomic"``, ``"composite"``, ``"area"``...),
+    #: as the ontology says (set from it when the record is checked)
+    level: str = field(default="atomic", kw_only=True)
 
     def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "ActivityPrediction"
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
-        object.__setattr__(
-            self, "activity", _term(rec, "activity", _onto(ontology).activities, self.activity)
-        )
+        activities = _onto(ontology).activities
+        object.__setattr__(self, "activity", _term(rec, "activity", activities, self.activity))
+        object.__setattr__(self, "level", activities[self.activity].level)
         object.__setattr__(self, "score", _probability(rec, "score", self.score))
         object.__setattr__(self, "model", _text(rec, "model", self.model))
         if self.explanation is not None and self.explanation.activity != self.activity:
@@ -836,6 +839,7 @@ class ActivityPrediction:
         model: str,
         model_version: str = "unversioned",
         explanation: Explanation | None = None,
+        level: str = "atomic",
     ) -> ActivityPrediction:
         """Build without validation, for producers whose activity id comes from the
         ontology's own order, whose score is a probability and whose ids were validated on
@@ -849,6 +853,7 @@ class ActivityPrediction:
         set_(self, "model", model)
         set_(self, "model_version", model_version)
         set_(self, "explanation", explanation)
+        set_(self, "level", level)
         return self
 
     @property
@@ -865,6 +870,7 @@ class ActivityPrediction:
             "score": self.score,
             "model": self.model,
             "model_version": self.model_version,
+            "level": self.level,
             "explanation": None if self.explanation is None else self.explanation.to_dict(),
         }
 

@@ -78,6 +78,7 @@ class PredictionBatch:
         offsets, channel, weight, path: the kept contributions (CSR over predictions).
         paths: path names that ``path`` indexes.
         min_share: the threshold the contributions were kept with.
+        activity_levels: the hierarchy level of each activity channel (empty: all atomic).
     """
 
     model: str
@@ -96,6 +97,7 @@ class PredictionBatch:
     path: np.ndarray | None = None
     paths: tuple[str, ...] = ()
     min_share: float = DEFAULT_MIN_SHARE
+    activity_levels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.activity.ndim != 2 or self.activity.shape != self.score.shape:
@@ -179,6 +181,7 @@ class PredictionBatch:
             cat("path"),
             first.paths,
             first.min_share,
+            first.activity_levels,
         )
 
     def head(self, n: int) -> PredictionBatch:
@@ -218,7 +221,10 @@ class PredictionBatch:
         # one flat pass per record type; the constructors are inlined (see _new below)
         k_top = self.top_k
         acts = self.activity_ids
-        activity = [acts[a] for a in self.activity.ravel().tolist()]
+        channels = self.activity.ravel().tolist()
+        activity = [acts[a] for a in channels]
+        levels = self.activity_levels
+        level = [levels[a] for a in channels] if levels else ["atomic"] * len(channels)
         score = self.score.ravel().tolist()
         model, version, method = self.model, self.model_version, self.method
         new = _new
@@ -276,7 +282,9 @@ class PredictionBatch:
         predictions: list[ActivityPrediction] = []
         add_prediction, set_dict = predictions.append, _set_prediction_dict
         owners = [person for person in persons for _ in range(k_top)]
-        for (image_id, person_id), a, s, why in zip(owners, activity, score, explanations, strict=True):
+        for (image_id, person_id), a, s, why, lv in zip(
+            owners, activity, score, explanations, level, strict=True
+        ):
             add_prediction(p := new(ActivityPrediction))
             set_dict(
                 p,
@@ -288,6 +296,7 @@ class PredictionBatch:
                     "model": model,
                     "model_version": version,
                     "explanation": why,
+                    "level": lv,
                 },
             )
         return [predictions[i : i + k_top] for i in range(0, len(predictions), k_top)]

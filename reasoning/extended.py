@@ -229,6 +229,7 @@ class ExtendedReasoner:
             "model": self.name,
             "model_version": self.version,
             "activity_ids": self.layout.activity_ids,
+            "activity_levels": self.layout.activity_levels,
             "channel_kinds": self.layout.channel_kinds,
             "channel_terms": self.layout.channel_terms,
             "activity": top.indices.numpy(),

@@ -66,6 +66,8 @@ class InputLayout:
     #: person-only action or a composite)
     verb_of: tuple[int, ...] = ()
     object_of: tuple[int, ...] = ()
+    #: per activity, its level in the hierarchy ("atomic", "composite", "area"...)
+    activity_levels: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -114,6 +116,7 @@ def _layout(onto: ontology.Ontology) -> InputLayout:
         activity_ids=tuple(onto.activities.ids),
         verb_of=tuple(-1 if a.verb is None else onto.verbs[a.verb].index for a in onto.activities),
         object_of=tuple(-1 if a.object is None else onto.objects[a.object].index for a in onto.activities),
+        activity_levels=tuple(a.level for a in onto.activities),
     )
 
 

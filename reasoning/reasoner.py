@@ -412,6 +412,7 @@ class ActivityReasoner:
             "model": self.name,
             "model_version": self.version,
             "activity_ids": lay.activity_ids,
+            "activity_levels": lay.activity_levels,
             "channel_kinds": lay.channel_kinds,
             "channel_terms": lay.channel_terms,
             "activity": indices.cpu().numpy(),

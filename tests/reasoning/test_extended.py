@@ -144,3 +144,17 @@ def test_reasoning_errors_join_the_engine_exception_tree(trained_gnn: ActivityRe
     assert issubclass(ontology.ReasoningError, ValueError)  # `except ValueError` keeps working
     with pytest.raises(ontology.HakeError, match="top_k must be an int in 1..600"):
         trained_gnn.predict_rows(torch.zeros(1, 183), top_k=0)
+
+
+def test_each_prediction_says_its_level(trained_gnn: ActivityReasoner, onto: ontology.Ontology) -> None:
+    extended = trained_gnn.for_ontology(onto)
+    person = _person(onto, {"leg: squat": 1.0, "hip: bend": 0.9, "leg: bend": 0.9})
+    predictions = extended.predict([person], top_k=len(onto.activities))[0]
+    levels = {p.activity: p.level for p in predictions}
+    assert levels == {a.id: a.level for a in onto.activities}
+    assert {"atomic", "composite", "area"} <= set(levels.values())
+    assert predictions[0].to_dict()["level"] == predictions[0].level
+    # a checked record takes its level from the ontology it is checked with
+    squat = ontology.ActivityPrediction("i", "0", "squat", 0.5, "m", ontology=onto)
+    sports = ontology.ActivityPrediction("i", "0", "sports", 0.5, "m", ontology=onto)
+    assert (squat.level, sports.level) == ("atomic", "area")
