@@ -17,6 +17,11 @@ Main entry point::
     records = perceiver.infer_video("clip.mp4", stride=5) # frame_index, timestamp, track_id
     for obs in perceiver.infer_paths(["photos/"]): ...    # files, directories, videos
 
+The vocabulary is a value: every piece takes ``ontology=`` (an :class:`ontology.Ontology`,
+default the packaged one) and sizes itself from it, so a part state an extension adds
+(``ontology.load(ontology.example_extension())``: "hand: wave", ...) is scored zero-shot
+from its text by ``Perceiver.from_pretrained(..., ontology=onto)``.
+
 Pieces: :class:`Detector` (RT-DETR), :class:`PoseEstimator` (VitPose),
 :func:`part_boxes_from_keypoints`, :func:`roi_align` (pure torch), :class:`PartStateModel`
 and :func:`train_part_state_model` (trainable heads), :class:`ZeroShotPartStates`
@@ -40,6 +45,7 @@ from perception.errors import (
 )
 
 if TYPE_CHECKING:
+    from ontology import Ontology
     from perception._io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_inputs, load_image
     from perception.activity2vec import Activity2Vec
     from perception.detector import DEFAULT_DETECTOR, Detection, Detector
@@ -139,11 +145,12 @@ _LAZY = {
 }
 
 
-def ontology_part_state(key: object) -> Any:
-    """The ontology's part-state term for an id, name, IRI or index (a convenience)."""
-    import ontology
+def ontology_part_state(key: object, ontology: Ontology | None = None) -> Any:
+    """The part-state term of ``ontology`` (default: the packaged one) for an id, name, IRI
+    or index (a convenience)."""
+    from ontology import load
 
-    return ontology.load().part_states[key]
+    return (load() if ontology is None else ontology).part_states[key]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,8 +7,9 @@ few thousand parameters and small input sizes; ``size="full"`` builds the real
 architectures from their default configs (RT-DETR R50-vd at 640 px, ViTPose-B at
 256x192, CLIP ViT-B/32 at 224 px, ResNet-50) with random weights.
 
-The CLIP tokenizer is a word-level tokenizer over the part-state prompts (the real BPE
-vocabulary is a download); it only feeds the text embeddings, which are computed once.
+The CLIP tokenizer is a word-level tokenizer over the part-state prompts of the ontology
+given (the packaged one by default; the real BPE vocabulary is a download); it only feeds
+the text embeddings, which are computed once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import ontology
+from ontology import Ontology, load
 
 __all__ = ["DETECTOR_LABELS", "save_random_models"]
 
@@ -26,7 +27,7 @@ DETECTOR_LABELS = ("person", "bicycle", "tvmonitor", "traffic cone")
 SIZES = ("tiny", "full")
 
 
-def _save_detector(out: Path, tiny: bool) -> None:
+def _save_detector(out: Path, tiny: bool, onto: Ontology) -> None:
     from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrResNetConfig
     from transformers.models.rt_detr.image_processing_pil_rt_detr import RTDetrImageProcessorPil
 
@@ -58,7 +59,7 @@ def _save_detector(out: Path, tiny: bool) -> None:
         )
         size = {"height": 64, "width": 64}
     else:
-        labels = ontology.load().objects.names
+        labels = onto.objects.names
         config = RTDetrConfig()  # the R50-vd architecture of PekingU/rtdetr_r50vd
         size = {"height": 640, "width": 640}
     config.id2label = dict(enumerate(labels))
@@ -90,14 +91,14 @@ def _save_pose(out: Path, tiny: bool) -> None:
     VitPoseImageProcessorPil(size=size).save_pretrained(out)
 
 
-def _save_clip(out: Path, tiny: bool) -> None:
+def _save_clip(out: Path, tiny: bool, onto: Ontology) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     from perception.zero_shot import prompt_for
 
-    words = sorted({w for s in ontology.load().part_states for w in prompt_for(s).split()})
+    words = sorted({w for s in onto.part_states for w in prompt_for(s).split()})
     vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": 2} | {w: i + 3 for i, w in enumerate(words)}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -149,8 +150,13 @@ def _save_backbone(out: Path, tiny: bool) -> None:
     ResNetModel(config).save_pretrained(out)
 
 
-def save_random_models(root: str | Path, size: str = "tiny", seed: int = 0) -> dict[str, Path]:
+def save_random_models(
+    root: str | Path, size: str = "tiny", seed: int = 0, ontology: Ontology | None = None
+) -> dict[str, Path]:
     """Write random-weight detector, pose, clip and backbone checkpoints under ``root``.
+
+    ``ontology`` (default: the packaged one) gives the full detector's labels (its objects)
+    and the CLIP tokenizer's words (those of its part-state prompts).
 
     Returns:
         ``{"detector": dir, "pose": dir, "clip": dir, "backbone": dir}``.
@@ -166,8 +172,9 @@ def save_random_models(root: str | Path, size: str = "tiny", seed: int = 0) -> d
     root = Path(root)
     dirs = {name: root / name for name in ("detector", "pose", "clip", "backbone")}
     torch.manual_seed(seed)
-    _save_detector(dirs["detector"], tiny)
+    onto = load() if ontology is None else ontology
+    _save_detector(dirs["detector"], tiny, onto)
     _save_pose(dirs["pose"], tiny)
-    _save_clip(dirs["clip"], tiny)
+    _save_clip(dirs["clip"], tiny, onto)
     _save_backbone(dirs["backbone"], tiny)
     return dirs

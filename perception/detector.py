@@ -1,8 +1,9 @@
 """Persons and objects: an object detector through transformers (RT-DETR by default).
 
-The detector's label names are mapped to the ontology's 80 objects by name (COCO names,
-with the old VOC-style aliases such as ``"tvmonitor"`` and ``"sofa"``). Labels that map to
-no ontology object are dropped; a detector with no ``person`` label is refused at load time.
+The detector's label names are mapped to the objects of the detector's ontology by name (the
+80 COCO names of the packaged one, with the old VOC-style aliases such as ``"tvmonitor"``
+and ``"sofa"``, then any an extension adds). Labels that map to no ontology object are
+dropped; a detector with no ``person`` label is refused at load time.
 
 Usage::
 
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ontology import Box, UnknownTermError, load
+from ontology import Box, Ontology, UnknownTermError, load
 from perception._loading import load_checkpoint, quiet_transformers, resolve_device, resolve_dtype
 from perception.errors import CheckpointMismatchError
 
@@ -47,13 +48,14 @@ LABEL_ALIASES = {
 }
 
 
-def map_labels(id2label: dict[int, str]) -> dict[int, str]:
-    """Detector label index -> ontology object id, for the labels the ontology knows.
+def map_labels(id2label: dict[int, str], ontology: Ontology | None = None) -> dict[int, str]:
+    """Detector label index -> object id, for the labels ``ontology`` (default: the packaged
+    one) knows.
 
     >>> map_labels({0: "person", 1: "tvmonitor", 2: "LABEL_2", 3: "dining table"})
     {0: 'person', 1: 'tv', 3: 'dining_table'}
     """
-    objects = load().objects
+    objects = (load() if ontology is None else ontology).objects
     out: dict[int, str] = {}
     for index, label in id2label.items():
         key = str(label).strip().lower()
@@ -86,6 +88,7 @@ class Detector:
         device: where the model runs.
         half: float16 on CUDA.
         threshold: minimum score kept by :meth:`detect`.
+        ontology: the objects its labels map to (``None``: the packaged ontology).
     """
 
     def __init__(
@@ -96,7 +99,9 @@ class Detector:
         device: str = "auto",
         half: bool = False,
         threshold: float = 0.5,
+        ontology: Ontology | None = None,
     ) -> None:
+        self.ontology = load() if ontology is None else ontology
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.device, half)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
@@ -104,7 +109,7 @@ class Detector:
         self.name = name
         self.threshold = threshold
         id2label = {int(k): v for k, v in model.config.id2label.items()}
-        self.labels = map_labels(id2label)
+        self.labels = map_labels(id2label, self.ontology)
         if "person" not in self.labels.values():
             shown = dict(list(id2label.items())[:8])
             raise CheckpointMismatchError(
@@ -121,8 +126,10 @@ class Detector:
         device: str = "auto",
         half: bool = False,
         threshold: float = 0.5,
+        ontology: Ontology | None = None,
     ) -> Detector:
-        """Load model and image processor (PIL backend) from a Hub id or a local directory."""
+        """Load model and image processor (PIL backend) from a Hub id or a local directory;
+        ``ontology`` as in the constructor."""
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
         quiet_transformers()
@@ -130,7 +137,7 @@ class Detector:
         processor = load_checkpoint(
             "detector image processor", name, AutoImageProcessor.from_pretrained, backend="pil"
         )
-        return cls(model, processor, str(name), device, half, threshold)
+        return cls(model, processor, str(name), device, half, threshold, ontology)
 
     def detect(self, images: Sequence[Image.Image], threshold: float | None = None) -> list[list[Detection]]:
         """Detect in a batch of RGB images.

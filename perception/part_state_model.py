@@ -1,21 +1,25 @@
 """Trainable part-state heads on ROI features of an image backbone (PaSta-Net style).
 
-One :class:`PartStateHead` per coarse part (foot, leg, hip, hand, arm, head). For each of a
-person's 10 fine parts, the part box and the person box are ROI-Aligned on the backbone's
-feature map and average-pooled; the head of the part's coarse part maps
-``[part feature, person feature]`` to logits over that coarse part's states (93-set) plus
+One :class:`PartStateHead` per coarse part (foot, leg, hip, hand, arm, head), sized by the
+part states of the model's ontology (the packaged 93, or an extension's superset). For each
+of a person's 10 fine parts, the part box and the person box are ROI-Aligned on the
+backbone's feature map and average-pooled; the head of the part's coarse part maps
+``[part feature, person feature]`` to logits over that coarse part's states plus
 one "part is active" logit. Left and right parts share their coarse part's head, and a
 coarse part's state logits are the max over its fine parts (HAKE merges sides by OR).
 
-Shapes (``B`` images, ``P`` persons, ``C`` backbone channels, ``S`` = 93 states)::
+Shapes (``B`` images, ``P`` persons, ``C`` backbone channels, ``S`` part states of the
+ontology, 93 for the packaged one)::
 
     pixel_values (B, 3, H, W) -> feature map (B, C, H/s, W/s)
     person_rois (P, 5), part_rois (P, 10, 4) -> part features (P, 10, C)
-    -> state_logits (P, 93), active_logits (P, 10)
+    -> state_logits (P, S), active_logits (P, 10)
 
 Saved with :meth:`PartStateModel.save_pretrained` as a directory: ``backbone/`` (the
 backbone's own ``save_pretrained``), ``heads.safetensors`` and ``part_state_model.json``
-(config, label orders, ontology and library versions, training provenance).
+(config, label orders, ontology id and version, library versions, training provenance).
+:meth:`PartStateModel.from_pretrained` loads it against an ontology (the packaged one by
+default) and refuses one whose part states differ from the saved label order, naming both.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 import ontology
-from ontology import Box
+from ontology import Box, Ontology, load
 from ontology.files import write_bytes_atomic, write_text_atomic
 from perception._loading import load_checkpoint, quiet_transformers
 from perception.errors import CheckpointMismatchError, CheckpointNotFoundError
@@ -84,7 +88,7 @@ class PartStateOutput:
     """Logits of :meth:`PartStateModel.forward`.
 
     Attributes:
-        state_logits: ``(P, 93)`` in the ontology's part-state order.
+        state_logits: ``(P, S)`` in the ontology's part-state order.
         active_logits: ``(P, 10)`` in the ontology's fine body-part order.
         part_features: ``(P, 10, C)`` pooled ROI features of the fine parts.
     """
@@ -163,11 +167,68 @@ def _load_backbone(name: str | os.PathLike[str], feature: str) -> nn.Module:
     return module
 
 
+def _check_part_states(name: str, meta: Mapping[str, Any], onto: Ontology) -> None:
+    """Refuse a saved model whose part-state order is not ``onto``'s (see ``from_pretrained``)."""
+    saved = list(meta.get("part_states", []))
+    expected = onto.part_states.ids
+    if saved == expected:
+        return
+    recorded = meta.get("ontology") or {}
+    theirs = (
+        f"ontology {recorded['id']}, version {recorded.get('version')}"
+        if "id" in recorded
+        else f"ontology package {meta.get('ontology_version', '?')}"
+    )
+    head = (
+        f"part-state model {name!r}: expected the part-state order of this ontology "
+        f"({onto.id}, version {onto.version}, {len(expected)} states), got a checkpoint "
+        f"trained on {len(saved)} states ({theirs})"
+    )
+    if len(saved) < len(expected) and expected[: len(saved)] == saved:
+        added = expected[len(saved) :]
+        shown = ", ".join(added[:6]) + (", ..." if len(added) > 6 else "")
+        raise CheckpointMismatchError(
+            f"{head}. Its part states are a prefix of this ontology's: the ontology adds "
+            f"{len(added)} ({shown}) that the heads have no outputs for. Load it with the "
+            "ontology it was trained on, score the new states zero-shot (ZeroShotPartStates "
+            "with this ontology), or train heads for this ontology "
+            "(PartStateModel.from_backbone(..., ontology=...))"
+        )
+    if len(saved) > len(expected) and saved[: len(expected)] == expected:
+        extra = saved[len(expected) :]
+        shown = ", ".join(extra[:6]) + (", ..." if len(extra) > 6 else "")
+        raise CheckpointMismatchError(
+            f"{head}. This ontology's part states are a prefix of the checkpoint's, which has "
+            f"{len(extra)} more ({shown}): load it with the ontology it was trained on "
+            "(ontology.load(<its extension files>))"
+        )
+    first = next(
+        (i for i, (a, b) in enumerate(zip(saved, expected, strict=False)) if a != b),
+        min(len(saved), len(expected)),
+    )
+    at = (
+        f"channel {first} is {saved[first]!r} in the checkpoint and {expected[first]!r} here"
+        if first < min(len(saved), len(expected))
+        else "the lists differ in length"
+    )
+    raise CheckpointMismatchError(
+        f"{head}; its part-state order differs ({at}). Load it with the ontology it was trained "
+        "on, or retrain the heads with this ontology"
+    )
+
+
 class PartStateModel(nn.Module):
     """Backbone + ROI-Align + one :class:`PartStateHead` per coarse part.
 
     Build a fresh one on a pretrained backbone with :meth:`from_backbone`, train it with
     :func:`perception.train_part_state_model`, and reload it with :meth:`from_pretrained`.
+
+    Args:
+        backbone: a transformers backbone exposing ``channels`` and ``feature_maps``.
+        config: hyper-parameters.
+        provenance: training runs and data, saved with the model.
+        ontology: the part states the heads predict, one output each (``None``: the
+            packaged ontology, 93 states).
     """
 
     _state_perm: Tensor
@@ -178,9 +239,11 @@ class PartStateModel(nn.Module):
         backbone: nn.Module,
         config: PartStateModelConfig,
         provenance: Mapping[str, Any] | None = None,
+        ontology: Ontology | None = None,
     ) -> None:
         super().__init__()
-        onto = ontology.load()
+        onto = load() if ontology is None else ontology
+        self.ontology = onto
         self.config = config
         self.backbone = backbone
         self.provenance: dict[str, Any] = dict(provenance or {})
@@ -207,11 +270,15 @@ class PartStateModel(nn.Module):
 
     @classmethod
     def from_backbone(
-        cls, backbone: str | os.PathLike[str] = DEFAULT_BACKBONE, **config: Any
+        cls,
+        backbone: str | os.PathLike[str] = DEFAULT_BACKBONE,
+        ontology: Ontology | None = None,
+        **config: Any,
     ) -> PartStateModel:
-        """Fresh heads on a pretrained backbone (Hub id or local directory)."""
+        """Fresh heads for the part states of ``ontology`` (default: the packaged one) on a
+        pretrained backbone (Hub id or local directory)."""
         cfg = PartStateModelConfig(backbone=str(backbone), **config)
-        return cls(_load_backbone(backbone, cfg.feature), cfg)
+        return cls(_load_backbone(backbone, cfg.feature), cfg, ontology=ontology)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``backbone/``, ``heads.safetensors`` and ``part_state_model.json`` (the last
@@ -224,12 +291,13 @@ class PartStateModel(nn.Module):
         self.backbone.save_pretrained(out / "backbone")  # type: ignore[operator]
         heads = {k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()}
         write_bytes_atomic(out / HEADS_FILE, save(heads))
-        onto = ontology.load()
+        onto = self.ontology
         meta = {
             "config": asdict(self.config),
             "part_states": [s.id for s in onto.part_states],
             "body_parts": [p.id for p in onto.body_parts],
             "ontology_version": ontology.__version__,
+            "ontology": {"id": onto.id, "version": onto.version},
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
             "provenance": self.provenance,
         }
@@ -237,8 +305,17 @@ class PartStateModel(nn.Module):
         return out
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike[str]) -> PartStateModel:
-        """Load a model written by :meth:`save_pretrained`; checks the label orders."""
+    def from_pretrained(
+        cls, directory: str | os.PathLike[str], ontology: Ontology | None = None
+    ) -> PartStateModel:
+        """Load a model written by :meth:`save_pretrained` for ``ontology`` (default: the
+        packaged one).
+
+        Raises :class:`~perception.errors.CheckpointMismatchError` when the saved part-state
+        order is not ``ontology``'s, naming both ontologies (and saying so when the saved
+        states are the first ones of ``ontology``'s: an extension's new states have no
+        trained outputs).
+        """
         from safetensors.torch import load_file
 
         path = Path(directory)
@@ -251,20 +328,13 @@ class PartStateModel(nn.Module):
                 "perception.train_part_state_model), or use zero-shot CLIP scoring."
             )
         meta = json.loads(meta_path.read_text())
-        onto = ontology.load()
-        expected = [s.id for s in onto.part_states]
-        if meta.get("part_states") != expected:
-            raise CheckpointMismatchError(
-                f"part-state model {str(directory)!r}: its part-state order "
-                f"({len(meta.get('part_states', []))} states) differs from this ontology's "
-                f"({len(expected)} states, version {ontology.__version__}); retrain the heads "
-                "with this ontology"
-            )
+        onto = load() if ontology is None else ontology
+        _check_part_states(str(directory), meta, onto)
         cfg_dict = dict(meta["config"])
         for key in ("image_mean", "image_std"):
             cfg_dict[key] = tuple(cfg_dict[key])
         cfg = PartStateModelConfig(**cfg_dict)
-        model = cls(_load_backbone(path / "backbone", cfg.feature), cfg, meta.get("provenance"))
+        model = cls(_load_backbone(path / "backbone", cfg.feature), cfg, meta.get("provenance"), onto)
         model.heads.load_state_dict(load_file(str(path / HEADS_FILE)))
         return model.eval()
 

@@ -5,9 +5,14 @@ Per batch of images (or video frames)::
     detector (RT-DETR)        -> person boxes + object boxes (ontology object ids)
     pose (VitPose)            -> 17 COCO keypoints per person (skipped without persons)
     part boxes                -> 10 HAKE fine-part boxes per person (perception.part_boxes)
-    part states               -> 93 probabilities + 10 active-part probabilities per person,
+    part states               -> one probability per part state of the ontology (93 for the
+                                 packaged one) + 10 active-part probabilities per person,
                                  from trained heads (PartStateModel) or zero-shot CLIP/SigLIP
-    records                   -> PersonObservation (validated by ontology)
+    records                   -> PersonObservation (validated against the perceiver's ontology)
+
+The perceiver and its parts share one :class:`~ontology.Ontology` (``ontology=``; the
+packaged one by default): an extension's part states are scored zero-shot by CLIP/SigLIP
+from their text, and trained heads must have been trained on that ontology.
 
 Objects attached to a person are the detected non-person objects whose box overlaps the
 person box grown by half its size on every side (``object_margin``), best score first.
@@ -31,11 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ontology
-from ontology import Box, DetectedObject, PersonObservation
+from ontology import Box, DetectedObject, Ontology, PersonObservation, load
 from perception._io import expand_paths, is_video_path, load_image
 from perception._loading import progress_bar, require_checkpoints
 from perception.detector import DEFAULT_DETECTOR, Detection, Detector
-from perception.errors import EmptyVideoError, ImageReadError, VideoReadError
+from perception.errors import CheckpointMismatchError, EmptyVideoError, ImageReadError, VideoReadError
 from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
 from perception.pose import DEFAULT_POSE, PoseEstimator
 from perception.video import IoUTracker, count_frames, read_frames
@@ -111,6 +116,17 @@ def _overlaps(a: Box, b: Box) -> bool:
     return min(a.x2, b.x2) > max(a.x1, b.x1) and min(a.y2, b.y2) > max(a.y1, b.y1)
 
 
+def _check_same_ontology(onto: Ontology, part: str, theirs: Ontology) -> None:
+    if theirs != onto:
+        raise CheckpointMismatchError(
+            f"Perceiver: expected a {part} built for the perceiver's ontology ({onto.id}, "
+            f"version {onto.version}, {len(onto.part_states)} part states), got one built for "
+            f"{theirs.id} (version {theirs.version}, {len(theirs.part_states)} part states); "
+            "pass the same ontology= to every part, or use Perceiver.from_pretrained(..., "
+            "ontology=...), which does"
+        )
+
+
 class Perceiver:
     """Images and videos in, validated :class:`~ontology.PersonObservation` records out.
 
@@ -122,6 +138,9 @@ class Perceiver:
         pose: the pose estimator, or ``None`` (part boxes from the template).
         part_states: trained heads, a zero-shot scorer, or ``None`` (no part states).
         config: thresholds and batching (the checkpoint fields are only recorded).
+        ontology: the vocabulary records are checked against (``None``: the packaged
+            ontology). The detector and the part-state scorer must have been built with the
+            same one (:class:`~perception.errors.CheckpointMismatchError` otherwise).
     """
 
     def __init__(
@@ -130,7 +149,13 @@ class Perceiver:
         pose: PoseEstimator | None = None,
         part_states: PartStateModel | ZeroShotPartStates | None = None,
         config: PerceiverConfig | None = None,
+        ontology: Ontology | None = None,
     ) -> None:
+        self.ontology = load() if ontology is None else ontology
+        _check_same_ontology(self.ontology, "detector", detector.ontology)
+        if part_states is not None:
+            kind = "zero-shot scorer" if isinstance(part_states, ZeroShotPartStates) else "part-state model"
+            _check_same_ontology(self.ontology, kind, part_states.ontology)
         self.detector = detector
         self.pose = pose
         self.part_states = part_states
@@ -193,12 +218,17 @@ class Perceiver:
         keypoint_threshold: float = 0.3,
         max_persons: int = 20,
         text_cache_dir: str | os.PathLike[str] | None = None,
+        ontology: Ontology | None = None,
     ) -> Perceiver:
         """Load every model through ``from_pretrained`` (Hub ids or local directories).
 
         ``pose=None`` skips pose; ``clip=None`` with no ``part_state_head`` skips part
-        states; a ``part_state_head`` directory replaces zero-shot CLIP.
+        states; a ``part_state_head`` directory replaces zero-shot CLIP. ``ontology``
+        (default: the packaged one) is passed to every part: CLIP scores one prompt per
+        part state of it, and a ``part_state_head`` trained on another ontology is refused
+        (:class:`~perception.errors.CheckpointMismatchError`).
         """
+        onto = load() if ontology is None else ontology
         config = PerceiverConfig(
             detector=str(detector),
             pose=None if pose is None else str(pose),
@@ -214,7 +244,9 @@ class Perceiver:
             text_cache_dir=None if text_cache_dir is None else str(text_cache_dir),
         )
         cls.check_checkpoints(detector, pose, clip, part_state_head)  # all missing ones at once
-        det = Detector.from_pretrained(detector, device, half, min(person_threshold, object_threshold))
+        det = Detector.from_pretrained(
+            detector, device, half, min(person_threshold, object_threshold), ontology=onto
+        )
         pose_model = (
             None
             if pose is None
@@ -226,10 +258,14 @@ class Perceiver:
             from perception.part_state_model import PartStateModel
 
             dev = resolve_device(device)
-            scorer = PartStateModel.from_pretrained(part_state_head).to(dev, resolve_dtype(dev, half))
+            scorer = PartStateModel.from_pretrained(part_state_head, ontology=onto).to(
+                dev, resolve_dtype(dev, half)
+            )
         elif clip is not None:
-            scorer = ZeroShotPartStates.from_pretrained(clip, device, half, cache_dir=text_cache_dir)
-        return cls(det, pose_model, scorer, config)
+            scorer = ZeroShotPartStates.from_pretrained(
+                clip, device, half, cache_dir=text_cache_dir, ontology=onto
+            )
+        return cls(det, pose_model, scorer, config, onto)
 
     # ---- the pipeline --------------------------------------------------------------------
 
@@ -242,7 +278,7 @@ class Perceiver:
         """Per image, per person: (part-state probabilities, active-part probabilities)."""
         import torch
 
-        onto = ontology.load()
+        onto = self.ontology
         out: list[list[tuple[dict[str, float], dict[str, float]]]] = [[] for _ in images]
         scorer = self.part_states
         if scorer is None or not any(persons):
@@ -327,7 +363,9 @@ class Perceiver:
             for j, person in enumerate(persons[i]):
                 near = _grown(person.box, cfg.object_margin)
                 attached = tuple(
-                    DetectedObject(o.object, o.score, o.box) for o in objects[i] if _overlaps(near, o.box)
+                    DetectedObject(o.object, o.score, o.box, ontology=self.ontology)
+                    for o in objects[i]
+                    if _overlaps(near, o.box)
                 )
                 states, active = scores[i][j]
                 records.append(
@@ -342,6 +380,7 @@ class Perceiver:
                         part_boxes=parts[i][j].boxes,
                         source="model",
                         model=self.model_name,
+                        ontology=self.ontology,
                     )
                 )
             out.append(records)
@@ -418,6 +457,7 @@ class Perceiver:
                             frame_index=frame.index,
                             timestamp=frame.timestamp,
                             track_id=track,
+                            ontology=self.ontology,  # re-checked by replace(): against ours
                         )
                 bar.update(len(batch))
         finally:

@@ -13,7 +13,9 @@ Targets per person (:func:`part_state_targets`):
   ``no_interaction``; the image-level convention is that an unlabelled part does not
   interact);
 - only the 76 HICO-set states are supervised (``mask``); the 17 states outside it are
-  never labelled in HICO data, so they are neither positive nor negative;
+  never labelled in HICO data, so they are neither positive nor negative; the part states
+  an extension adds are supervised (the data that trains them is the user's: a sample
+  without one of them is its negative);
 - a fine part is active when any label was on it;
 - persons with no part-state label at all (pairs without ``action_labels``) carry no
   evidence and are skipped by :func:`samples_from_hake`.
@@ -36,12 +38,11 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ontology
-from ontology import Box, PersonAnnotation
+from ontology import Box, Keypoint, Ontology, PersonAnnotation, load
 from perception._io import load_image
 from perception._loading import progress_bar, resolve_device
 from perception.errors import ImageReadError
@@ -74,9 +75,12 @@ class PartStateSample:
         image: an image path or an RGB PIL image.
         person: the person box (pixels).
         part_boxes: 10 fine-part boxes in ontology order.
-        part_states: positive part-state ids (93-set ids; HICO-set states are supervised).
+        part_states: positive part-state ids (HICO-set states and an extension's are
+            supervised).
         active_parts: fine-part ids that carried a label.
         image_id: for reports.
+        ontology: the ontology the ids are checked against (``None``: the packaged one); not
+            stored.
     """
 
     image: str | os.PathLike[str] | Image.Image
@@ -85,9 +89,10 @@ class PartStateSample:
     part_states: frozenset[str]
     active_parts: frozenset[str]
     image_id: str = "image"
+    ontology: InitVar[Ontology | None] = None
 
-    def __post_init__(self) -> None:
-        onto = ontology.load()
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        onto = load() if ontology is None else ontology
         if len(self.part_boxes) != len(onto.body_parts):
             raise ValueError(
                 f"PartStateSample.part_boxes: expected {len(onto.body_parts)} boxes, got "
@@ -123,15 +128,17 @@ class TrainingReport:
 
 
 def part_state_targets(
-    part_states: Iterable[str], active_parts: Iterable[str]
+    part_states: Iterable[str], active_parts: Iterable[str], ontology: Ontology | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Targets of one person (rules in the module docstring).
+    """Targets of one person (rules in the module docstring) in the channels of ``ontology``
+    (default: the packaged one).
 
     Returns:
-        ``(states (93,), mask (93,), active (10,))`` float tensors.
+        ``(states (S,), mask (S,), active (10,))`` float tensors, ``S`` the ontology's part
+        states (93 for the packaged one).
 
     >>> t, m, a = part_state_targets(["hand: hold"], ["right_hand"])
-    >>> states = ontology.load().part_states
+    >>> states = load().part_states
     >>> int(t[states["hand_hold"].index]), int(t[states["foot: no_interaction"].index])
     (1, 1)
     >>> int(m.sum()), int(a.sum())
@@ -139,7 +146,8 @@ def part_state_targets(
     """
     import torch
 
-    onto = ontology.load()
+    onto = load() if ontology is None else ontology
+    n_packaged = len(load().part_states)
     states = torch.zeros(len(onto.part_states))
     mask = torch.zeros(len(onto.part_states))
     active = torch.zeros(len(onto.body_parts))
@@ -148,7 +156,7 @@ def part_state_targets(
         group = onto.part_states_of(coarse.id)
         has_positive = False
         for s in group:
-            if s.hico_index is not None:
+            if s.hico_index is not None or s.index >= n_packaged:
                 mask[s.index] = 1.0
             if s.id in positive and not s.no_interaction:
                 states[s.index] = 1.0
@@ -167,6 +175,7 @@ def samples_from_hake(
     image_root: str | os.PathLike[str],
     pose: PoseEstimator | None = None,
     keypoint_threshold: float = 0.3,
+    ontology: Ontology | None = None,
 ) -> tuple[list[PartStateSample], HakeSampleReport]:
     """Training samples from HAKE instance-level persons whose image is under ``image_root``.
 
@@ -174,7 +183,8 @@ def samples_from_hake(
     template fallback of :mod:`perception.part_boxes`. Persons without any part-state
     label, and persons whose image file is missing, are counted in the report and skipped
     (with a warning); a missing ``image_root``, or one that holds none of the images, raises
-    :class:`~perception.errors.ImageReadError`.
+    :class:`~perception.errors.ImageReadError`. Samples are checked against ``ontology``
+    (default: the packaged one).
     """
     root = Path(image_root)
     if not root.is_dir():
@@ -197,7 +207,7 @@ def samples_from_hake(
             if len(report.missing_examples) < 5:
                 report.missing_examples.append(str(path))
             continue
-        keypoints: list[Sequence[ontology.Keypoint] | None] = [None] * len(group)
+        keypoints: list[Sequence[Keypoint] | None] = [None] * len(group)
         size = (group[0].width, group[0].height)
         if pose is not None:
             img = load_image(path)
@@ -214,6 +224,7 @@ def samples_from_hake(
                     part_states=frozenset(person.part_states),
                     active_parts=frozenset(person.active_parts),
                     image_id=image_id,
+                    ontology=ontology,
                 )
             )
     report.samples = len(samples)
@@ -250,7 +261,8 @@ def train_part_state_model(
     Args:
         model: a :class:`~perception.PartStateModel` (its heads, and the backbone unless
             ``freeze_backbone``).
-        samples: training persons.
+        samples: training persons (their part states are targets in the channels of
+            ``model.ontology``).
         epochs, batch_size, lr, weight_decay: the optimisation.
         freeze_backbone: train the heads only (the backbone stays in eval mode).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -274,7 +286,7 @@ def train_part_state_model(
     for p in model.backbone.parameters():
         p.requires_grad_(not freeze_backbone)
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    targets = [part_state_targets(s.part_states, s.active_parts) for s in samples]
+    targets = [part_state_targets(s.part_states, s.active_parts, model.ontology) for s in samples]
     step_losses: list[float] = []
     epoch_losses: list[float] = []
     steps_per_epoch = math.ceil(len(samples) / batch_size)

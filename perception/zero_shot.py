@@ -1,8 +1,11 @@
 """Zero-shot part states: CLIP or SigLIP scores of part crops against part-state prompts.
 
-Each of the 93 part states becomes a text prompt (:func:`prompt_for`), embedded once per
-model and cached (in memory, and on disk when ``cache_dir`` is given). Each fine-part box
-is cropped from the image and embedded; scores are the scaled cosine similarities.
+Each part state of the scorer's ontology (the 93 of HAKE, then any an extension adds)
+becomes a text prompt (:func:`prompt_for`), embedded once per model and cached (in memory,
+and on disk when ``cache_dir`` is given; the disk key hashes the prompts, so each ontology
+has its own file). A part state an extension adds ("hand: wave") is scored from its text
+alone, like HAKE's own. Each fine-part box is cropped from the image and embedded; scores
+are the scaled cosine similarities.
 
 - CLIP (softmax-trained): per fine part, a softmax over its coarse part's states
   (including ``no_interaction``); a coarse part's probability for a state is the max over
@@ -15,7 +18,8 @@ A fine part's activity probability is ``1 - p(no_interaction)`` of its coarse pa
 states for that fine part.
 
 Shapes: ``score(crops)`` takes ``P`` persons x 10 part crops and returns part-state
-probabilities ``(P, 93)`` and active-part probabilities ``(P, 10)``.
+probabilities ``(P, S)`` (``S`` part states of the ontology, 93 for the packaged one) and
+active-part probabilities ``(P, 10)``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ontology
-from ontology import Box
+from ontology import Box, Ontology, load
 from ontology.files import atomic_write
 from perception._loading import load_checkpoint, quiet_transformers, resolve_device, resolve_dtype
 
@@ -60,14 +64,16 @@ _GERUNDS = {
     "raise(over head)": "raising something over the head",
     "is close with": "being close with",
 }
-_DOUBLE = re.compile(r"^[^aeiou]*[aeiou][^aeiouwxy]$")
+#: One vowel then one consonant doubles the consonant ("sit" -> "sitting"); "qu" is a
+#: consonant ("squat" -> "squatting").
+_DOUBLE = re.compile(r"^(?:qu|[^aeiou])*[aeiou][^aeiouwxy]$")
 
 
 def gerund(phrase: str) -> str:
     """``"sit on"`` -> ``"sitting on"``: the first word of a verb phrase as a gerund.
 
-    >>> [gerund(p) for p in ("hold", "sit in", "ride", "be close with", "tread on", "lie")]
-    ['holding', 'sitting in', 'riding', 'being close with', 'treading on', 'lying']
+    >>> [gerund(p) for p in ("hold", "sit in", "ride", "be close with", "tread on", "lie", "squat")]
+    ['holding', 'sitting in', 'riding', 'being close with', 'treading on', 'lying', 'squatting']
     """
     if phrase in _GERUNDS:
         return _GERUNDS[phrase]
@@ -86,12 +92,15 @@ def gerund(phrase: str) -> str:
 
 
 def prompt_for(state: ontology.PartState, template: str = PROMPT_TEMPLATE) -> str:
-    """The text prompt of one part state.
+    """The text prompt of one part state: its coarse part and its verb phrase (from the
+    term's name), for HAKE's states and an extension's alike.
 
     >>> prompt_for(ontology.load().part_states["hand: hold"])
     "a photo of a person's hand holding"
     >>> prompt_for(ontology.load().part_states["hip: no_interaction"])
     "a photo of a person's hip not interacting with anything"
+    >>> prompt_for(ontology.load(ontology.example_extension()).part_states["leg: squat"])
+    "a photo of a person's leg squatting"
     """
     if state.no_interaction:
         return NO_INTERACTION_TEMPLATE.format(part=state.part)
@@ -120,6 +129,8 @@ class ZeroShotPartStates:
         batch_size: crops per forward pass.
         template: the prompt template (see :data:`PROMPT_TEMPLATE`).
         cache_dir: where text embeddings are cached across runs (``None``: memory only).
+        ontology: the part states to score, one prompt each (``None``: the packaged
+            ontology, 93 states).
     """
 
     def __init__(
@@ -133,7 +144,9 @@ class ZeroShotPartStates:
         batch_size: int = 64,
         template: str = PROMPT_TEMPLATE,
         cache_dir: str | os.PathLike[str] | None = None,
+        ontology: Ontology | None = None,
     ) -> None:
+        self.ontology = load() if ontology is None else ontology
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.device, half)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
@@ -155,8 +168,10 @@ class ZeroShotPartStates:
         batch_size: int = 64,
         template: str = PROMPT_TEMPLATE,
         cache_dir: str | os.PathLike[str] | None = None,
+        ontology: Ontology | None = None,
     ) -> ZeroShotPartStates:
-        """Load model, image processor (PIL backend) and tokenizer by Hub id or directory."""
+        """Load model, image processor (PIL backend) and tokenizer by Hub id or directory;
+        ``ontology`` as in the constructor."""
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
         quiet_transformers()
@@ -165,14 +180,16 @@ class ZeroShotPartStates:
             "zero-shot image processor", name, AutoImageProcessor.from_pretrained, backend="pil"
         )
         tokenizer = load_checkpoint("zero-shot tokenizer", name, AutoTokenizer.from_pretrained)
-        return cls(model, processor, tokenizer, str(name), device, half, batch_size, template, cache_dir)
+        return cls(
+            model, processor, tokenizer, str(name), device, half, batch_size, template, cache_dir, ontology
+        )
 
     def prompts(self) -> list[str]:
-        """The 93 prompts, in the ontology's part-state order."""
-        return [prompt_for(s, self.template) for s in ontology.load().part_states]
+        """One prompt per part state of :attr:`ontology`, in its part-state order."""
+        return [prompt_for(s, self.template) for s in self.ontology.part_states]
 
     def text_embeddings(self) -> torch.Tensor:
-        """L2-normalised prompt embeddings ``(93, D)``, computed once and cached."""
+        """L2-normalised prompt embeddings ``(S, D)``, computed once and cached."""
         import torch
 
         if self._text is not None:
@@ -220,7 +237,8 @@ class ZeroShotPartStates:
             part_boxes: per person, 10 fine-part boxes in ontology order (pixels).
 
         Returns:
-            ``(states (P, 93), active (P, 10))`` probabilities on CPU.
+            ``(states (P, S), active (P, 10))`` probabilities on CPU, ``S`` the part states
+            of :attr:`ontology` in its order.
         """
         [result] = self.score_many([image], [part_boxes])
         return result
@@ -231,7 +249,7 @@ class ZeroShotPartStates:
         """:meth:`score` for several images, with the crops of all of them batched together."""
         import torch
 
-        onto = ontology.load()
+        onto = self.ontology
         crops = []
         counts = []
         for image, persons in zip(images, part_boxes, strict=True):
@@ -248,9 +266,9 @@ class ZeroShotPartStates:
             empty = (torch.zeros(0, len(onto.part_states)), torch.zeros(0, len(onto.body_parts)))
             return [empty for _ in images]
         img = self.image_embeddings(crops).view(n_persons, 10, -1)  # (P, 10, D)
-        text = self.text_embeddings()  # (93, D)
+        text = self.text_embeddings()  # (S, D)
         scale = self.model.logit_scale.exp().float()
-        logits = torch.einsum("pfd,sd->pfs", img, text) * scale  # (P, 10, 93)
+        logits = torch.einsum("pfd,sd->pfs", img, text) * scale  # (P, 10, S)
         if self.sigmoid:
             logits = logits + self.model.logit_bias.float()
         states = torch.zeros(n_persons, len(onto.part_states), device=logits.device)
