@@ -38,6 +38,7 @@ from ontology import (
     PersonObservation,
     StoreError,
 )
+from ontology.identity import split_image_key
 
 __all__ = ["read_observations", "read_predictions"]
 
@@ -56,10 +57,10 @@ _MAPS = {
 
 
 def _image_id(node_id: str, video: str | None) -> str:
-    """The ``image_id`` an Image node was made from (:func:`kg.schema.image_key` inverted)."""
+    """The ``image_id`` an Image node was made from (:func:`ontology.identity.split_image_key`)."""
     if video is not None:
         return video
-    return node_id.replace("%23", "#").replace("%25", "%") if "%" in node_id else node_id
+    return split_image_key(node_id)[0]
 
 
 def read_observations(store: GraphStore, persons: Sequence[str] | None = None) -> list[PersonObservation]:

@@ -23,7 +23,12 @@ users' queries name persons by it. Changing a byte here changes every stored key
 
 from __future__ import annotations
 
-__all__ = ["image_key", "person_key"]
+import re
+
+__all__ = ["image_key", "person_key", "split_image_key", "split_person_key"]
+
+_ENCODED = re.compile(r"%(25|23|2F)")
+_DECODE = {"25": "%", "23": "#", "2F": "/"}
 
 
 def image_key(image_id: str, frame_index: int | None = None) -> str:
@@ -51,3 +56,29 @@ def person_key(image_node: str, person_id: str) -> str:
     if "%" in person_id or "/" in person_id:
         person_id = person_id.replace("%", "%25").replace("/", "%2F")
     return f"{image_node}/{person_id}"
+
+
+def _decode(text: str) -> str:
+    return _ENCODED.sub(lambda m: _DECODE[m.group(1)], text) if "%" in text else text
+
+
+def split_image_key(key: str) -> tuple[str, int | None]:
+    """The image id and frame index an :func:`image_key` was made from (its inverse).
+
+    >>> split_image_key("v%233"), split_image_key("v#3"), split_image_key(image_key("a%23#", 0))
+    (('v#3', None), ('v', 3), ('a%23#', 0))
+    """
+    head, sep, frame = key.rpartition("#")
+    if sep and frame.isdigit():
+        return _decode(head), int(frame)
+    return _decode(key), None
+
+
+def split_person_key(key: str) -> tuple[str, str]:
+    """The image key and person id a :func:`person_key` was made from (its inverse).
+
+    >>> split_person_key(person_key(image_key("cam/a", 2), "b/0%"))
+    ('cam/a#2', 'b/0%')
+    """
+    image, _, person = key.rpartition("/")
+    return image, _decode(person)

@@ -210,3 +210,15 @@ def test_observation_dict_matches_the_record(change: dict[str, object], fast: bo
         assert str(got.value) == str(err)
     else:
         assert observation_dict(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("image_id", "frame", "person_id"),
+    [("a.jpg", None, "0"), ("cam/a#1", None, "b/0"), ("v%23", 7, "%2F"), ("#", 0, "/"), ("%25%", None, "%")],
+)
+def test_keys_split_back_into_what_they_were_made_from(image_id: str, frame: int | None, person_id: str) -> None:
+    from ontology.identity import image_key, person_key, split_image_key, split_person_key
+
+    image = image_key(image_id, frame)
+    assert split_image_key(image) == (image_id, frame)
+    assert split_person_key(person_key(image, person_id)) == (image, person_id)
