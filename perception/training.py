@@ -147,7 +147,7 @@ def part_state_targets(
     import torch
 
     onto = load() if ontology is None else ontology
-    n_packaged = len(load().part_states)
+    hake = load().part_states  # HAKE's own 93: the 17 outside the HICO set stay unsupervised
     states = torch.zeros(len(onto.part_states))
     mask = torch.zeros(len(onto.part_states))
     active = torch.zeros(len(onto.body_parts))
@@ -156,7 +156,7 @@ def part_state_targets(
         group = onto.part_states_of(coarse.id)
         has_positive = False
         for s in group:
-            if s.hico_index is not None or s.index >= n_packaged:
+            if s.hico_index is not None or s.id not in hake:
                 mask[s.index] = 1.0
             if s.id in positive and not s.no_interaction:
                 states[s.index] = 1.0

@@ -18,6 +18,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+import ontology  # noqa: E402
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread() -> None:
@@ -68,6 +70,24 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from perception._random_models import save_random_models
 
     return save_random_models(tmp_path_factory.mktemp("tiny-models"), "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def extended() -> ontology.Ontology:
+    """The packaged ontology with the example extension: 99 part states, the 6 new ones
+    ("hand: wave", "arm: raise", "leg: squat", "hand: clap", "hand: stir", "hand: wipe") last."""
+    return ontology.load(ontology.example_extension())
+
+
+@pytest.fixture(scope="session")
+def tiny_models_extended(
+    tmp_path_factory: pytest.TempPathFactory, extended: ontology.Ontology
+) -> dict[str, Path]:
+    """Like :func:`tiny_models`, with the CLIP tokenizer's words taken from the prompts of the
+    :func:`extended` ontology (so "waving", "squatting", ... are words, not unknowns)."""
+    from perception._random_models import save_random_models
+
+    return save_random_models(tmp_path_factory.mktemp("tiny-models-ext"), "tiny", seed=0, ontology=extended)
 
 
 @pytest.fixture(scope="session")

@@ -62,3 +62,15 @@ def test_encode_with_part_features_and_from_records(a2v: Activity2Vec) -> None:
 def test_missing_text_model_is_explained(tmp_path: object) -> None:
     with pytest.raises(CheckpointNotFoundError, match="Activity2Vec text"):
         Activity2Vec.from_pretrained(f"{tmp_path}/no-model", device="cpu")
+
+
+def test_an_extensions_part_states_are_embedded_and_encoded(extended: ontology.Ontology) -> None:
+    a2v = Activity2Vec.from_pretrained(device="cpu", ontology=extended)
+    assert a2v.ontology == extended and a2v.phrase_embeddings.shape == (99, 384)
+    wave = extended.part_states["hand: wave"].index
+    obs = PersonObservation("img", "0", part_states={"hand: wave": 1.0}, ontology=extended)
+    hand = [c.id for c in extended.coarse_parts].index("hand")
+    vec = a2v.encode_observations([obs]).view(1, 6, 384)
+    torch.testing.assert_close(vec[0, hand], a2v.phrase_embeddings[wave])
+    with pytest.raises(ValueError, match=r"expected \(99, D\), got \(93, 384\)"):
+        Activity2Vec(torch.zeros(93, 384), ontology=extended)

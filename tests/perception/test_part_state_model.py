@@ -14,6 +14,7 @@ from ontology import Box, PersonAnnotation
 from perception import (
     CheckpointMismatchError,
     CheckpointNotFoundError,
+    Detector,
     ImageReadError,
     PartStateModel,
     PartStateSample,
@@ -223,3 +224,64 @@ def test_samples_from_hake_annotations(tiny_models: dict[str, Path], tmp_path: P
     )
     with pytest.raises(ValueError, match="at least one PartStateSample"):
         train_part_state_model(PartStateModel.from_backbone(tiny_models["backbone"]), [], device="cpu")
+
+
+def test_heads_are_sized_by_their_ontology_and_refuse_another(
+    tiny_models: dict[str, Path], extended: ontology.Ontology, tmp_path: Path
+) -> None:
+    packaged = ontology.load()
+    model = PartStateModel.from_backbone(tiny_models["backbone"], image_size=64, hidden_dim=8).eval()
+    saved = model.save_pretrained(tmp_path / "packaged")
+    meta = json.loads((saved / "part_state_model.json").read_text())
+    assert meta["ontology"] == {"id": packaged.id, "version": packaged.version}
+    # heads of the packaged ontology, loaded for the extension: refused, naming both
+    with pytest.raises(CheckpointMismatchError) as err:
+        PartStateModel.from_pretrained(saved, ontology=extended)
+    message = str(err.value)
+    assert packaged.id in message and extended.id in message
+    assert "93 states" in message and "99 states" in message
+    assert "prefix of this ontology's" in message and "hand_wave" in message
+    with pytest.raises(CheckpointMismatchError, match="prefix"):
+        Perceiver.from_pretrained(
+            detector=tiny_models["detector"],
+            pose=None,
+            part_state_head=saved,
+            device="cpu",
+            ontology=extended,
+        )
+    with pytest.raises(CheckpointMismatchError, match=extended.id):  # an in-memory model too
+        Perceiver(
+            Detector.from_pretrained(tiny_models["detector"], device="cpu", ontology=extended),
+            None,
+            model,
+            ontology=extended,
+        )
+    # heads of the extension: one output per part state of it, saved and loaded with it
+    wider = PartStateModel.from_backbone(
+        tiny_models["backbone"], ontology=extended, image_size=64, hidden_dim=8
+    ).eval()
+    assert wider.ontology == extended and wider.heads["hand"].net[-1].out_features == 38 + 1
+    image = synthetic_image(96, 128)
+    parts = [list(part_boxes_from_keypoints(PERSON, None).boxes.values())]
+    batch = wider.prepare([image], [[PERSON]], [parts])
+    with torch.no_grad():
+        assert wider(batch).state_logits.shape == (1, 99)
+    wide_dir = wider.save_pretrained(tmp_path / "extended")
+    loaded = PartStateModel.from_pretrained(wide_dir, ontology=extended)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch).state_logits, wider(batch).state_logits)
+    with pytest.raises(CheckpointMismatchError, match="ontology it was trained on") as err:
+        PartStateModel.from_pretrained(wide_dir)  # the packaged ontology lacks 6 of its states
+    assert "6 more" in str(err.value) and extended.id in str(err.value)
+
+
+def test_targets_supervise_an_extensions_part_states(extended: ontology.Ontology) -> None:
+    states, mask, _ = part_state_targets(["hand: wave"], ["right_hand"], extended)
+    assert states.shape == mask.shape == (99,)
+    wave = extended.part_states["hand: wave"].index
+    assert states[wave] == 1 and states[extended.part_states["hand: no_interaction"].index] == 0
+    assert int(mask.sum()) == 76 + 6  # HICO's 76 and the extension's 6
+    packaged_states, packaged_mask, _ = part_state_targets(["hand: hold"], ["right_hand"])
+    extended_states, extended_mask, _ = part_state_targets(["hand: hold"], ["right_hand"], extended)
+    assert torch.equal(extended_states[:93], packaged_states)
+    assert torch.equal(extended_mask[:93], packaged_mask)
