@@ -147,7 +147,7 @@ def part_state_targets(
     import torch
 
     onto = load() if ontology is None else ontology
-    hake = load().part_states  # HAKE's own 93: the 17 outside the HICO set stay unsupervised
+    hake = set(load().part_states.ids)  # HAKE's 93: the 17 outside the HICO set stay unsupervised
     states = torch.zeros(len(onto.part_states))
     mask = torch.zeros(len(onto.part_states))
     active = torch.zeros(len(onto.body_parts))
