@@ -380,8 +380,15 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         raise _UsageError(f"--batch-size must be >= 1 (got {args.batch_size})")
     out = _out_file(args.out, "observations.jsonl") if args.out else None
     check_inputs(args.inputs)  # before any model loads
+    onto = None  # the packaged ontology, unless the store holds another (its part states are perceived)
+    if args.store is not None or args.neo4j is not None:
+        from kg.store_ontology import store_ontology
+
+        with _open_store(args, read_only=True) as store:
+            onto = store_ontology(store)
     try:
         perceiver = Perceiver.from_pretrained(
+            ontology=onto,
             detector=args.detector,
             pose=None if args.pose == "none" else args.pose,
             clip=None if args.clip == "none" else args.clip,

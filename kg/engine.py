@@ -206,13 +206,17 @@ class Engine:
         """Images, directories or videos -> perception -> store -> reasoning -> store.
 
         ``perceiver`` is a ``perception.Perceiver``; without one, one is built with
-        ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders).
+        ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders) and
+        the store's ontology, so the part states of an extension are perceived too.
         """
         paths = list(paths)
         if perceiver is None:
             from perception import Perceiver, check_inputs
 
             check_inputs(paths)  # before any model loads
+            from kg.store_ontology import store_ontology
+
+            perceiver_options.setdefault("ontology", store_ontology(self.store))
             perceiver = Perceiver.from_pretrained(**perceiver_options)
         observations = list(perceiver.infer_paths(paths, progress=progress, stride=stride))
         return self.reason(observations, top_k=top_k, progress=progress)

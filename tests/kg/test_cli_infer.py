@@ -176,3 +176,35 @@ def test_doctor_says_what_is_there(
     assert report["packages"]["torch"].startswith("2.13")
     assert main(["doctor"]) == 0
     assert "images: not ready" in capsys.readouterr().out
+
+
+def test_infer_perceives_the_part_states_of_the_stores_ontology(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store of an extended ontology: `hake infer` scores the extension's part states too
+    (zero-shot prompts from their names) and the store takes them."""
+    import torch
+
+    import ontology
+    from kg import EmbeddedStore, read_observations
+    from perception._random_models import save_random_models
+
+    torch.set_num_threads(1)
+    ext = ontology.load(ontology.example_extension())
+    models = save_random_models(tmp_path / "models", "tiny", seed=0, ontology=ext)
+    Image.new("RGB", (96, 128), color=(40, 90, 160)).save(tmp_path / "p.png")
+    store = tmp_path / "graph"
+    assert main(["init", "--ontology", str(ontology.example_extension()), "--store", str(store)]) == 0
+    args = [
+        "infer",
+        str(tmp_path / "p.png"),
+        "--detector",
+        str(models["detector"]),
+        "--pose",
+        str(models["pose"]),
+    ]
+    args += ["--clip", str(models["clip"]), "--threshold", "0", "--store", str(store), "--no-progress"]
+    assert main(args) == 0, capsys.readouterr().err
+    with EmbeddedStore(store, read_only=True) as s:
+        people = read_observations(s)
+    assert people and all("hand_wave" in p.part_states and "leg_squat" in p.part_states for p in people)
