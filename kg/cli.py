@@ -723,10 +723,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
-    if args.json:
+    return _print_metrics(metrics, args.json)
+
+
+def _print_metrics(metrics: dict[str, Any], as_json: bool) -> int:
+    """``hake eval``'s output: one JSON object, or one line per metric (few-shot rows each)."""
+    if as_json:
         _print_json(metrics)
-    else:
-        for key, value in metrics.items():
+        return EXIT_OK
+    for key, value in metrics.items():
+        if key == "few_shot":
+            for k, row in value.items():
+                print(
+                    f"{k + '-shot':<22} novel mAP {row['novel_mAP']}, seen mAP {row['seen_mAP']}, "
+                    f"{row['n_images']} images"
+                )
+        else:
             print(f"{key:<22} {value}")
     return EXIT_OK
 
@@ -751,19 +763,7 @@ def _eval_novel_verbs(args: argparse.Namespace) -> int:
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
-    if args.json:
-        _print_json(metrics)
-    else:
-        for key, value in metrics.items():
-            if key == "few_shot":
-                for k, row in value.items():
-                    print(
-                        f"{k + '-shot':<22} novel mAP {row['novel_mAP']}, seen mAP {row['seen_mAP']}, "
-                        f"{row['n_images']} images"
-                    )
-            else:
-                print(f"{key:<22} {value}")
-    return EXIT_OK
+    return _print_metrics(metrics, args.json)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ from reasoning.gnn import ActivityGNN
 from reasoning.graph import Evidence
 from reasoning.metrics import per_class_ap
 from reasoning.reasoner import ActivityReasoner
-from reasoning.tasks import TASKS, drop_unseen, load_task, split_by_image
+from reasoning.tasks import TASKS, drop_unseen, load_task, read_term_list, split_by_image
 from reasoning.training import TrainOptions, _device, _train_one, fit
 
 __all__ = [
@@ -99,21 +99,8 @@ def read_novel_verbs(path: str | os.PathLike[str], onto: Ontology | None = None)
     """Verb ids listed in a file (one id or name per line; ``#`` comments and blank lines
     skipped), checked against ``onto`` (default packaged), in channel order."""
     onto = ontology.load() if onto is None else onto
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"novel-verb file {p} does not exist")
-    out: set[str] = set()
-    for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            out.add(onto.verbs[text].id)
-        except KeyError as err:
-            raise ReasoningError(f"{p}:{number}: expected a verb id or name, got {text!r} ({err})") from None
-    if not out:
-        raise ReasoningError(f"{p}: expected at least one verb, the file lists none")
-    return sorted(out, key=lambda v: onto.verbs[v].index)
+    found = read_term_list(path, "novel-verb", "a verb id or name", lambda text: onto.verbs[text].id)
+    return sorted(set(found), key=lambda v: onto.verbs[v].index)
 
 
 def _quote(text: str) -> str:

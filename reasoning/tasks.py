@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +38,8 @@ import torch
 import ontology
 from ontology.errors import ReasoningError
 from reasoning.features import input_layout
+
+_T = TypeVar("_T")
 
 __all__ = [
     "TASKS",
@@ -47,6 +50,7 @@ __all__ = [
     "drop_unseen",
     "encode_annotations",
     "load_task",
+    "read_term_list",
     "read_unseen",
     "split_by_image",
 ]
@@ -206,24 +210,41 @@ def read_unseen(path: str | os.PathLike[str]) -> list[int]:
         ValueError: a line names no activity (the message gives the line number).
     """
     acts = ontology.load().activities
+    found = read_term_list(
+        path,
+        "unseen-composition",
+        "an activity id, name or hoi_id",
+        lambda text: (acts.by_hoi_id(int(text)) if text.isdigit() else acts[text]).index,
+    )
+    return sorted(set(found))
+
+
+def read_term_list(
+    path: str | os.PathLike[str], what: str, expected: str, lookup: Callable[[str], _T]
+) -> list[_T]:
+    """``lookup`` of each line of a term-list file (blank lines and ``#`` comments skipped),
+    in file order; the files of :func:`read_unseen` and :func:`reasoning.read_novel_verbs`.
+
+    Raises:
+        FileNotFoundError: no such file (named as a ``what`` file).
+        ReasoningError: a line ``lookup`` refuses (the message gives file, line, what was
+            ``expected`` and the lookup's advice), or a file that lists nothing.
+    """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"unseen-composition file {p} does not exist")
-    out: set[int] = set()
+        raise FileNotFoundError(f"{what} file {p} does not exist")
+    out: list[_T] = []
     for number, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
         try:
-            act = acts.by_hoi_id(int(text)) if text.isdigit() else acts[text]
+            out.append(lookup(text))
         except KeyError as err:
-            raise ReasoningError(
-                f"{p}:{number}: expected an activity id, name or hoi_id, got {text!r} ({err})"
-            ) from None
-        out.add(act.index)
+            raise ReasoningError(f"{p}:{number}: expected {expected}, got {text!r} ({err})") from None
     if not out:
-        raise ReasoningError(f"{p}: expected at least one activity, the file lists none")
-    return sorted(out)
+        raise ReasoningError(f"{p}: expected at least one entry, the file lists none")
+    return out
 
 
 def drop_unseen(train: torch.Tensor, y: torch.Tensor, unseen: Sequence[int]) -> torch.Tensor:
