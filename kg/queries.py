@@ -87,11 +87,12 @@ EXAMPLES: dict[str, ExampleQuery] = {
         ),
         ExampleQuery(
             "persons_doing_under",
-            "Which persons do anything under an area or composite (predicted or annotated)?",
+            "Which persons do anything under an area or composite (source: annotation or model)?",
             "MATCH (p:Person)-[d:DOES]->(a:Activity)-[:BROADER*1..8]->(c:Activity {name: $activity}) "
             "WHERE d.score >= $min_score "
-            "WITH p, collect(DISTINCT a.name) AS activities, max(d.score) AS score "
-            "RETURN p.id AS person, activities, score ORDER BY score DESC, person LIMIT $limit",
+            "WITH p, d.source AS source, collect(DISTINCT a.name) AS activities, max(d.score) AS score "
+            "RETURN p.id AS person, source, activities, score ORDER BY score DESC, person, source "
+            "LIMIT $limit",
             {"activity": "sports", "min_score": 0.5, "limit": 20},
         ),
         ExampleQuery(
@@ -99,8 +100,8 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "Under which composite and area does each activity of a person fall?",
             "MATCH (p:Person {id: $person})-[d:DOES]->(a:Activity)-[:BROADER]->(c:Activity) "
             "OPTIONAL MATCH (c)-[:BROADER]->(area:Activity {level: 'area'}) "
-            "RETURN a.name AS activity, c.name AS composite, area.name AS area, d.score AS score "
-            "ORDER BY score DESC, activity, composite",
+            "RETURN a.name AS activity, c.name AS composite, area.name AS area, d.score AS score, "
+            "d.source AS source, d.model AS model ORDER BY score DESC, activity, composite, model",
             {"person": "gym.jpg/0"},
         ),
     )

@@ -74,11 +74,20 @@ def test_hierarchy_queries(store: GraphStore) -> None:
     assert [r["activity"] for r in rows] == expected
     q = EXAMPLES["persons_doing_under"]
     rows = store.query(q.cypher, **{**q.params, "activity": "sports"})
-    assert rows == [{"person": "gym.jpg/0", "activities": ["squat"], "score": 1.0}]
+    assert rows == [{"person": "gym.jpg/0", "source": "annotation", "activities": ["squat"], "score": 1.0}]
     assert store.query(q.cypher, **{**q.params, "activity": "household"}) == []
     q = EXAMPLES["composite_of_prediction"]
     rows = store.query(q.cypher, **{**q.params, "person": "gym.jpg/0"})
-    assert rows == [{"activity": "squat", "composite": "strength training", "area": "sports", "score": 1.0}]
+    assert rows == [
+        {
+            "activity": "squat",
+            "composite": "strength training",
+            "area": "sports",
+            "score": 1.0,
+            "source": "annotation",
+            "model": rows[0]["model"],
+        }
+    ]
 
 
 def test_records_of_another_ontology_are_refused(store: GraphStore) -> None:

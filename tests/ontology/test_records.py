@@ -216,7 +216,9 @@ def test_observation_dict_matches_the_record(change: dict[str, object], fast: bo
     ("image_id", "frame", "person_id"),
     [("a.jpg", None, "0"), ("cam/a#1", None, "b/0"), ("v%23", 7, "%2F"), ("#", 0, "/"), ("%25%", None, "%")],
 )
-def test_keys_split_back_into_what_they_were_made_from(image_id: str, frame: int | None, person_id: str) -> None:
+def test_keys_split_back_into_what_they_were_made_from(
+    image_id: str, frame: int | None, person_id: str
+) -> None:
     from ontology.identity import image_key, person_key, split_image_key, split_person_key
 
     image = image_key(image_id, frame)
