@@ -217,40 +217,100 @@ class Ontology:
         )
 
     def without_verbs(self, verbs: Iterable[str], name: str = "without-verbs") -> Ontology:
-        """This ontology less ``verbs`` and every activity of theirs (the other lists keep
-        their order; indices are renumbered). What a novel-vocabulary protocol trains on: the
-        removed terms come back as an extension file (:mod:`reasoning.novel`).
-
-        The result records the restriction as a source (format ``"without-verbs"``, the verb
-        ids as text), so :func:`from_sources` rebuilds it.
+        """This ontology less ``verbs`` and every activity of theirs (:meth:`restricted`). What
+        a novel-vocabulary protocol trains on: the removed terms come back as an extension
+        file (:mod:`reasoning.novel`).
 
         >>> small = load().without_verbs(["ride", "feed"])
         >>> len(small.verbs), len(small.activities), "ride bicycle" in small.activities
         (155, 573, False)
         """
-        wanted = [self.verbs[v].id for v in verbs]
-        if not wanted:
+        gone = {self.verbs[v].id for v in verbs}
+        if not gone:
             raise ValueError("without_verbs: expected at least one verb, got none")
-        gone = set(wanted)
-        dropped = {a.id for a in self.activities if a.verb in gone}
-        for a in self.activities:
-            if a.id not in dropped and set(a.broader) & dropped:
-                raise ValueError(
-                    f"without_verbs: activity {a.id!r} is under {sorted(set(a.broader) & dropped)}, "
-                    "which would be removed; remove its verb too"
-                )
-        verbs_left = [v for v in self.verbs if v.id not in gone]
-        acts_left = [a for a in self.activities if a.id not in dropped]
+        return self.restricted(verbs=[v.id for v in self.verbs if v.id not in gone], name=name)
+
+    def restricted(
+        self,
+        *,
+        part_states: Iterable[str] | None = None,
+        verbs: Iterable[str] | None = None,
+        objects: Iterable[str] | None = None,
+        name: str = "restricted",
+    ) -> Ontology:
+        """The terms of this ontology that are kept: the given part states, verbs and objects
+        (``None`` keeps all of a kind; body parts are always kept), the activities whose verb
+        and object are kept and whose broader activities are (composites need a member
+        kept), and the definitions' part states that are kept. Lists keep their order;
+        indices (and HICO part-state indices) are renumbered. A small ontology for tests, or
+        the checkpoint ontology of a protocol.
+
+        The restriction is recorded as a source (format ``"restricted"``, the kept ids as
+        JSON), so :func:`from_sources` rebuilds it.
+
+        >>> toy = load().restricted(part_states=["hand: hold", "hip: sit on"], verbs=["ride", "hold"],
+        ...                         objects=["bicycle", "horse"], name="toy")
+        >>> [a.name for a in toy.activities], len(toy.part_states), toy.version
+        (['hold bicycle', 'ride bicycle', 'hold horse', 'ride horse'], 2, '1.0.0-toy')
+        """
+        keep_ps = None if part_states is None else {self.part_states[p].id for p in part_states}
+        keep_v = None if verbs is None else {self.verbs[v].id for v in verbs}
+        keep_o = None if objects is None else {self.objects[o].id for o in objects}
+
+        def kept(ids: set[str] | None, term_id: str | None) -> bool:
+            return term_id is None or ids is None or term_id in ids
+
+        states = [p for p in self.part_states if kept(keep_ps, p.id)]
+        state_ids = {p.id for p in states}
+        hico = sorted((p for p in states if p.hico_index is not None), key=lambda p: p.hico_index or 0)
+        hico_at = {p.id: i for i, p in enumerate(hico)}
+        states = [dataclasses.replace(p, index=i, hico_index=hico_at.get(p.id)) for i, p in enumerate(states)]
+        verbs_left = [
+            dataclasses.replace(
+                v, index=i, part_states=tuple((s, w) for s, w in v.part_states if s in state_ids)
+            )
+            for i, v in enumerate(v for v in self.verbs if kept(keep_v, v.id))
+        ]
+        objects_left = [
+            dataclasses.replace(o, index=i)
+            for i, o in enumerate(o for o in self.objects if kept(keep_o, o.id))
+        ]
+        acts = [
+            a
+            for a in self.activities
+            if not a.is_composite and kept(keep_v, a.verb) and kept(keep_o, a.object)
+        ]
+        alive = {a.id for a in acts}
+        changed = True
+        while changed:  # composites with a member kept, up the hierarchy
+            changed = False
+            for a in self.activities:
+                if (
+                    a.is_composite
+                    and a.id not in alive
+                    and any(a.id in m.broader for m in self.activities if m.id in alive)
+                ):
+                    alive.add(a.id)
+                    changed = True
+        acts_left = [
+            dataclasses.replace(
+                a,
+                index=i,
+                broader=tuple(b for b in a.broader if b in alive),
+                part_states=tuple((s, w) for s, w in a.part_states if s in state_ids),
+            )
+            for i, a in enumerate(a for a in self.activities if a.id in alive)
+        ]
         lists = extension.Vocabularies(
-            list(self.body_parts),
-            list(self.coarse_parts),
-            list(self.part_states),
-            [dataclasses.replace(v, index=i) for i, v in enumerate(verbs_left)],
-            list(self.objects),
-            [dataclasses.replace(a, index=i) for i, a in enumerate(acts_left)],
+            list(self.body_parts), list(self.coarse_parts), states, verbs_left, objects_left, acts_left
         )
         version = f"{self.version}-{name}"
-        source = OntologySource(name, version, None, "without-verbs", "\n".join(wanted))
+        kept_ids = {
+            "part_states": None if keep_ps is None else [p.id for p in states],
+            "verbs": None if keep_v is None else [v.id for v in verbs_left],
+            "objects": None if keep_o is None else [o.id for o in objects_left],
+        }
+        source = OntologySource(name, version, None, "restricted", json.dumps(kept_ids))
         return _build(version, lists, (*self.sources, source))
 
     def part_states_of(self, coarse_part: str) -> tuple[PartState, ...]:
@@ -304,8 +364,9 @@ def from_sources(sources: list[dict[str, str | None]]) -> Ontology:
         text, fmt = source.get("text"), source.get("format")
         if text is None or fmt is None:
             raise ValueError(f"extension source {source.get('name')!r} has no text")
-        if fmt == "without-verbs":
-            onto = _merged(onto, items).without_verbs(text.split("\n"), str(source.get("name")))
+        if fmt == "restricted":
+            kept = json.loads(text)
+            onto = _merged(onto, items).restricted(**kept, name=str(source.get("name")))
             items = []
             continue
         parsed = extension.read_text(text, str(source.get("path") or source.get("name")), fmt)
