@@ -53,7 +53,15 @@ from reasoning.training import TrainOptions
 if TYPE_CHECKING:
     from reasoning.reasoner import ActivityReasoner
 
-__all__ = ["FINE_TUNE", "MIN_STEPS", "PRIOR_BINS", "PRIOR_MIN_EDGES", "fine_tune", "transfer"]
+__all__ = [
+    "FINE_TUNE",
+    "MIN_STEPS",
+    "PRIOR_BINS",
+    "STRONG_QUANTILE",
+    "PRIOR_MIN_EDGES",
+    "fine_tune",
+    "transfer",
+]
 
 #: The default fine-tuning schedule (:func:`fine_tune`; the novel-verb protocol's).
 FINE_TUNE = TrainOptions(epochs=3, batch_size=512, lr=1e-3, seed=0)
@@ -65,6 +73,9 @@ MIN_STEPS = 150
 PRIOR_BINS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: Fewest learnt edges a bin of the language prior averages over.
 PRIOR_MIN_EDGES = 5
+#: A new verb's defined part states start at this quantile of the learnt part state -> verb
+#: weights (as strong as the checkpoint's strongest 1% of evidence).
+STRONG_QUANTILE = 0.99
 
 # learnt tensors indexed by one kind of term (first dimension)
 _ROWS = {
@@ -214,21 +225,41 @@ def _interp(x: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor
     return torch.from_numpy(np.interp(x.numpy(), xs.numpy(), ys.numpy())).float()
 
 
+def _definitions(target: Ontology, verb: str) -> dict[str, float]:
+    """The characteristic part states a new verb is defined by: its own and those of its
+    activities (``part_states`` in an extension), each at its largest weight."""
+    pairs = list(target.verbs[verb].part_states)
+    for a in target.activities:
+        if a.verb == verb:
+            pairs.extend(a.part_states)
+    out: dict[str, float] = {}
+    for state, w in pairs:
+        out[state] = max(out.get(state, 0.0), float(w))
+    return out
+
+
 def _prior_edges(
     model: ActivityGNN, graph: HeteroData, target: Ontology, new_verbs: list[str]
 ) -> dict[tuple[str, str], float]:
-    """Give each new verb an evidence edge from every part state the checkpoint has verb
-    edges from, weighted by the language prior (:func:`_language_prior`) of the pair's
-    label-embedding cosine; edges the new counts already gave a new verb are reweighted the
-    same way. Returns the prior weight of each new (part state id, verb id) edge; empty (graph
-    unchanged) when there is no prior."""
+    """Give each new verb an evidence edge from every part state of the checkpoint's edges
+    and every part state ``target`` adds: a part state that defines the verb
+    (:func:`_definitions`) gets a strong learnt weight (the :data:`STRONG_QUANTILE` quantile of
+    the checkpoint's part state -> verb weights) times its definition weight (relative to the
+    verb's largest), any other the language prior (:func:`_language_prior`) of the pair's
+    label-embedding cosine.
+    Edges the new counts already gave a new verb are reweighted the same way. Returns the
+    prior weight of each new (part state id, verb id) edge; empty (graph unchanged) when there
+    is no prior."""
     prior = _language_prior(model)
     if prior is None or not new_verbs or "x" not in graph["verb"] or "x" not in graph["part_state"]:
         return {}
     old = model.ontology
-    rows = sorted({int(i) for i in model.ps_verb_index[0]})
-    states = torch.tensor([target.part_states[old.part_states[i].id].index for i in rows], dtype=torch.long)
+    known = {old.part_states[int(i)].id for i in model.ps_verb_index[0]}
+    old_ids = set(old.part_states.ids)
+    rows = [p.index for p in target.part_states if p.id in known or p.id not in old_ids]
+    states = torch.tensor(rows, dtype=torch.long)
     e_p = torch.nn.functional.normalize(graph["part_state"].x[states].float(), dim=1)
+    strongest = float(torch.quantile(model.ps_verb_weight.detach().float(), STRONG_QUANTILE))
     store = graph[PART_STATE_TO_VERB]
     index, weight, count = store.edge_index, store.edge_weight, store.count
     new_index = [target.verbs[v].index for v in new_verbs]
@@ -238,11 +269,17 @@ def _prior_edges(
     for verb, verb_index in zip(new_verbs, new_index, strict=True):
         e_v = torch.nn.functional.normalize(graph["verb"].x[verb_index].float(), dim=0)
         values = _interp(e_p @ e_v, *prior)
+        defined = _definitions(target, verb)
+        if defined:
+            top = max(defined.values())
+            for j, state in enumerate(rows):
+                if target.part_states[state].id in defined:
+                    values[j] = strongest * defined[target.part_states[state].id] / top
         src.append(states)
         dst.append(torch.full_like(states, verb_index))
         w.append(values)
         c.append(torch.zeros(len(rows)))
-        for state, value in zip(states.tolist(), values.tolist(), strict=True):
+        for state, value in zip(rows, values.tolist(), strict=True):
             written[(target.part_states[state].id, verb)] = value
     store.edge_index = torch.stack([torch.cat(src), torch.cat(dst)])
     store.edge_weight = torch.cat(w).float()

@@ -207,3 +207,20 @@ def test_a_gnn_trains_on_person_only_and_composite_activities() -> None:
         torch.sigmoid(logits).numpy()[:, [a.index for a in atomic]], y.numpy()[:, [a.index for a in atomic]]
     )
     assert float(np.nanmean(ap)) > 0.8  # (training data: the check is that it learns at all)
+
+
+def test_a_new_verbs_definition_sets_its_prior_edges(
+    small_model: tuple[ActivityGNN, Evidence, torch.Tensor, torch.Tensor],
+) -> None:
+    """An extension's characteristic part states (including part states it adds) are the
+    strongest edges of its new verb; the other part states get the language prior."""
+    model, evidence, _, _ = small_model
+    ext = SMALL.extend(ontology.example_extension())
+    carried, _ = transfer(model, evidence, ext, node_features=_features(ext))
+    slot = int((carried.used_verbs == ext.verbs["squat"].index).nonzero())
+    mine = carried.ps_verb_index[1] == slot
+    weights = dict(
+        zip(carried.ps_verb_index[0][mine].tolist(), carried.ps_verb_weight[mine].tolist(), strict=True)
+    )
+    squat = weights.pop(ext.part_states["leg: squat"].index)  # a part state the extension adds
+    assert weights and squat > max(weights.values())
