@@ -33,8 +33,10 @@ _EDGES = (
 def to_networkx(store: GraphStore) -> Any:
     """The ontology as a ``networkx.MultiDiGraph``.
 
-    Nodes are ``"<Label>:<id>"`` with attributes ``label``, ``id``, ``name``, ``idx``;
-    edges carry ``type`` and, for ``IMPLIES``, ``count``, ``cond_prob``, ``npmi``, ``weight``.
+    Nodes are ``"<Label>:<id>"`` with attributes ``label``, ``term`` (the term id), ``name``,
+    ``idx``; edges carry ``type`` and, for ``IMPLIES``, ``count``, ``cond_prob``, ``npmi``,
+    ``weight``. No node attribute is called ``id``: GraphML readers such as igraph keep the
+    node key there, and a verb and an object of one id ("tie") would become one.
     """
     import networkx as nx
 
@@ -42,7 +44,7 @@ def to_networkx(store: GraphStore) -> Any:
     for label in ("BodyPart", "PartState", "Verb", "Object", "Activity"):
         # Labels and relationship types come from the fixed lists in this module.
         for r in store.query(f"MATCH (n:{label}) RETURN n.id AS id, n.name AS name, n.idx AS idx"):
-            graph.add_node(f"{label}:{r['id']}", label=label, id=r["id"], name=r["name"], idx=r["idx"])
+            graph.add_node(f"{label}:{r['id']}", label=label, term=r["id"], name=r["name"], idx=r["idx"])
     for src, rel, dst in _EDGES:
         extra = (
             ", e.count AS count, e.cond_prob AS cond_prob, e.npmi AS npmi, e.weight AS weight"

@@ -96,3 +96,12 @@ def test_networkx_and_graphml(filled: GraphStore, tmp_path: Path) -> None:
     assert write_graphml(filled, path) == graph.number_of_edges()
     assert "ride bicycle" in path.read_text()
     json.dumps(dict(graph.nodes["Activity:ride-bicycle"]))  # plain attributes
+    # the readers users run: node keys stay unique ("tie" is a verb and an object)
+    import igraph
+    import networkx as nx
+
+    back = nx.read_graphml(path)
+    assert back.nodes["Verb:tie"]["term"] == back.nodes["Object:tie"]["term"] == "tie"
+    ig = igraph.Graph.Read_GraphML(str(path))
+    assert len(set(ig.vs["id"])) == ig.vcount() == graph.number_of_nodes()
+    assert {(v["label"], v["term"]) for v in ig.vs.select(term="tie")} == {("Verb", "tie"), ("Object", "tie")}
