@@ -720,6 +720,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             unseen_file=unseen,
             device=args.device,
             progress=not args.no_progress,
+            ap=args.ap,
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
@@ -760,6 +761,7 @@ def _eval_novel_verbs(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.no_progress,
             out_dir=out,
+            ap=args.ap,
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
@@ -1183,6 +1185,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-fraction", type=float, default=0.2, help="share of images held out for testing (default 0.2)"
     )
     evaluate.add_argument("--unseen", help="activity ids held out of training ('default': the packaged 120)")
+    evaluate.add_argument(
+        "--ap",
+        default="sklearn",
+        choices=["sklearn", "voc"],
+        help="AP convention: sklearn (non-interpolated, scikit-learn's average_precision_score; default) "
+        "or voc (interpolated, as HICO-DET's evaluation code); the output names it",
+    )
     evaluate.add_argument(
         "--novel-verbs",
         nargs="?",

@@ -52,7 +52,7 @@ from reasoning.adapt import FINE_TUNE, transfer
 from reasoning.extended import ExtendedReasoner
 from reasoning.gnn import ActivityGNN
 from reasoning.graph import Evidence
-from reasoning.metrics import per_class_ap
+from reasoning.metrics import AP_CONVENTIONS, per_class_ap
 from reasoning.reasoner import ActivityReasoner
 from reasoning.tasks import TASKS, drop_unseen, load_task, read_term_list, split_by_image
 from reasoning.training import TrainOptions, _device, _train_one, fit
@@ -167,6 +167,7 @@ def evaluate_novel_verbs(
     progress: bool = False,
     out_dir: str | os.PathLike[str] | None = None,
     language_prior: bool = True,
+    ap: str = "sklearn",
 ) -> dict[str, Any]:
     """Run the novel-verb protocol (module docstring) and return JSON-ready metrics.
 
@@ -181,6 +182,7 @@ def evaluate_novel_verbs(
         device: where to train and score.
         progress: one line per stage and epoch on stderr.
         out_dir: keep the base checkpoint (``base/``) and the extension file there.
+        ap: the AP convention (:data:`reasoning.metrics.AP_CONVENTIONS`), named as ``ap``.
         language_prior: give new verbs the language prior of
             :func:`reasoning.adapt.transfer` (False: no evidence edges until examples).
 
@@ -192,6 +194,8 @@ def evaluate_novel_verbs(
     """
     if task not in TASKS:
         raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+    if ap not in AP_CONVENTIONS:
+        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
     if any(not isinstance(k, int) or k < 1 for k in shots):
         raise ReasoningError(f"shots must be positive ints, got {list(shots)}")
     started = time.perf_counter()
@@ -234,7 +238,7 @@ def evaluate_novel_verbs(
     y_test = data.y[split.test][:, t_cols].numpy()
     net = net.to(dev)
 
-    seen_aps = per_class_ap(_scores(net, x_test, dev), data.y[split.test][:, base_cols].numpy())
+    seen_aps = per_class_ap(_scores(net, x_test, dev), data.y[split.test][:, base_cols].numpy(), ap)
     result: dict[str, Any] = {
         "task": task,
         "split_seed": split_seed,
@@ -244,15 +248,16 @@ def evaluate_novel_verbs(
         "n_train": int(train_idx.numel()),
         "n_test": int(split.test.numel()),
         "seen_mAP_before": _map(seen_aps, np.ones(seen_aps.shape, dtype=bool)),
+        "ap": ap,
     }
     say("zero-shot: carrying the GNN onto the extended ontology")
     carried, counts = transfer(net.cpu(), evidence, target, language_prior=language_prior)
-    aps = per_class_ap(_scores(carried.to(dev), x_test, dev), y_test)
+    aps = per_class_ap(_scores(carried.to(dev), x_test, dev), y_test, ap)
     result["n_novel_test"] = int((is_new & ~np.isnan(aps)).sum())
     result["zero_shot_mAP"] = _map(aps, is_new)
     result["zero_shot_seen_mAP"] = _map(aps, ~is_new)
     rule = ExtendedReasoner(base, target)
-    rule_aps = per_class_ap(torch.sigmoid(rule.logits(x_test)).numpy(), y_test)
+    rule_aps = per_class_ap(torch.sigmoid(rule.logits(x_test)).numpy(), y_test, ap)
     result["zero_shot_rule_mAP"] = _map(rule_aps, is_new)
 
     ft = fine_tune or FINE_TUNE
@@ -277,7 +282,7 @@ def evaluate_novel_verbs(
         x_ft = torch.cat([data.x[train_idx], x_shot.repeat(repeat, 1)])
         y_ft = torch.cat([y_train_t, y_shot.repeat(repeat, 1)])
         fit(model, x_ft.to(dev), y_ft.to(dev), ft, progress=progress)
-        aps = per_class_ap(_scores(model, x_test, dev), y_test)
+        aps = per_class_ap(_scores(model, x_test, dev), y_test, ap)
         few[str(k)] = {
             "novel_mAP": _map(aps, is_new),
             "seen_mAP": _map(aps, ~is_new),

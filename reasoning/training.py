@@ -30,7 +30,7 @@ from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConf
 from reasoning.embeddings import label_embeddings
 from reasoning.gnn import ActivityGNN, GNNConfig
 from reasoning.graph import Evidence, build_graph, composition_index
-from reasoning.metrics import benchmark_metrics
+from reasoning.metrics import AP_CONVENTIONS, benchmark_metrics
 from reasoning.reasoner import MODELS, ActivityReasoner, ReasonerModel
 from reasoning.tasks import TASKS, drop_unseen, load_task, read_unseen, split_by_image
 
@@ -238,6 +238,7 @@ def evaluate(
     progress: bool = False,
     options: TrainOptions | None = None,
     config: GNNConfig | MLPConfig | RuleConfig | None = None,
+    ap: str = "sklearn",
 ) -> dict[str, Any]:
     """Run the benchmark protocol once and return JSON-ready metrics.
 
@@ -251,6 +252,8 @@ def evaluate(
         device: ``"cpu"`` or a CUDA device (training and scoring run there).
         progress: write one line per epoch to stderr.
         options, config: override :func:`default_options` and the model's default config.
+        ap: the AP convention (:data:`reasoning.metrics.AP_CONVENTIONS`; ``"voc"`` as
+            HICO-DET's code), named in the result as ``ap``.
 
     Returns:
         ``mAP``, ``few@1``, ``few@5``, ``few@10``, ``unseen_mAP`` (``None`` without
@@ -264,6 +267,8 @@ def evaluate(
     if task not in TASKS:
         raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
     _check_model(model)
+    if ap not in AP_CONVENTIONS:
+        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
     dev = _device(device)
     data = load_task(data_dir, task)
     split = split_by_image(data.groups, seed=split_seed, test_fraction=test_fraction)
@@ -279,7 +284,9 @@ def evaluate(
     with torch.no_grad():
         scores = torch.cat([net(data.x[chunk].to(dev)).cpu() for chunk in torch.split(split.test, 8192)])
     test_seconds = time.perf_counter() - start
-    metrics = benchmark_metrics(scores.numpy(), data.y[split.test].numpy(), y_train.sum(0).numpy(), unseen)
+    metrics = benchmark_metrics(
+        scores.numpy(), data.y[split.test].numpy(), y_train.sum(0).numpy(), unseen, ap
+    )
     metrics.update(
         train_seconds=round(train_seconds, 2),
         test_seconds=round(test_seconds, 3),

@@ -69,3 +69,18 @@ def test_matches_sklearn_on_random_ties() -> None:
             continue
         s = rng.integers(0, 4, n) / 3
         assert average_precision(s, y) == pytest.approx(sklearn_metrics.average_precision_score(y, s))
+
+
+def test_voc_ap_is_interpolated_and_never_below_the_default() -> None:
+    from reasoning.metrics import voc_average_precision
+
+    rng = np.random.default_rng(0)
+    scores = rng.random((200, 6)).round(1)  # many ties
+    labels = rng.random((200, 6)) < 0.2
+    voc, plain = per_class_ap(scores, labels, "voc"), per_class_ap(scores, labels)
+    assert (voc >= plain - 1e-12).all() and (voc > plain).any()
+    # precision 1/2 at recall 1/2 is lifted to the 2/3 reached at full recall
+    assert voc_average_precision(np.array([0.9, 0.8, 0.7]), np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="unknown AP convention 'vocc'"):
+        per_class_ap(scores, labels, "vocc")
+    assert benchmark_metrics(scores, labels, np.full(6, 20), ap="voc")["ap"] == "voc"
