@@ -34,7 +34,7 @@ from kg.ingest import (
     iter_observations_jsonl,
     read_observations_jsonl,
 )
-from kg.observations import read_observations, read_predictions
+from kg.observations import read_annotated, read_observations, read_predictions
 from kg.predictions import Run, write_prediction_batch, write_predictions
 from kg.queries import EXAMPLES, ExampleQuery
 from kg.rdf import export_rdf, import_rdf, sparql
@@ -66,6 +66,7 @@ __all__ = [
     "init_store",
     "iter_observations_jsonl",
     "person_key",
+    "read_annotated",
     "read_observations",
     "read_observations_jsonl",
     "read_predictions",

@@ -774,8 +774,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _fine_tune(args)
     if args.data is None:
         raise _UsageError("hake train needs --data (the HAKE folder), or --init-from with --examples")
-    if args.ontology or args.examples:
-        raise _UsageError("--ontology and --examples fine-tune a checkpoint: give --init-from CHECKPOINT too")
+    if args.ontology or args.examples or args.store is not None or args.neo4j is not None:
+        raise _UsageError(
+            "--ontology, --examples and a store fine-tune a checkpoint: give --init-from CHECKPOINT too"
+        )
     import reasoning
 
     try:
@@ -798,9 +800,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _fine_tune(args: argparse.Namespace) -> int:
-    """``hake train --init-from CHECKPOINT --ontology FILE... --examples FILE``."""
-    if args.examples is None:
-        raise _UsageError("--init-from fine-tunes on labelled examples: give --examples FILE.jsonl")
+    """``hake train --init-from CHECKPOINT (--ontology FILE... --examples FILE | --store DIR)``."""
+    from_store = args.store is not None or args.neo4j is not None
+    if from_store == (args.examples is not None):
+        raise _UsageError(
+            "--init-from fine-tunes on labelled examples: give --examples FILE.jsonl, or a store "
+            "(--store DIR / --neo4j) whose annotated persons to train on"
+        )
+    if from_store and args.ontology:
+        raise _UsageError("give --ontology FILE... with --examples; a store knows its ontology")
     if args.model != "gnn":
         raise _UsageError("--init-from fine-tunes a GNN checkpoint; leave out --model")
     import reasoning
@@ -808,8 +816,22 @@ def _fine_tune(args: argparse.Namespace) -> int:
 
     try:
         base = reasoning.ActivityReasoner.from_pretrained(args.init_from)
-        target = base.ontology.extend(*args.ontology)
-        observations, labels = read_examples_jsonl(args.examples, target)
+        if from_store:
+            from kg.observations import read_annotated
+            from kg.store_ontology import store_ontology
+
+            with _open_store(args, read_only=True) as store:
+                target = store_ontology(store)
+                observations, labels = read_annotated(store)
+            if not observations:
+                raise _Failed(
+                    "the store holds no person with annotated activities to fine-tune on; ingest "
+                    "annotations first (hake ingest hake-image/hake-instance, or kg.ingest_observations "
+                    "with activities=), or give --examples FILE.jsonl"
+                )
+        else:
+            target = base.ontology.extend(*args.ontology)
+            observations, labels = read_examples_jsonl(args.examples, target)
         x = reasoning.encode_observations(observations, target)
         y = reasoning.encode_labels(labels, target)
         replay = None
@@ -1233,6 +1255,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --init-from: labelled examples, one observation per line (as `hake infer` writes) "
         'with "activities": [ids or names]',
+    )
+    _add_store_options(
+        train,
+        "with --init-from, instead of --examples: fine-tune on the store's annotated persons, "
+        "in its ontology",
     )
     train.add_argument(
         "--task", action="append", choices=["hake-image", "hake-instance"], help="repeatable; default: both"

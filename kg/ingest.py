@@ -138,8 +138,9 @@ def ingest_observations(
         observations: records; a person already stored with the same data is skipped, one
             stored with other data is refused (:class:`StoreError` naming what differs)
             unless ``replace``.
-        activities: per observation, ground-truth activity ids (``DOES`` edges with source
-            ``"annotation"``); ``None`` for model observations.
+        activities: per observation, ground-truth activities (ids or names of the store's
+            ontology; ``DOES`` edges with source ``"annotation"``); ``None`` for model
+            observations.
         image_sizes: image id -> (width, height), where known.
         source: a name for the report and error messages (usually the file).
         progress: show a progress bar (persons).
@@ -168,8 +169,16 @@ def ingest_observations(
             (PersonObservation.from_dict(row, onto).to_dict(), truth, where) for row, truth, where in chunk
         ]
 
+    def truth_ids(truth: Sequence[str]) -> tuple[str, ...]:
+        # ids or names of the store's ontology -> ids; an unknown one is refused by name
+        if isinstance(truth, str):
+            raise TypeError(
+                f"activities: expected a list of activity ids per observation, got the string {truth!r}"
+            )
+        return tuple(onto.activities[a].id for a in truth)
+
     items: Iterable[Item] = (
-        ((checked(o), truth, None) for o, truth in zip(observations, activities, strict=True))
+        ((checked(o), truth_ids(truth), None) for o, truth in zip(observations, activities, strict=True))
         if activities is not None
         else ((checked(o), None, None) for o in observations)
     )
@@ -632,4 +641,3 @@ def ingest_annotated(
         stage_evidence(bulk, edges)
     report.evidence_edges = len(edges)
     return report
-

@@ -40,7 +40,7 @@ from ontology import (
 )
 from ontology.identity import split_image_key
 
-__all__ = ["read_observations", "read_predictions"]
+__all__ = ["read_annotated", "read_observations", "read_predictions"]
 
 _PERSONS = (
     "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) {where}"
@@ -126,6 +126,34 @@ _EXPLANATIONS = (
     "e.method AS method, e.score AS score, e.baseline AS baseline, e.rest AS rest, t.kind AS kind, "
     "t.id AS term, c.weight AS weight, c.edge AS edge"
 )
+
+
+def read_annotated(store: GraphStore) -> tuple[list[PersonObservation], list[tuple[str, ...]]]:
+    """The persons with ground-truth activities (``DOES`` edges of source ``"annotation"``:
+    an annotation ingest, ``kg.ingest_observations(..., activities=...)``, an RDF import), as
+    observation records (:func:`read_observations`) and, per person, their activity ids in
+    channel order: a store's training examples (``hake train --init-from CKPT --store DIR``).
+    Persons without an annotated activity are left out. A read.
+
+    >>> import tempfile, kg, ontology
+    >>> obs = ontology.PersonObservation("a.jpg", "0", part_states={"hip: sit on": 1.0})
+    >>> with kg.EmbeddedStore(tempfile.mkdtemp()) as store:
+    ...     _ = kg.init_store(store)
+    ...     _ = kg.ingest_observations(store, [obs], activities=[["ride bicycle"]])
+    ...     people, labels = kg.read_annotated(store)
+    >>> people == [obs], labels
+    (True, [('ride-bicycle',)])
+    """
+    onto = store_ontology(store)
+    rows = store.query(
+        "MATCH (p:Person)-[d:DOES]->(a:Activity) WHERE d.source = 'annotation' "
+        "RETURN p.id AS key, a.id AS activity"
+    )
+    labels: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        labels[str(r["key"])].add(str(r["activity"]))
+    people = read_observations(store, sorted(labels)) if labels else []
+    return people, [tuple(sorted(labels[p.key], key=lambda a: onto.activities[a].index)) for p in people]
 
 
 def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]:

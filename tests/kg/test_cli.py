@@ -376,3 +376,38 @@ def test_novel_verbs_option_usage(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert "give it with --novel-verbs" in capsys.readouterr().err
     assert main(["eval", "--data", str(tmp_path), "--novel-verbs", "--no-progress"]) == 1
     assert "hico-image-level.tar.gz" in capsys.readouterr().err
+
+
+def test_fine_tuning_on_a_stores_annotated_persons(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import kg
+    import ontology
+    import reasoning
+
+    ext = ontology.load(ontology.example_extension())
+    store = tmp_path / "graph"
+    assert main(["init", "--ontology", str(ontology.example_extension()), "--store", str(store)]) == 0
+    common = [
+        "train",
+        "--init-from",
+        str(reasoning.default_model_path()),
+        "--store",
+        str(store),
+        "--no-progress",
+    ]
+    assert main([*common, "--out", str(tmp_path / "none")]) == 1
+    assert "no person with annotated activities" in capsys.readouterr().err
+    atomic = [a for a in ext.activities if a.index >= 600 and not a.is_composite]
+    people = [
+        ontology.PersonObservation(
+            f"s{i}.jpg", "0", part_states=dict.fromkeys(dict(a.part_states), 1.0), ontology=ext
+        )
+        for i, a in enumerate(atomic)
+    ]
+    with kg.EmbeddedStore(store) as s:
+        kg.ingest_observations(s, people, activities=[[a.name] for a in atomic])
+    assert main([*common, "--out", str(tmp_path / "tuned"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["examples"] == len(atomic) and summary["ontology"] == ext.id
+    assert main([*common, "--ontology", str(ontology.example_extension()), "--out", str(tmp_path / "x")]) == 2

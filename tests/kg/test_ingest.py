@@ -271,3 +271,18 @@ def test_jsonl_bulk_path_stores_what_the_record_path_stores(tmp_path: Path) -> N
                 ingest_observations_jsonl(store, path)
             assert "'line 3'" in str(err.value) and field in str(err.value)
             assert _count(store, "(p:Person)") == 0
+
+
+def test_ground_truth_activities_are_ids_or_names_and_checked(store: GraphStore) -> None:
+    from kg.observations import read_annotated
+
+    init_store(store)
+    obs = [PersonObservation("a.jpg", "0"), PersonObservation("b.jpg", "0")]
+    with pytest.raises(ontology.UnknownTermError, match="did you mean"):
+        ingest_observations(store, obs[:1], activities=[["rdie bicycle"]])
+    with pytest.raises(TypeError, match="a list of activity ids"):
+        ingest_observations(store, obs[:1], activities=["ride bicycle"])
+    assert read_annotated(store) == ([], [])  # nothing was written
+    ingest_observations(store, obs, activities=[["ride bicycle", "hold-bicycle"], ["drink_with-cup"]])
+    people, labels = read_annotated(store)
+    assert people == obs and labels == [("hold-bicycle", "ride-bicycle"), ("drink_with-cup",)]
