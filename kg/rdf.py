@@ -9,7 +9,8 @@ predictions and explanations are ``prov:Entity`` s ``prov:wasAttributedTo`` a
 
 ::
 
-    data:person/<key>   a hake:Person ; hake:inImage data:image/<id> ; hake:personId ; hake:bbox
+    data:person/<key>   a hake:Person ; hake:inImage data:image/<id> ; hake:personId ;
+                        hake:boxX1, hake:boxY1, hake:boxX2, hake:boxY2 (xsd:double, pixels)
     data:obs/<key>/<state>      a hake:PartStateObservation ; hake:person ; hake:partState ;
                                 hake:probability ; hake:source ; prov:wasAttributedTo
     data:pred/<key>/<act>/<model>  a hake:ActivityPrediction ; hake:person ; hake:activity ;
@@ -37,7 +38,10 @@ from kg.store_ontology import require_ontology, store_ontology
 from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load
 from ontology.files import atomic_write, check_file_target
 
-__all__ = ["DATA", "FORMATS", "export_rdf", "import_rdf", "rdf_store", "sparql"]
+__all__ = ["BOX_PROPERTIES", "DATA", "FORMATS", "export_rdf", "import_rdf", "rdf_store", "sparql"]
+
+#: A person's box in RDF: one ``xsd:double`` per corner (x1, y1, x2, y2, in pixels).
+BOX_PROPERTIES = ("boxX1", "boxY1", "boxX2", "boxY2")
 
 DATA = "https://w3id.org/hake-engine/data/"
 PROV = "http://www.w3.org/ns/prov#"
@@ -168,7 +172,9 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         t.a(s, h + "Person", PROV + "Entity")
         t.add(s, h + "inImage", t.node(_iri("image", r["image"])))
         t.add(s, h + "personId", r["person_id"])
-        t.add(s, h + "bbox", None if r["bbox"] is None else json.dumps(r["bbox"]))
+        if r["bbox"] is not None:  # typed numbers a SPARQL user can filter on
+            for name, value in zip(BOX_PROPERTIES, r["bbox"], strict=True):
+                t.add(s, h + name, float(value))
         t.add(s, h + "trackId", r["track_id"])
         t.add(s, h + "source", r["source"])
         t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
@@ -408,11 +414,13 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
         persons: dict[str, dict[str, Any]] = {}
         for s, props in _by_subject(ox, h + "Person"):
             image = images.get(one(props, "inImage") or "", {})
-            bbox = one(props, "bbox")
+            corners = [one(props, name) for name in BOX_PROPERTIES]
+            legacy = one(props, "bbox")  # exports before the typed corners: a JSON array as text
+            bbox = corners if None not in corners else (None if legacy is None else json.loads(legacy))
             persons[s] = {
                 "image_id": one(image, "video") or one(image, "imageId"),
                 "person_id": one(props, "personId"),
-                "box": None if bbox is None else Box.of(json.loads(bbox)),
+                "box": None if bbox is None else Box.of(bbox),
                 "frame_index": one(image, "frameIndex"),
                 "timestamp": one(image, "timestamp"),
                 "track_id": one(props, "trackId"),

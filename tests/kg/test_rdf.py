@@ -11,7 +11,7 @@ from kg.ingest import ingest_hake_instance, ingest_observations, init_store
 from kg.predictions import write_predictions
 from kg.rdf import export_rdf, import_rdf, sparql
 from kg.store import EmbeddedStore, GraphStore
-from ontology import ActivityPrediction, Contribution, Explanation, PersonObservation, StoreError
+from ontology import NAMESPACE, ActivityPrediction, Contribution, Explanation, PersonObservation, StoreError
 from tests.kg.helpers import write_instance_fixture
 
 HAKE = "PREFIX hake: <https://w3id.org/hake-engine/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
@@ -76,6 +76,27 @@ def test_import_round_trip(filled: GraphStore, tmp_path: Path) -> None:
         )
         assert copy.query(query) == filled.query(query)
         assert import_rdf(copy, path).persons_skipped == 4
+        boxes = "MATCH (p:Person) RETURN p.id AS person, p.bbox AS box ORDER BY person"
+        assert copy.query(boxes) == filled.query(boxes)
+    # boxes are typed numbers: a SPARQL user filters on them
+    wide = sparql(
+        path, HAKE + "SELECT ?p ?x1 WHERE { ?p a hake:Person ; hake:boxX1 ?x1 . FILTER(?x1 >= 0.0) }"
+    )
+    assert wide and all(isinstance(r["x1"], float) for r in wide)
+    # an export of the earlier format (the box as a JSON array in a string) still imports
+    graph = rdflib.Graph().parse(path)
+    hake = rdflib.Namespace(NAMESPACE)
+    for person in set(graph.subjects(hake.boxX1, None)):
+        corners = [float(graph.value(person, hake[name])) for name in ("boxX1", "boxY1", "boxX2", "boxY2")]
+        for name in ("boxX1", "boxY1", "boxX2", "boxY2"):
+            graph.remove((person, hake[name], None))
+        graph.add((person, hake.bbox, rdflib.Literal(json.dumps(corners))))
+    legacy = tmp_path / "legacy.ttl"
+    graph.serialize(legacy, format="turtle")
+    with EmbeddedStore(tmp_path / "legacy-copy") as copy:
+        init_store(copy)
+        import_rdf(copy, legacy)
+        assert copy.query(boxes) == filled.query(boxes)
 
 
 def test_export_errors_leave_nothing_behind(filled: GraphStore, tmp_path: Path) -> None:
