@@ -49,25 +49,35 @@ def average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     Returns:
         AP in [0, 1], or ``nan`` when there is no positive.
     """
+    curve = _precision_recall(scores, labels, "average_precision")
+    if curve is None:
+        return float("nan")
+    precision, recall = curve
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _precision_recall(
+    scores: npt.ArrayLike, labels: npt.ArrayLike, caller: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Precision and recall at each distinct score, highest first (tied scores are one
+    threshold); None when there is no positive."""
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel().astype(bool)
     if s.shape != y.shape:
         raise ReasoningError(
-            f"average_precision: scores and labels must have the same length, "
+            f"{caller}: scores and labels must have the same length, "
             f"got {s.shape[0]} scores and {y.shape[0]} labels"
         )
     n_pos = int(y.sum())
     if n_pos == 0:
-        return float("nan")
+        return None
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order]
     tp = np.cumsum(y)
     # the last index of every run of equal scores is one threshold
     last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
     tp_t = tp[last].astype(np.float64)
-    precision = tp_t / (last + 1)
-    recall_gain = np.diff(np.r_[0.0, tp_t]) / n_pos
-    return float(np.sum(recall_gain * precision))
+    return tp_t / (last + 1), tp_t / n_pos
 
 
 def voc_average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
@@ -85,23 +95,10 @@ def voc_average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float
     >>> average_precision(np.array([0.9, 0.8, 0.7]), np.array([0, 1, 1]))
     0.5833333333333333
     """
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    y = np.asarray(labels).ravel().astype(bool)
-    if s.shape != y.shape:
-        raise ReasoningError(
-            f"voc_average_precision: scores and labels must have the same length, "
-            f"got {s.shape[0]} scores and {y.shape[0]} labels"
-        )
-    n_pos = int(y.sum())
-    if n_pos == 0:
+    curve = _precision_recall(scores, labels, "voc_average_precision")
+    if curve is None:
         return float("nan")
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    tp = np.cumsum(y)
-    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
-    tp_t = tp[last].astype(np.float64)
-    precision = tp_t / (last + 1)
-    recall = tp_t / n_pos
+    precision, recall = curve
     best = np.maximum.accumulate(precision[::-1])[::-1]  # best precision at this recall or higher
     return float(np.sum(np.diff(np.r_[0.0, recall]) * best))
 
