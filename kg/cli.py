@@ -476,9 +476,19 @@ def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None, ont
         print(f"{head.key}:")
         for p in person:
             top = p.explanation.contributions[:3] if p.explanation is not None else ()
-            why = ", ".join(f"{vocab[c.kind][c.term].name} {c.weight:+.2f}" for c in top)
-            print(f"  {onto.activities[p.activity].name:<24} {p.score:.3f}   because {why}")
+            why = ", ".join(f"{readable(vocab[c.kind][c.term].name)} {c.weight:+.2f}" for c in top)
+            print(f"  {readable(onto.activities[p.activity].name):<24} {p.score:.3f}   because {why}")
     return shown
+
+
+def readable(label: str) -> str:
+    """A term's label as the summaries print it: HICO's underscores as spaces (``drink_with
+    cup`` -> ``drink with cup``). Tables of query results and ``--json`` keep labels as stored.
+
+    >>> readable("drink_with cup"), readable("hand: no_interaction")
+    ('drink with cup', 'hand: no interaction')
+    """
+    return label.replace("_", " ")
 
 
 def _cmd_reason(args: argparse.Namespace) -> int:

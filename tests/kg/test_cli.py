@@ -411,3 +411,16 @@ def test_fine_tuning_on_a_stores_annotated_persons(
     summary = json.loads(capsys.readouterr().out)
     assert summary["examples"] == len(atomic) and summary["ontology"] == ext.id
     assert main([*common, "--ontology", str(ontology.example_extension()), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_reason_summaries_print_labels_without_underscores(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    people = tmp_path / "people.jsonl"
+    row = {"image_id": "a.jpg", "person_id": "0", "part_states": {"head: drink with": 1.0, "hand: hold": 1.0}}
+    people.write_text(json.dumps({**row, "objects": [{"object": "cup", "score": 1.0}]}) + "\n")
+    assert main(["init", "--store", str(tmp_path / "g")]) == 0
+    assert main(["reason", str(people), "--store", str(tmp_path / "g"), "--top-k", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("  ")]  # the predictions
+    assert lines and "drink with cup" in lines[0] and not any("_" in line for line in lines)
