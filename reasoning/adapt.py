@@ -12,9 +12,11 @@ terms), the checkpoint's learnt rows:
   bias; per object: the gate; per activity: the read-out residual, gate residual and bias;
 - per evidence edge (part state -> verb, part state -> activity): the learnt weight.
 
-What the target adds starts as in a fresh model, with two exceptions: a new verb's bias and a
-new activity's bias are the median of the checkpoint's (of activities of the same shape), so
-their probabilities are on the scale of the others. A new verb is then read from the person
+What the target adds starts as in a fresh model, with three exceptions: a new verb's bias and
+a new activity's bias are the median of the checkpoint's (of activities of the same shape), so
+their probabilities are on the scale of the others; and a new verb's part state -> verb edges
+start from its definition in the extension and the language prior (:func:`_prior_edges`). A
+new verb is then read from the person
 through its **label embedding** (``q_v = W_q e_v``, the projection learnt on the other verbs)
 and a new activity, unseen until it has examples, by its verb and its object (see
 :mod:`reasoning.gnn`): this is the zero-shot model. Given examples of the new activities
@@ -45,7 +47,7 @@ from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unus
 from ontology import Ontology
 from ontology.errors import ReasoningError
 from reasoning.embeddings import label_embeddings
-from reasoning.features import input_layout
+from reasoning.features import input_layout, matched_positions
 from reasoning.gnn import ActivityGNN
 from reasoning.graph import PART_STATE_TO_VERB, Evidence, build_graph
 from reasoning.training import TrainOptions
@@ -135,8 +137,8 @@ def transfer(
         counts = counts + new_evidence
     features = label_embeddings(target) if node_features is None else node_features
     graph = build_graph(counts, features, target)
-    old_verbs = _ids(model, "used_verbs")
-    new_verbs = [v for v in target.verbs.ids if v not in set(old_verbs)]
+    old_verbs = set(_ids(model, "used_verbs"))
+    new_verbs = [v for v in target.verbs.ids if v not in old_verbs]
     prior = _prior_edges(model, graph, target, new_verbs) if language_prior else {}
     new = ActivityGNN(graph, model.config)
     old_state = model.state_dict()
@@ -162,7 +164,7 @@ def transfer(
     for name, kind in _ROWS.items():
         _copy_rows(old_state[name], _ids(model, kind), new_state[name], _ids(new, kind))
     # a new verb's bias: the checkpoint's median
-    fresh = torch.tensor([v not in set(old_verbs) for v in _ids(new, "used_verbs")], dtype=torch.bool)
+    fresh = torch.tensor([v not in old_verbs for v in _ids(new, "used_verbs")], dtype=torch.bool)
     if bool(fresh.any()) and old_state["verb_bias"].numel():
         new_state["verb_bias"][fresh] = old_state["verb_bias"].median()
     old_acts = set(model.ontology.activities.ids)
@@ -288,12 +290,8 @@ def _prior_edges(
 
 
 def _copy_rows(old: torch.Tensor, old_ids: list[str], new: torch.Tensor, new_ids: list[str]) -> None:
-    at = {t: i for i, t in enumerate(old_ids)}
-    pairs = [(at[t], j) for j, t in enumerate(new_ids) if t in at]
-    if pairs:
-        src = torch.tensor([p[0] for p in pairs], dtype=torch.long)
-        dst = torch.tensor([p[1] for p in pairs], dtype=torch.long)
-        new[dst] = old[src]
+    src, dst = matched_positions(old_ids, new_ids)
+    new[dst] = old[src]
 
 
 def fine_tune(

@@ -36,6 +36,7 @@ __all__ = [
     "encode_labels",
     "encode_observations",
     "input_layout",
+    "matched_positions",
     "object_slice",
     "part_state_slice",
     "remap_labels",
@@ -274,7 +275,13 @@ def encode_labels(activities: Sequence[Iterable[str]], onto: ontology.Ontology |
     return y
 
 
-def _positions(source: Sequence[str], target: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def matched_positions(source: Sequence[str], target: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The positions in ``source`` and in ``target`` of every id both lists hold (in
+    ``target``'s order): how a tensor of one ontology's terms is carried into another's.
+
+    >>> matched_positions(["a", "b", "c"], ["c", "x", "a"])
+    (tensor([2, 0]), tensor([0, 2]))
+    """
     at = {t: i for i, t in enumerate(source)}
     pairs = [(at[t], j) for j, t in enumerate(target) if t in at]
     return (
@@ -301,7 +308,7 @@ def remap_rows(x: torch.Tensor, source: ontology.Ontology, target: ontology.Onto
         (source.body_parts.ids, target.body_parts.ids, src.active_parts.start, dst.active_parts.start),
         (source.objects.ids, target.objects.ids, src.objects.start, dst.objects.start),
     ):
-        i, j = _positions(s_terms, d_terms)
+        i, j = matched_positions(s_terms, d_terms)
         out[:, d_at + j] = x[:, s_at + i]
     return out
 
@@ -310,6 +317,6 @@ def remap_labels(y: torch.Tensor, source: ontology.Ontology, target: ontology.On
     """Labels of ``source``'s activities in ``target``'s columns (matched by id; an activity
     ``target`` lacks is dropped, one ``source`` lacks is 0)."""
     out = y.new_zeros(y.shape[0], len(target.activities))
-    i, j = _positions(source.activities.ids, target.activities.ids)
+    i, j = matched_positions(source.activities.ids, target.activities.ids)
     out[:, j] = y[:, i]
     return out

@@ -23,7 +23,7 @@ matrices once per forward pass and run the message passing for a whole batch of 
 matrix products (see :mod:`reasoning.gnn`), never by copying the graph per person.
 
 >>> import torch
->>> from reasoning.features import input_layout
+>>> from reasoning.features import input_layout, matched_positions
 >>> lay = input_layout()
 >>> x = torch.zeros(4, lay.n_features); y = torch.zeros(4, lay.n_activities)
 >>> x[:2, 37] = 1; y[:2, 0] = 1      # "hand: hold" twice, with activity 0
@@ -36,7 +36,6 @@ matrix products (see :mod:`reasoning.gnn`), never by copying the graph per perso
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -44,7 +43,7 @@ from torch_geometric.data import HeteroData  # type: ignore[import-untyped, unus
 
 import ontology
 from ontology.errors import ReasoningError
-from reasoning.features import input_layout
+from reasoning.features import input_layout, matched_positions
 
 __all__ = [
     "BODY_PART_TO_VERB",
@@ -197,19 +196,11 @@ class Evidence:
         >>> int(ev.activity_counts[onto.activities["board airplane"].index]), ev.activity_counts.shape
         (2, torch.Size([600]))
         """
-
-        def where(src: Sequence[str], dst: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-            at = {t: i for i, t in enumerate(src)}
-            pairs = [(at[t], j) for j, t in enumerate(dst) if t in at]
-            return torch.tensor([p[0] for p in pairs], dtype=torch.long), torch.tensor(
-                [p[1] for p in pairs], dtype=torch.long
-            )
-
         ids = {
             kind: (tuple(getattr(source, kind).ids), tuple(getattr(target, kind).ids))
             for kind in ("part_states", "body_parts", "verbs", "activities")
         }
-        maps = {kind: where(*pair) for kind, pair in ids.items()}
+        maps = {kind: matched_positions(*pair) for kind, pair in ids.items()}
         axes = {
             "part_state_verb": ("part_states", "verbs"),
             "body_part_verb": ("body_parts", "verbs"),

@@ -31,6 +31,7 @@ __all__ = [
     "FEW_SHOT_KS",
     "average_precision",
     "benchmark_metrics",
+    "check_ap",
     "per_class_ap",
     "voc_average_precision",
 ]
@@ -107,6 +108,14 @@ def voc_average_precision(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float
 AP_CONVENTIONS = {"sklearn": average_precision, "voc": voc_average_precision}
 
 
+def check_ap(ap: object) -> str:
+    """``ap`` when it names an AP convention (:data:`AP_CONVENTIONS`), else a
+    :class:`~ontology.ReasoningError` listing them (check before any training)."""
+    if ap not in AP_CONVENTIONS:
+        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
+    return str(ap)
+
+
 def per_class_ap(
     scores: npt.ArrayLike, labels: npt.ArrayLike, ap: str = "sklearn"
 ) -> npt.NDArray[np.float64]:
@@ -116,8 +125,7 @@ def per_class_ap(
     Shapes:
         scores, labels: ``(N, C)``. Returns ``(C,)``, ``nan`` for classes with no positive.
     """
-    if ap not in AP_CONVENTIONS:
-        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
+    check_ap(ap)
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels).astype(bool)
     if s.ndim != 2 or s.shape != y.shape:

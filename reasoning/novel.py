@@ -52,7 +52,7 @@ from reasoning.adapt import FINE_TUNE, transfer
 from reasoning.extended import ExtendedReasoner
 from reasoning.gnn import ActivityGNN
 from reasoning.graph import Evidence
-from reasoning.metrics import AP_CONVENTIONS, per_class_ap
+from reasoning.metrics import check_ap, per_class_ap
 from reasoning.reasoner import ActivityReasoner
 from reasoning.tasks import TASKS, drop_unseen, load_task, read_term_list, split_by_image
 from reasoning.training import TrainOptions, _device, _train_one, fit
@@ -194,8 +194,7 @@ def evaluate_novel_verbs(
     """
     if task not in TASKS:
         raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
-    if ap not in AP_CONVENTIONS:
-        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
+    check_ap(ap)
     if any(not isinstance(k, int) or k < 1 for k in shots):
         raise ReasoningError(f"shots must be positive ints, got {list(shots)}")
     started = time.perf_counter()
@@ -212,9 +211,8 @@ def evaluate_novel_verbs(
     data = load_task(data_dir, task)
     split = split_by_image(data.groups, seed=split_seed, test_fraction=test_fraction)
     base_onto = packaged.without_verbs(verbs, "novel-verbs-held-out")
-    novel_cols = torch.tensor(
-        [a.index for a in packaged.activities if a.verb in set(verbs)], dtype=torch.long
-    )
+    held_out = set(verbs)
+    novel_cols = torch.tensor([a.index for a in packaged.activities if a.verb in held_out], dtype=torch.long)
     train_idx = drop_unseen(split.train, data.y, novel_cols.tolist())
     base_cols = _columns(packaged, base_onto)
     x_train, y_train = data.x[train_idx], data.y[train_idx][:, base_cols]
@@ -251,7 +249,7 @@ def evaluate_novel_verbs(
         "ap": ap,
     }
     say("zero-shot: carrying the GNN onto the extended ontology")
-    carried, counts = transfer(net.cpu(), evidence, target, language_prior=language_prior)
+    carried, _ = transfer(net.cpu(), evidence, target, language_prior=language_prior)
     aps = per_class_ap(_scores(carried.to(dev), x_test, dev), y_test, ap)
     result["n_novel_test"] = int((is_new & ~np.isnan(aps)).sum())
     result["zero_shot_mAP"] = _map(aps, is_new)
@@ -288,7 +286,6 @@ def evaluate_novel_verbs(
             "seen_mAP": _map(aps, ~is_new),
             "n_images": int(len(shot_idx)),
         }
-    del counts
     result["few_shot"] = few
     result["language_prior"] = language_prior
     result["fine_tune"] = {

@@ -30,7 +30,7 @@ from reasoning.baselines import LinearReasoner, MLPConfig, MLPReasoner, RuleConf
 from reasoning.embeddings import label_embeddings
 from reasoning.gnn import ActivityGNN, GNNConfig
 from reasoning.graph import Evidence, build_graph, composition_index
-from reasoning.metrics import AP_CONVENTIONS, benchmark_metrics
+from reasoning.metrics import benchmark_metrics, check_ap
 from reasoning.reasoner import MODELS, ActivityReasoner, ReasonerModel
 from reasoning.tasks import TASKS, drop_unseen, load_task, read_unseen, split_by_image
 
@@ -267,8 +267,7 @@ def evaluate(
     if task not in TASKS:
         raise ReasoningError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
     _check_model(model)
-    if ap not in AP_CONVENTIONS:
-        raise ReasoningError(f"unknown AP convention {ap!r}; expected one of {sorted(AP_CONVENTIONS)}")
+    check_ap(ap)
     dev = _device(device)
     data = load_task(data_dir, task)
     split = split_by_image(data.groups, seed=split_seed, test_fraction=test_fraction)
