@@ -32,9 +32,11 @@ The protocol, for each person (an input row ``x``, :mod:`reasoning.features`):
   933 and 626 persons).
 - **Curve summary** (AOPC, area over the perturbation curve): per person, the mean over the
   curve's points; an explainer is compared with the reference (ours) by the paired
-  difference of these means: it **wins** when it is better by more than the margin
-  (:data:`TIE_MARGINS`) and the 95% normal confidence interval of the mean difference
-  excludes 0, **loses** in the mirror case, else **ties**.
+  difference of these means: it **wins** when it is better by more than the tie margin and
+  the 95% normal confidence interval of the mean difference excludes 0, **loses** in the
+  mirror case, else **ties**. The tie margin is 1% of the reference's curve mean
+  (:data:`TIE_SHARE`), at least 0.01 logits or 0.001 in probability (:data:`TIE_MARGINS`):
+  differences smaller than that are equivalence, not a ranking.
 
 Explainers here produce ``(N, 183)`` scores: :func:`exact_scores` (ours),
 :func:`npmi_scores` (the evidence ranking), :func:`random_scores`, :func:`pyg_scores` (any
@@ -76,6 +78,7 @@ __all__ = [
     "DEFAULT_STRATA",
     "MEASURES",
     "TIE_MARGINS",
+    "TIE_SHARE",
     "FidelityRun",
     "Stratum",
     "active_inputs",
@@ -104,8 +107,11 @@ MEASURES: tuple[str, ...] = (
     "sufficiency_logit",
     "sufficiency_prob",
 )
-#: Differences of curve means below these are ties, whatever the confidence interval.
+#: Smallest tie margins: differences of curve means below these are ties, whatever the
+#: confidence interval.
 TIE_MARGINS: dict[str, float] = {"logit": 0.01, "prob": 0.001}
+#: The tie margin as a share of the reference's curve mean (when larger than the floor).
+TIE_SHARE = 0.01
 _Z95 = 1.959964
 
 
@@ -385,10 +391,18 @@ def run_fidelity(
 
 
 def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[str, Any]:
-    """Paired comparison of an explainer with the reference: ``diff`` = theirs - reference."""
+    """Paired comparison of an explainer with the reference: ``diff`` = theirs - reference.
+
+    >>> _verdict(torch.tensor([0.5, 0.7, 0.6]), higher_is_better=True, margin=0.1)["verdict"]
+    'wins'
+    >>> _verdict(torch.tensor([0.5, 0.7, 0.6]), higher_is_better=False, margin=0.1)["verdict"]
+    'loses'
+    >>> _verdict(torch.tensor([0.5, -0.5, 0.1]), higher_is_better=True, margin=0.01)["verdict"]
+    'ties'
+    """
     n = int(diff.numel())
     if n < 2:
-        return {"verdict": "n/a", "diff": None, "ci95": None, "persons": n}
+        return {"verdict": "n/a", "diff": None, "ci95": None, "margin": margin, "persons": n}
     mean = float(diff.mean())
     half = _Z95 * float(diff.std()) / math.sqrt(n)
     gain = mean if higher_is_better else -mean
@@ -398,7 +412,13 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
         verdict = "loses"
     else:
         verdict = "ties"
-    return {"verdict": verdict, "diff": round(mean, 5), "ci95": round(half, 5), "persons": n}
+    return {
+        "verdict": verdict,
+        "diff": round(mean, 5),
+        "ci95": round(half, 5),
+        "margin": round(margin, 5),
+        "persons": n,
+    }
 
 
 def _curve_means(values: torch.Tensor, columns: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -415,6 +435,7 @@ def summarize(
     strata: Sequence[Stratum] = DEFAULT_STRATA,
     reference: str = "ours",
     margins: Mapping[str, float] = TIE_MARGINS,
+    tie_share: float = TIE_SHARE,
 ) -> dict[str, Any]:
     """Means per stratum, explainer, measure and point; curve means (AOPC); verdicts against
     ``reference`` (see the module docstring). Stratum ``"all"`` comes first. JSON-ready."""
@@ -462,10 +483,11 @@ def summarize(
                     theirs, has = _curve_means(drops[m][members], columns[c])
                     ours, has_ref = _curve_means(run.drops[reference][m][members], columns[c])
                     both = has & has_ref
+                    scale = abs(float(ours[both].mean())) if bool(both.any()) else 0.0
                     entry["verdicts"][explainer][m][c] = _verdict(
                         theirs[both] - ours[both],
                         higher_is_better=m.startswith("comprehensiveness"),
-                        margin=margins[m.rsplit("_", 1)[1]],
+                        margin=max(margins[m.rsplit("_", 1)[1]], tie_share * scale),
                     )
         out[name] = entry
     return out
