@@ -34,8 +34,8 @@ from ontology.errors import (
     StoreError,
     UnknownTermError,
 )
-from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance
-from ontology.identity import image_key, person_key
+from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance, read_hake_pairs
+from ontology.identity import image_key, object_key, person_key
 from ontology.ontology import (
     COARSE_PART_ORDER,
     ActivityVocabulary,
@@ -53,8 +53,11 @@ from ontology.records import (
     DetectedObject,
     EvidenceEdge,
     Explanation,
+    HoiAnnotation,
     ImageAnnotation,
+    Interaction,
     Keypoint,
+    ObjectInstance,
     PersonAnnotation,
     PersonObservation,
     observation_dict,
@@ -81,10 +84,13 @@ __all__ = [
     "EvidenceEdge",
     "Explanation",
     "HakeError",
+    "HoiAnnotation",
+    "Interaction",
     "OntologyFileError",
     "ImageAnnotation",
     "Keypoint",
     "ObjectClass",
+    "ObjectInstance",
     "Ontology",
     "OntologySource",
     "PartState",
@@ -104,10 +110,12 @@ __all__ = [
     "image_key",
     "load",
     "npmi",
+    "object_key",
     "observation_dict",
     "person_key",
     "read_hake_image",
     "read_hake_instance",
+    "read_hake_pairs",
     "read_ontology",
     "turtle_path",
 ]

@@ -42,7 +42,15 @@ from typing import IO, Any
 
 from ontology.errors import AnnotationFormatError, HakeError, RecordError, brief_repr
 from ontology.ontology import COARSE_PART_ORDER, load
-from ontology.records import Box, DetectedObject, ImageAnnotation, PersonAnnotation
+from ontology.records import (
+    Box,
+    DetectedObject,
+    HoiAnnotation,
+    ImageAnnotation,
+    Interaction,
+    ObjectInstance,
+    PersonAnnotation,
+)
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -51,6 +59,7 @@ __all__ = [
     "path_to",
     "read_hake_image",
     "read_hake_instance",
+    "read_hake_pairs",
     "repeated_key",
 ]
 
@@ -383,7 +392,22 @@ def read_hake_instance(
     """Read the instance-level HAKE file (``hico-det-training-set-instance-level.json``).
 
     Returns one :class:`PersonAnnotation` per merged person (merge rule in the module
-    docstring), persons of an image numbered ``"0"``, ``"1"``, ... in order of appearance.
+    docstring), persons of an image numbered ``"0"``, ``"1"``, ... in order of appearance:
+    the persons of :func:`read_hake_pairs`, image by image.
+    """
+    return [person for image in read_hake_pairs(path, progress) for person in image.persons]
+
+
+def read_hake_pairs(path: str | os.PathLike[str], progress: Progress | None = None) -> list[HoiAnnotation]:
+    """Read the instance-level HAKE file as human-object interactions: one
+    :class:`HoiAnnotation` per image with its merged persons (as :func:`read_hake_instance`),
+    its object instances and which person does which activity with which instance.
+
+    **Object merge rule**: within one image, pairs are taken in file order; a pair's object
+    box joins the first instance so far *of the same object class* whose box (the box of the
+    instance's first pair) has IoU >= :data:`MERGE_IOU`, otherwise it starts a new
+    instance. Instances are numbered ``"0"``, ``"1"``, ... in order of appearance, and each
+    pair becomes the interaction (its person, its activity, its instance), listed once.
     """
     path = Path(path)
     onto = load()
@@ -394,13 +418,16 @@ def read_hake_instance(
         for part in COARSE_PART_ORDER
     }
     entries = _entries(path)
-    out: list[PersonAnnotation] = []
+    out: list[HoiAnnotation] = []
     for n, (key, value) in enumerate(entries.items()):
         e = _Entry(path, key, value)
         labels = e.get(e.value, "labels", "labels")
         if not isinstance(labels, list):
             e.fail("labels", f"expected a list of pairs, got {type(labels).__name__}")
         persons: list[_Person] = []
+        instances: list[tuple[str, Box]] = []  # (object class, first box)
+        interactions: dict[Interaction, None] = {}
+        size = [0, 0]
         for i, pair in enumerate(labels):
             where = f"labels[{i}]"
             if not isinstance(pair, Mapping):
@@ -422,15 +449,27 @@ def read_hake_instance(
                 1,
                 1_000_000,
             )
-            person = next((p for p in persons if p.box.iou(human) >= MERGE_IOU), None)
-            if person is None:
-                person = _Person(human)
-                persons.append(person)
+            pid = next((k for k, p in enumerate(persons) if p.box.iou(human) >= MERGE_IOU), None)
+            if pid is None:
+                pid = len(persons)
+                persons.append(_Person(human))
+            person = persons[pid]
             person.pairs += 1
             person.size = (size[0], size[1])
             person.activities[activity.id] = None
+            object_id: str | None = None
             if activity.object is not None:  # every HICO activity has one
                 person.objects.append(DetectedObject(activity.object, 1.0, obj_box))
+                cls = activity.object
+                oid = next(
+                    (k for k, (c, b) in enumerate(instances) if c == cls and b.iou(obj_box) >= MERGE_IOU),
+                    None,
+                )
+                if oid is None:
+                    oid = len(instances)
+                    instances.append((activity.object, obj_box))
+                object_id = str(oid)
+            interactions[Interaction(str(pid), activity.id, object_id)] = None
             action_labels = pair.get("action_labels", [])
             if not isinstance(action_labels, list):
                 e.fail(f"{where}.action_labels", f"expected a list, got {brief_repr(action_labels)}")
@@ -458,9 +497,9 @@ def read_hake_instance(
                 )[0]
                 person.states[group[state_index].id] = None
                 person.parts[fine.id] = None
-        for pid, person in enumerate(persons):
-            try:
-                annotation = PersonAnnotation(
+        try:
+            annotations = tuple(
+                PersonAnnotation(
                     image_id=key,
                     person_id=str(pid),
                     box=person.box,
@@ -474,9 +513,21 @@ def read_hake_instance(
                     state_labels=person.state_labels,
                     pairs_without_states=person.pairs_without_states,
                 )
-            except RecordError as err:  # e.g. an empty image key
-                e.fail(err.field, str(err))
-            out.append(annotation)
+                for pid, person in enumerate(persons)
+            )
+            image = HoiAnnotation(
+                image_id=key,
+                width=size[0],
+                height=size[1],
+                persons=annotations,
+                objects=tuple(
+                    ObjectInstance(key, str(oid), cls, box) for oid, (cls, box) in enumerate(instances)
+                ),
+                interactions=tuple(interactions),
+            )
+        except RecordError as err:  # e.g. an empty image key
+            e.fail(err.field, str(err))
+        out.append(image)
         if progress is not None:
             progress(n + 1, len(entries))
     return out

@@ -8,7 +8,10 @@ every layer uses them as they are made here (records carry them:
 these keys (``kg.schema``):
 
 - the image key: ``"<image id>"``, or ``"<video id>#<frame>"`` for a video frame;
-- the person key: ``"<image key>/<person id>"``.
+- the person key: ``"<image key>/<person id>"``;
+- the object-instance key: ``"<image key>/<object id>"`` (the same form as a person's: an
+  object instance and a person are told apart by what they are, ``ObjectInstance`` or
+  ``Person`` nodes, ``hake:ObjectInstance`` or ``hake:Person`` IRIs, never by their key).
 
 ``%`` and ``#`` inside an image id and ``%`` and ``/`` inside a person id are
 percent-encoded, so two different (image, frame, person) never share a key, and the person
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["image_key", "person_key", "split_image_key", "split_person_key"]
+__all__ = ["image_key", "object_key", "person_key", "split_image_key", "split_person_key"]
 
 _ENCODED = re.compile(r"%(25|23|2F)")
 _DECODE = {"25": "%", "23": "#", "2F": "/"}
@@ -56,6 +59,16 @@ def person_key(image_node: str, person_id: str) -> str:
     if "%" in person_id or "/" in person_id:
         person_id = person_id.replace("%", "%25").replace("/", "%2F")
     return f"{image_node}/{person_id}"
+
+
+def object_key(image_node: str, object_id: str) -> str:
+    """The store-wide key of an object instance: ``"<image key>/<object id>"``, encoded as
+    :func:`person_key` encodes a person id.
+
+    >>> object_key(image_key("a.jpg"), "0"), object_key(image_key("clip.mp4", 2), "1")
+    ('a.jpg/0', 'clip.mp4#2/1')
+    """
+    return person_key(image_node, object_id)
 
 
 def _decode(text: str) -> str:

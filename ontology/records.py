@@ -58,8 +58,11 @@ __all__ = [
     "DetectedObject",
     "EvidenceEdge",
     "Explanation",
+    "HoiAnnotation",
     "ImageAnnotation",
+    "Interaction",
     "Keypoint",
+    "ObjectInstance",
     "PersonAnnotation",
     "PersonObservation",
     "observation_dict",
@@ -976,6 +979,114 @@ class PersonAnnotation:
             source="annotation",
             ontology=ontology,
         )
+
+
+@dataclass(frozen=True)
+class ObjectInstance:
+    """One object in an image: its class (an ontology object id), box, detection score and
+    id within the image. :attr:`key` names it in a store (:func:`ontology.identity.object_key`).
+
+    >>> ObjectInstance("a.jpg", "0", "cup", Box(0, 0, 10, 10)).key
+    'a.jpg/0'
+    """
+
+    image_id: str
+    object_id: str
+    object: str
+    box: Box
+    score: float = 1.0
+    frame_index: int | None = None
+    ontology: InitVar[Ontology | None] = None
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "ObjectInstance"
+        objects = _onto(ontology).objects
+        object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
+        object.__setattr__(self, "object_id", _text(rec, "object_id", self.object_id))
+        term = objects.id_by_key.get(self.object) if isinstance(self.object, str) else None
+        if term is None:
+            term = _term(rec, "object", objects, self.object)
+        object.__setattr__(self, "object", term)
+        object.__setattr__(self, "box", Box.of(self.box))
+        object.__setattr__(self, "score", _probability(rec, "score", self.score))
+        if self.frame_index is not None:
+            _int64(rec, "frame_index", self.frame_index)
+
+    @property
+    def image_key(self) -> str:
+        """The key of the instance's image or video frame (:func:`ontology.identity.image_key`)."""
+        return identity.image_key(self.image_id, self.frame_index)
+
+    @property
+    def key(self) -> str:
+        """The instance's store-wide key (:func:`ontology.identity.object_key`)."""
+        return identity.object_key(self.image_key, self.object_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "object_id": self.object_id,
+            "object": self.object,
+            "box": self.box.to_list(),
+            "score": self.score,
+            "frame_index": self.frame_index,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """A <person, activity, object instance> triplet of one image: ids within the image
+    (``object_id`` is ``None`` for an activity with no object, e.g. "run")."""
+
+    person_id: str
+    activity: str
+    object_id: str | None
+
+
+@dataclass(frozen=True)
+class HoiAnnotation:
+    """HICO-DET-style ground truth for one image: its persons (as :class:`PersonAnnotation`),
+    its object instances and which person does what with which instance.
+
+    Each interaction names a person and (for an activity with an object) an object instance
+    of the image, and the instance's class is the activity's object; an interaction is
+    listed once.
+    """
+
+    image_id: str
+    width: int
+    height: int
+    persons: tuple[PersonAnnotation, ...]
+    objects: tuple[ObjectInstance, ...]
+    interactions: tuple[Interaction, ...]
+    ontology: InitVar[Ontology | None] = None
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "HoiAnnotation"
+        onto = _onto(ontology)
+        object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
+        persons = {p.person_id for p in self.persons}
+        instances = {o.object_id: o for o in self.objects}
+        if len(persons) != len(self.persons) or len(instances) != len(self.objects):
+            raise RecordError(rec, "persons/objects", self.image_id, "each person and object id once")
+        seen: set[Interaction] = set()
+        for i, it in enumerate(self.interactions):
+            where = f"interactions[{i}]"
+            if it.person_id not in persons:
+                raise RecordError(rec, where, it.person_id, f"a person of the image: {sorted(persons)}")
+            wanted = onto.activities[_term(rec, where, onto.activities, it.activity)].object
+            if it.object_id is None:
+                if wanted is not None:
+                    raise RecordError(rec, where, it, f"an object instance of class {wanted!r}")
+            else:
+                inst = instances.get(it.object_id)
+                if inst is None:
+                    raise RecordError(rec, where, it.object_id, f"one of {sorted(instances)}")
+                if inst.object != wanted:
+                    raise RecordError(rec, where, inst.object, f"an instance of class {wanted!r}")
+            if it in seen:
+                raise RecordError(rec, where, it, "each interaction once")
+            seen.add(it)
 
 
 # ---- cross-level evidence (what kg hands to reasoning) -----------------------------------

@@ -97,6 +97,70 @@ def test_instance_level_merges_near_identical_boxes(tmp_path: Path) -> None:
     assert obs.part_states == {"hand_hold": 1.0, "hip_sit_on": 1.0, "leg_straddle": 1.0}
 
 
+def _pair_with(hoi: int, human: list[int], obj: list[int]) -> dict[str, Any]:
+    return {**_pair(hoi, human, None), "object_bbox": obj}
+
+
+def test_pairs_align_activities_to_object_instances(tmp_path: Path) -> None:
+    onto = ontology.load()
+    hoi = {
+        onto.activities[a].name: onto.activities[a].hoi_id
+        for a in ("hold-cup", "drink_with-cup", "ride-bicycle")
+    }
+    left, right = [0, 0, 100, 200], [300, 0, 400, 200]
+    cup_a, cup_b = [80, 50, 110, 80], [290, 50, 320, 80]
+    entry = {
+        "labels": [
+            _pair_with(hoi["hold cup"], left, cup_a),
+            _pair_with(hoi["drink_with cup"], [1, 0, 100, 201], [81, 50, 111, 81]),  # same person, same cup
+            _pair_with(hoi["hold cup"], right, cup_b),  # the other person, the other cup
+            _pair_with(hoi["ride bicycle"], right, cup_b),  # same box, another class: a new instance
+            _pair_with(hoi["hold cup"], right, cup_b),  # a repeated pair: one interaction
+        ]
+    }
+    (image,) = ontology.read_hake_pairs(_write(tmp_path, {"img.jpg": entry}))
+    assert [p.person_id for p in image.persons] == ["0", "1"]
+    assert [(o.object_id, o.object, o.box.to_list()) for o in image.objects] == [
+        ("0", "cup", [80.0, 50.0, 110.0, 80.0]),
+        ("1", "cup", [290.0, 50.0, 320.0, 80.0]),
+        ("2", "bicycle", [290.0, 50.0, 320.0, 80.0]),
+    ]
+    assert [(i.person_id, i.activity, i.object_id) for i in image.interactions] == [
+        ("0", "hold-cup", "0"),
+        ("0", "drink_with-cup", "0"),
+        ("1", "hold-cup", "1"),
+        ("1", "ride-bicycle", "2"),
+    ]
+    assert (image.width, image.height) == (640, 480)
+    assert image.objects[1].key == "img.jpg/1"
+    # read_hake_instance gives the same persons
+    assert list(image.persons) == read_hake_instance(_write(tmp_path, {"img.jpg": entry}, "again.json"))
+
+
+def test_hoi_annotation_refuses_inconsistent_interactions() -> None:
+    box = ontology.Box(0, 0, 10, 10)
+    person = ontology.PersonAnnotation("a", "0", box, (), (), ("hold-cup",), (), 1, 10, 10)
+    cup = ontology.ObjectInstance("a", "0", "cup", box)
+    bike = ontology.ObjectInstance("a", "1", "bicycle", box)
+
+    def image(*interactions: ontology.Interaction) -> ontology.HoiAnnotation:
+        return ontology.HoiAnnotation("a", 10, 10, (person,), (cup, bike), interactions)
+
+    assert len(image(ontology.Interaction("0", "hold-cup", "0")).interactions) == 1
+    with pytest.raises(ontology.RecordError, match="instance of class 'cup'"):
+        image(ontology.Interaction("0", "hold-cup", "1"))
+    with pytest.raises(ontology.RecordError, match="one of"):
+        image(ontology.Interaction("0", "hold-cup", "7"))
+    with pytest.raises(ontology.RecordError, match="a person of the image"):
+        image(ontology.Interaction("3", "hold-cup", "0"))
+    with pytest.raises(ontology.RecordError, match="an object instance of class 'cup'"):
+        image(ontology.Interaction("0", "hold-cup", None))
+    with pytest.raises(ontology.RecordError, match="each interaction once"):
+        image(ontology.Interaction("0", "hold-cup", "0"), ontology.Interaction("0", "hold-cup", "0"))
+    with pytest.raises(ontology.RecordError, match="a known object"):
+        ontology.ObjectInstance("a", "0", "unicorn", box)
+
+
 def test_reads_tar_gz(tmp_path: Path) -> None:
     payload = json.dumps({"a.jpg": _image_entry()}).encode()
     archive = tmp_path / "ann.tar.gz"
@@ -177,3 +241,12 @@ def test_full_instance_level_file(hake_dir: Path) -> None:
     # Merging: fewer persons than pairs, and every person's id is unique within its image.
     assert 50_000 < len(persons) < 117_654
     assert len({(p.image_id, p.person_id) for p in persons}) == len(persons)
+
+
+@pytest.mark.slow
+def test_full_instance_level_file_as_pairs(hake_dir: Path) -> None:
+    images = ontology.read_hake_pairs(hake_dir / "hico-det-instance-level.tar.gz")
+    # every pair is an interaction; 548 pairs repeat one (same person, activity and instance)
+    assert sum(len(i.interactions) for i in images) == 117_106
+    # merging same-class object boxes: fewer instances than pairs
+    assert 40_000 < sum(len(i.objects) for i in images) < 117_106
