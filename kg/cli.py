@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kg.report import readable
+
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -481,16 +483,6 @@ def _print_predictions(preds: Iterable[list[Any]], limit: int | None = None, ont
     return shown
 
 
-def readable(label: str) -> str:
-    """A term's label as the summaries print it: HICO's underscores as spaces (``drink_with
-    cup`` -> ``drink with cup``). Tables of query results and ``--json`` keep labels as stored.
-
-    >>> readable("drink_with cup"), readable("hand: no_interaction")
-    ('drink with cup', 'hand: no interaction')
-    """
-    return label.replace("_", " ")
-
-
 def _cmd_reason(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -566,7 +558,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from kg.engine import DEMO_OBSERVATIONS, Engine
     from kg.ingest import read_observations_jsonl
     from kg.queries import EXAMPLES
-    from kg.report import write_explanation
+    from kg.report import write_report
     from kg.store import EmbeddedStore
 
     start = time.perf_counter()
@@ -623,9 +615,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             _print_table(rows[:8])
             if len(rows) > 8:
                 print(f"   ... {len(rows) - 8} more rows")
+        people = [engine.explain(p[0].key) for p in preds if p]  # every person of the run
+        images: dict[str, Path] = {}
+        for given in map(Path, args.image or []):  # perception's image ids: a file's name or its path
+            for data in people:  # under the folder given; a video frame's is neither (boxes only)
+                image_id = str(data.image["id"])
+                file = given / image_id if given.is_dir() else given
+                if (given.is_dir() or given.name == image_id) and file.is_file():
+                    images.setdefault(image_id, file)
         report = out / "report.html"
-        write_explanation(engine.explain(person), "html", report, args.image[0] if args.image else None)
-    print(f"\n4. HTML report: {report.resolve()}")
+        write_report(people, report, images)
+    print(f"\n4. HTML report of {len(people)} persons: {report.resolve()}")
     print(
         f"done in {time.perf_counter() - start:.1f} s; query more with: "
         f"hake query --store {out / 'store'} --example why_prediction "

@@ -1,14 +1,31 @@
-"""Explanation exports for one person: JSON, RDF (JSON-LD / Turtle, PROV-O), GraphML and an
-HTML report with pictures.
+"""Explanation exports for one person: JSON, RDF (JSON-LD / Turtle, PROV-O), GraphML; and an
+HTML report with pictures for one person or every person of a run.
 
 The person is read from the store as records - its :class:`~ontology.PersonObservation`
 (:func:`kg.read_observations`) and its explained :class:`~ontology.ActivityPrediction` records
 with their :class:`~ontology.Explanation` (:func:`kg.read_predictions`), the same records that
-were written - into a :class:`PersonExplanations`, then rendered. The HTML report is one
-self-contained file (inline SVG, the image embedded as a data URI when given): the image with
-the person and body-part boxes drawn and labelled, each top activity with a bar chart of its
-contributing part states and objects and a small graph of the contributions, and the Cypher
-that reproduces the numbers.
+were written - into a :class:`PersonExplanations`, then rendered.
+
+The HTML report (:func:`write_report`; ``write_explanation(data, "html")`` for one person) is
+one self-contained page: inline SVG and CSS, each image embedded once as a data URI when
+given, no network. Per person: the image with the person, body-part and object boxes, the
+observed part states, and per explained activity a diverging bar chart of its logit: one bar
+per term (its contributions merged over the paths it took; the per-path split in the bar's
+tooltip and in a table under the chart), bars for it right of the zero axis, against it
+left and hatched, then the rest, the baseline logit ``logit(0)`` and the final logit, with
+the sum written out and the score ``sigmoid(logit)``; a legend for every colour; the Cypher
+that reproduces the numbers. Term names are :func:`readable` (no underscores); ids stay as
+stored, in ``<code>``.
+
+Why one page with an index rather than a folder of pages: a folder would need its own
+all-or-nothing protocol (temp folder, rename, a half-replaced old report to undo), while one
+file is written by :func:`ontology.files.atomic_write` like every other output; it is one
+thing to open, mail or archive, ``report.html`` stays where the README says; and an image
+shared by several persons is embedded once. A small inline script shows one person at a
+time (chosen in the index; the URL fragment ``#person-N`` selects one, so links work);
+without scripts every person is shown, one after another. The report is for the handful of
+persons a demo or an ``hake explain`` covers; a run over thousands belongs in the store and
+its queries, not in one page.
 
 JSON schema (:meth:`PersonExplanations.to_dict`)::
 
@@ -31,8 +48,10 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import mimetypes
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +62,7 @@ from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
 from ontology import (
     ActivityPrediction,
+    Box,
     Contribution,
     Explanation,
     Ontology,
@@ -53,7 +73,7 @@ from ontology import (
 )
 from ontology.files import check_file_target, write_text_atomic
 
-__all__ = ["FORMATS", "PersonExplanations", "load_person", "write_explanation"]
+__all__ = ["FORMATS", "PersonExplanations", "load_person", "readable", "write_explanation", "write_report"]
 
 #: ``hake explain --format`` choices.
 FORMATS = ("json", "jsonld", "ttl", "graphml", "html")
@@ -310,170 +330,538 @@ def _graphml(data: PersonExplanations) -> str:
 
 # ---- HTML -------------------------------------------------------------------------------
 
-_COLORS = {"part_state": "#2f6db5", "object": "#c77d14", "body_part": "#4a8a3c"}
+
+def readable(label: str) -> str:
+    """A term's label as reports and summaries print it: HICO's underscores as spaces
+    (``drink_with cup`` -> ``drink with cup``). Ids, query tables and ``--json`` keep labels
+    as stored.
+
+    >>> readable("drink_with cup"), readable("hand: no_interaction")
+    ('drink with cup', 'hand: no interaction')
+    """
+    return label.replace("_", " ")
 
 
-def _image_svg(data: PersonExplanations, image_path: Path | None) -> str:
+#: Colours, each with its legend entry. A term's bar has its kind's colour, solid when it
+#: pushes the logit up, hatched (the pattern ``against-<kind>``) when it pushes it down.
+_KIND_COLOR = {"part_state": "#2f6db5", "object": "#c77d14", "body_part": "#4a8a3c"}
+_KIND_NAME = {"part_state": "part state", "object": "object", "body_part": "body part"}
+_REST_COLOR = "#c9c9c9"
+_BASELINE_COLOR = "#8a8a8a"
+_LOGIT_COLOR = "#222222"
+_PERSON_COLOR = "#d62728"
+_BODY_PART_BOX = _KIND_COLOR["body_part"]  # the same colour as body-part bars: the same things
+
+
+def _against(kind: str) -> str:
+    return f"url(#against-{kind})"
+
+
+def _fills() -> list[str]:
+    """Every bar colour, in the order of a chart's legend."""
+    kinds = list(_KIND_COLOR)
+    return [
+        *(_KIND_COLOR[k] for k in kinds),
+        *(_against(k) for k in kinds),
+        _REST_COLOR,
+        _BASELINE_COLOR,
+        _LOGIT_COLOR,
+    ]
+
+
+def _legend_text(fill: str) -> str:
+    """What a bar colour means (every fill :func:`_bars_svg` uses has one)."""
+    for kind, color in _KIND_COLOR.items():
+        if fill == color:
+            return f"{_KIND_NAME[kind]}, for the activity (raises the logit)"
+        if fill == _against(kind):
+            return f"{_KIND_NAME[kind]}, against the activity (lowers the logit)"
+    return {
+        _REST_COLOR: "rest: the contributions too small to store, summed",
+        _BASELINE_COLOR: "baseline logit(0): the logit of the all-zero input (no evidence)",
+        _LOGIT_COLOR: "logit of this person: the sum of the rows above it",
+    }[fill]
+
+
+def _swatch(fill: str, stroke: str | None = None) -> str:
+    """A legend's colour sample: a small filled square, or an outlined one for boxes."""
+    if stroke is not None:
+        shape = (
+            f'<rect x="1.5" y="1.5" width="11" height="11" fill="none" stroke="{stroke}" stroke-width="2.5"/>'
+        )
+    else:
+        shape = f'<rect width="14" height="14" fill="{fill}" stroke="{_stroke(fill)}"/>'
+    return f'<svg class="swatch" width="14" height="14" aria-hidden="true">{shape}</svg>'
+
+
+def _stroke(fill: str) -> str:
+    """A hatched bar's outline is its kind's colour; solid bars need none."""
+    for kind, color in _KIND_COLOR.items():
+        if fill == _against(kind):
+            return color
+    return "none"
+
+
+def _legend(items: list[tuple[str, str]]) -> str:
+    """``<ul class="legend">`` of (swatch, text) items."""
+    return '<ul class="legend">' + "".join(f"<li>{s} {html.escape(t)}</li>" for s, t in items) + "</ul>"
+
+
+def _defs() -> str:
+    """The page's shared SVG definitions: one hatch pattern per term kind."""
+    patterns = "".join(
+        f'<pattern id="against-{kind}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        f'<rect width="3" height="6" fill="{color}"/></pattern>'
+        for kind, color in _KIND_COLOR.items()
+    )
+    return f'<svg class="defs" width="0" height="0" aria-hidden="true"><defs>{patterns}</defs></svg>'
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One bar of a chart: a term (its contributions merged over its paths), the rest, the
+    baseline or the logit."""
+
+    role: str  # "term", "rest", "baseline" or "logit"
+    label: str
+    value: float
+    fill: str
+    title: str
+    kind: str = ""
+    #: a term's contributions, one per path (one with ``edge=None`` when stored merged)
+    paths: tuple[Contribution, ...] = ()
+
+
+def _path_name(edge: str | None) -> str:
+    """``part_state->verb->activity`` -> ``part state → verb → activity``."""
+    return "every path, summed" if edge is None else readable(edge).replace("->", " → ")
+
+
+def _term_rows(data: PersonExplanations, e: Explanation) -> list[_Row]:
+    """One row per (kind, term): its contributions summed over their paths, largest first
+    (ties by name); the title lists the paths."""
+    paths: dict[tuple[str, str], list[Contribution]] = {}
+    for c in data.ranked(e):
+        paths.setdefault((c.kind, c.term), []).append(c)
+    rows = []
+    for (kind, _), cs in paths.items():
+        name = readable(data.name(cs[0]))
+        total = sum(c.weight for c in cs)
+        split = "".join(f"\n  {c.weight:+.3f} via {_path_name(c.edge)}" for c in cs)
+        title = f"{name} ({_KIND_NAME[kind]}): {total:+.3f} to the logit{split}"
+        fill = _KIND_COLOR[kind] if total >= 0 else _against(kind)
+        rows.append(_Row("term", name, total, fill, title, kind, tuple(cs)))
+    return sorted(rows, key=lambda r: (-r.value, r.label))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _chart_rows(data: PersonExplanations, p: ActivityPrediction) -> list[_Row]:
+    """The bars of one activity: its terms, the rest, the baseline and the logit (the last
+    three only where the explanation stored its baseline)."""
+    e = data.explanation(p)
+    rows = _term_rows(data, e)
+    if e.rest:
+        rows.append(
+            _Row(
+                "rest",
+                "rest (small terms)",
+                e.rest,
+                _REST_COLOR,
+                f"rest: {e.rest:+.3f}, the summed contributions too small to store",
+            )
+        )
+    if e.baseline is not None:
+        logit = e.baseline + sum(r.value for r in rows)
+        rows.append(
+            _Row(
+                "baseline",
+                "baseline logit(0)",
+                e.baseline,
+                _BASELINE_COLOR,
+                f"baseline: {e.baseline:+.3f}, the logit of the all-zero input",
+            )
+        )
+        rows.append(
+            _Row(
+                "logit",
+                f"logit (score {p.score:.3f})",
+                logit,
+                _LOGIT_COLOR,
+                f"logit: {logit:+.3f} = the sum of the rows above; sigmoid(logit) = {_sigmoid(logit):.3f}",
+            )
+        )
+    return rows
+
+
+# Bar chart geometry (SVG user units = CSS pixels): label column, bar area, value column.
+_LABEL_X, _LEFT, _RIGHT, _VALUE_X, _WIDTH = 214, 222, 590, 598, 660
+_STEP, _BAR = 20, 14
+
+
+def _bars_svg(rows: list[_Row]) -> str:
+    """A diverging bar chart: one row per bar, a zero axis, values right of it positive and
+    left of it negative; the baseline and logit rows set apart by a line."""
+    if not rows:
+        return '<p class="empty">No contributions above the threshold.</p>'
+    values = [r.value for r in rows]
+    lo, hi = min(0.0, *values), max(0.0, *values)
+    span = (hi - lo) or 1.0
+
+    def x(v: float) -> float:
+        return _LEFT + (_RIGHT - _LEFT) * (v - lo) / span
+
+    x0 = x(0.0)
+    ys = []
+    y = 22.0
+    for r in rows:
+        if r.role == "baseline":
+            y += 8  # room for the line between the evidence and the totals
+        ys.append(y)
+        y += _STEP
+    height = y + 14
+    out = [
+        f'<svg class="bars" role="img" aria-label="logit contributions, baseline and logit" '
+        f'viewBox="0 0 {_WIDTH} {height:g}" width="{_WIDTH}" height="{height:g}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+        f'<text class="direction" x="{x0 - 6:.1f}" y="12" text-anchor="end">&#8592; against</text>'
+        f'<text class="direction" x="{x0 + 6:.1f}" y="12">for &#8594;</text>'
+    ]
+    for r, y in zip(rows, ys, strict=True):
+        if r.role == "baseline":
+            out.append(
+                f'<line class="totals" x1="0" x2="{_WIDTH}" y1="{y - 5:g}" y2="{y - 5:g}" '
+                f'stroke="#bbbbbb" stroke-dasharray="3 3"/>'
+            )
+        left, right = sorted((x(r.value), x0))
+        width = max(right - left, 1.0)  # a tiny bar still shows its side of the axis
+        if r.value < 0:
+            left = x0 - width
+        weight = ' font-weight="bold"' if r.role == "logit" else ""
+        out.append(
+            f'<g class="row" data-role="{r.role}" data-kind="{r.kind}" data-value="{float(r.value)!r}">'
+            f"<title>{html.escape(r.title)}</title>"
+            f'<text class="label" x="{_LABEL_X}" y="{y + 11:g}" text-anchor="end"{weight}>'
+            f"{html.escape(r.label)}</text>"
+            f'<rect class="bar" x="{left:.2f}" y="{y:g}" width="{width:.2f}" height="{_BAR}" '
+            f'fill="{r.fill}" stroke="{_stroke(r.fill)}"/>'
+            f'<text class="value" x="{_VALUE_X}" y="{y + 11:g}"{weight}>{r.value:+.2f}</text></g>'
+        )
+    out.append(
+        f'<line class="axis" x1="{x0:.2f}" x2="{x0:.2f}" y1="16" y2="{height - 12:g}" stroke="#444444"/>'
+        f'<text class="tick" x="{x0:.2f}" y="{height - 2:g}" text-anchor="middle">0</text></svg>'
+    )
+    return "".join(out)
+
+
+def _sum_line(p: ActivityPrediction, e: Explanation, rows: list[_Row]) -> str:
+    """The numbers of the chart added up: baseline + contributions (+ rest) = logit -> score."""
+    terms = sum(r.value for r in rows if r.role == "term")
+    if e.baseline is None:
+        return (
+            '<p class="sum">The baseline logit was not stored with this explanation, so the bars '
+            f"do not rebuild the logit. Score {p.score:.3f}: the model's probability that the person "
+            "does it.</p>"
+        )
+    rest = f" + rest {e.rest:+.2f}" if e.rest else ""
+    logit = e.baseline + terms + e.rest
+    line = (
+        f'<p class="sum">baseline logit(0) {e.baseline:+.2f} + contributions {terms:+.2f}{rest} '
+        f"= logit {logit:+.2f}; score = sigmoid({logit:+.2f}) = {_sigmoid(logit):.3f}, the model's "
+        "probability that the person does it."
+    )
+    if abs(_sigmoid(logit) - p.score) > 5e-3:
+        line += f" The stored score is {p.score:.3f}, not sigmoid(logit): these numbers do not rebuild it."
+    return line + "</p>"
+
+
+def _paths_table(rows: list[_Row]) -> str:
+    """The per-path split of the bars whose contributions name their paths ("" if none do)."""
+    split = [r for r in rows if any(c.edge is not None for c in r.paths)]
+    if not split:
+        return ""
+    body = []
+    for r in split:
+        for i, c in enumerate(r.paths):
+            bar = (
+                f"<td>{html.escape(r.label)}</td><td>{r.value:+.3f}</td>" if i == 0 else "<td></td><td></td>"
+            )
+            body.append(f"<tr>{bar}<td>{html.escape(_path_name(c.edge))}</td><td>{c.weight:+.3f}</td></tr>")
+    return (
+        '<table class="paths"><caption>Each bar split by the path its contributions took</caption>'
+        "<tr><th>term</th><th>bar</th><th>path</th><th>logit contribution</th></tr>"
+        + "".join(body)
+        + "</table>"
+    )
+
+
+def _activity_section(data: PersonExplanations, p: ActivityPrediction) -> str:
+    e = data.explanation(p)
+    rows = _chart_rows(data, p)
+    stored_name = data.ontology.activities[p.activity].name
+    name = readable(stored_name)
+    used = {r.fill for r in rows}
+    legend = _legend([(_swatch(f), _legend_text(f)) for f in _fills() if f in used])
+    paths = _paths_table(rows)
+    where = " and the table under it" if paths else ""
+    caption = (
+        f"<p><b>Logit contributions</b> to &#8220;{html.escape(name)}&#8221;: how far each term moved "
+        "the logit away from the <b>baseline logit</b> logit(0), the logit of the all-zero input. "
+        "Right of 0: for the activity; hatched, left of 0: against it. One bar per term, summed over "
+        f"the paths it took (the split is in the bar's tooltip{where}).</p>"
+    )
+    why = EXAMPLES["why_prediction"].cypher
+    params = json.dumps({"person": data.person, "activity": stored_name})
+    return (
+        f'<section class="activity" data-activity="{html.escape(p.activity)}">'
+        f"<h3>{html.escape(name)} <small>score {p.score:.3f} · {html.escape(p.model)} "
+        f"{html.escape(str(p.model_version))} · {html.escape(e.method)}</small></h3>"
+        f'<figure class="chart">{_bars_svg(rows)}<figcaption>{legend}{caption}'
+        f"{_sum_line(p, e, rows)}</figcaption></figure>{paths}"
+        f"<details><summary>Cypher to reproduce</summary><pre><code>{html.escape(why)}</code></pre>"
+        f"<p>parameters: <code>{html.escape(params)}</code></p></details></section>"
+    )
+
+
+@dataclass(frozen=True)
+class _Picture:
+    """An image file embedded once in the page's definitions, drawn by reference."""
+
+    ref: str
+    width: float
+    height: float
+    svg: str
+
+
+def _picture(path: Path, ref: str) -> _Picture:
+    from PIL import Image
+
+    with Image.open(path) as picture:  # its own size, so the boxes land where they belong
+        width, height = picture.size
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    payload = base64.b64encode(path.read_bytes()).decode("ascii")
+    svg = f'<image id="{ref}" href="data:{mime};base64,{payload}" width="{width}" height="{height}"/>'
+    return _Picture(ref, float(width), float(height), svg)
+
+
+def _box(
+    cls: str, box: Box, color: str, label: str, u: float, width: float, size: float, above: bool = False
+) -> str:
+    """A labelled box; ``u`` is one screen pixel in image units. The label sits inside the
+    box's top, or ``above`` it where there is room (the person's, clear of its parts' labels)."""
+    x1, y1, x2, y2 = box.to_list()
+    y = y1 - 3 * u if above and y1 > (size + 4) * u else y1 + (size + 1) * u
+    return (
+        f'<rect class="{cls}" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '
+        f'fill="none" stroke="{color}" stroke-width="{width * u:g}"/>'
+        f'<text x="{x1 + 2 * u:g}" y="{y:g}" font-size="{size * u:g}" fill="{color}" '
+        f'stroke="#ffffff" stroke-width="{2.5 * u:g}" stroke-opacity="0.8" paint-order="stroke">'
+        f"{html.escape(label)}</text>"
+    )
+
+
+def _scene(data: PersonExplanations, picture: _Picture | None) -> str:
+    """The person's figure: the image (or a blank of its size) with the person and body-part
+    boxes, and their legend. (Objects come back from the store without boxes.)"""
     observation = data.observation
     boxes = [b for b in [observation.box, *observation.part_boxes.values()] if b is not None]
     width: float
     height: float
-    if image_path is not None:  # the picture's own size, so boxes land where they belong
-        from PIL import Image
-
-        with Image.open(image_path) as picture:
-            width, height = picture.size
+    if picture is not None:
+        width, height = picture.width, picture.height
     else:
         width = data.image.get("width") or (max((b.x2 for b in boxes), default=320) + 20)
         height = data.image.get("height") or (max((b.y2 for b in boxes), default=240) + 20)
-    u = max(width, height) / 480  # one screen pixel at the displayed size, in image units
+    u = max(width, height) / 440  # one screen pixel at the displayed size, in image units
     parts = [
         f'<svg class="scene" role="img" aria-label="person and body-part boxes" '
-        f'viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:480px" '
+        f'viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:440px" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
-    if image_path is not None:
-        mime = mimetypes.guess_type(image_path.name)[0] or "image/png"
-        payload = base64.b64encode(image_path.read_bytes()).decode("ascii")
-        parts.append(
-            f'<image href="data:{mime};base64,{payload}" x="0" y="0" width="{width:g}" height="{height:g}"/>'
-        )
+    if picture is not None:
+        parts.append(f'<use href="#{picture.ref}"/>')
     else:
         parts.append(
             f'<rect x="0" y="0" width="{width:g}" height="{height:g}" fill="#f3f3f0"/>'
-            f'<text x="{4 * u:g}" y="{height - 6 * u:g}" font-size="{11 * u:g}" fill="#777">'
-            f"image file not given ({html.escape(str(data.image['id']))}): boxes only</text>"
+            f'<text x="{4 * u:g}" y="{height - 6 * u:g}" font-size="{11 * u:g}" fill="#777777">'
+            "image file not given: boxes only</text>"
         )
+    legend = []
     if observation.box is not None:
-        x1, y1, x2, y2 = observation.box.to_list()
-        parts.append(
-            f'<rect class="person-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '
-            f'fill="none" stroke="#d62728" stroke-width="{3 * u:g}"/>'
-            f'<text x="{x1 + 3 * u:g}" y="{y1 + 15 * u:g}" font-size="{13 * u:g}" fill="#d62728">'
-            f"person {html.escape(data.person.rsplit('/', 1)[-1])}</text>"
-        )
+        person = f"person {data.person.rsplit('/', 1)[-1]}"
+        parts.append(_box("person-box", observation.box, _PERSON_COLOR, person, u, 3, 13, above=True))
+        legend.append((_swatch("", _PERSON_COLOR), "person box"))
     names = {p.id: p.name for p in data.ontology.body_parts}
     for part, box in observation.part_boxes.items():
-        x1, y1, x2, y2 = box.to_list()
-        parts.append(
-            f'<rect class="part-box" x="{x1:g}" y="{y1:g}" width="{x2 - x1:g}" height="{y2 - y1:g}" '
-            f'fill="none" stroke="#1f77b4" stroke-width="{1.5 * u:g}"/>'
-            f'<text x="{x1 + 2 * u:g}" y="{y1 + 11 * u:g}" font-size="{10 * u:g}" fill="#1f77b4">'
-            f"{html.escape(names.get(part, part))}</text>"
-        )
+        parts.append(_box("part-box", box, _BODY_PART_BOX, readable(names.get(part, part)), u, 1.5, 10))
+    if observation.part_boxes:
+        legend.append((_swatch("", _BODY_PART_BOX), "body-part boxes"))
     parts.append("</svg>")
-    return "".join(parts)
-
-
-def _bars_svg(data: PersonExplanations, contributions: list[Contribution]) -> str:
-    rows = contributions[:12]
-    if not rows:
-        return "<p>No contributions above the threshold.</p>"
-    top = max(abs(c.weight) for c in rows) or 1.0
-    height = 22 * len(rows) + 10
-    out = [
-        f'<svg class="bars" role="img" aria-label="contributions" viewBox="0 0 520 {height}" '
-        f'width="520" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for i, c in enumerate(rows):
-        w = 260 * abs(c.weight) / top
-        y = 5 + 22 * i
-        color = _COLORS.get(c.kind, "#888") if c.weight >= 0 else "#999"
-        out.append(
-            f'<text x="175" y="{y + 14}" font-size="12" text-anchor="end">'
-            f"{html.escape(data.name(c))}</text>"
-            f'<rect x="180" y="{y}" width="{w:.1f}" height="16" fill="{color}"/>'
-            f'<text x="{185 + w:.1f}" y="{y + 13}" font-size="11">{c.weight:+.3f}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _graph_svg(data: PersonExplanations, activity: str, contributions: list[Contribution]) -> str:
-    rows = contributions[:8]
-    height = max(60, 34 * len(rows) + 16)
-    top = max((abs(c.weight) for c in rows), default=1.0) or 1.0
-    mid = height / 2
-    out = [
-        f'<svg class="graph" role="img" aria-label="contribution graph" viewBox="0 0 520 {height}" '
-        f'width="520" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for i, c in enumerate(rows):
-        y = 16 + 34 * i
-        stroke = 1 + 6 * abs(c.weight) / top
-        color = _COLORS.get(c.kind, "#888")
-        out.append(
-            f'<line x1="190" y1="{y}" x2="350" y2="{mid:.1f}" stroke="{color}" '
-            f'stroke-width="{stroke:.1f}" opacity="0.7"/>'
-            f'<circle cx="190" cy="{y}" r="6" fill="{color}"/>'
-            f'<text x="180" y="{y + 4}" font-size="11" text-anchor="end">'
-            f"{html.escape(data.name(c))}</text>"
-        )
-    out.append(
-        f'<circle cx="356" cy="{mid:.1f}" r="9" fill="#d62728"/>'
-        f'<text x="370" y="{mid + 4:.1f}" font-size="13">{html.escape(activity)}</text></svg>'
+    image = html.escape(str(data.image["id"]))
+    return (
+        f'<figure class="scene">{"".join(parts)}<figcaption>{_legend(legend)}'
+        f"Image <code>{image}</code></figcaption></figure>"
     )
-    return "".join(out)
 
 
-def _logit_note(e: Explanation, contributions: list[Contribution]) -> str:
-    """``; logit = baseline + contributions + rest`` with the numbers, where they are known."""
-    if e.baseline is None:
-        return ""
-    total = sum(c.weight for c in contributions)
-    rest = e.rest or 0.0
-    logit = e.baseline + total + rest
-    return f"; logit {logit:.2f} = baseline {e.baseline:.2f} + these {total:+.2f} + rest {rest:+.2f}"
-
-
-def _html(data: PersonExplanations, image_path: Path | None) -> str:
-    why = EXAMPLES["why_prediction"].cypher
-    sections = []
-    for p in data.predictions:
-        e = data.explanation(p)
-        ranked = data.ranked(e)
-        name = data.ontology.activities[p.activity].name
-        params = json.dumps({"person": data.person, "activity": name})
-        sections.append(
-            f'<section class="activity"><h2>{html.escape(name)} '
-            f"<small>score {p.score:.3f} · {html.escape(p.model)} "
-            f"{html.escape(str(p.model_version))} · {html.escape(e.method)}</small></h2>"
-            f'<div class="row"><figure>{_bars_svg(data, ranked)}<figcaption>Contributions '
-            f"to the activity's logit (blue: part states, orange: objects, green: body parts, grey: "
-            f"against){_logit_note(e, ranked)}</figcaption>"
-            f"</figure><figure>{_graph_svg(data, name, ranked)}<figcaption>"
-            f"Which terms fed the activity, edge width = weight</figcaption></figure></div>"
-            f"<details><summary>Cypher to reproduce</summary><pre><code>{html.escape(why)}</code></pre>"
-            f"<p>parameters: <code>{html.escape(params)}</code></p></details></section>"
-        )
-    states = "".join(  # the table lists the observation's part states, most probable first
-        f"<tr><td>{html.escape(s['name'])}</td><td>{s['prob']:.2f}</td>"
+def _person_section(data: PersonExplanations, number: int, picture: _Picture | None) -> str:
+    states = "".join(  # the observation's part states, most probable first
+        f"<tr><td>{html.escape(readable(s['name']))}</td><td>{s['prob']:.2f}</td>"
         f"<td>{html.escape(str(s['source']))}</td></tr>"
         for s in data.part_states[:20]
     )
-    objects = ", ".join(f"{html.escape(o['name'])} ({o['score']:.2f})" for o in data.objects)
+    objects = ", ".join(f"{html.escape(readable(o['name']))} ({o['score']:.2f})" for o in data.objects)
+    image, person = data.person.rsplit("/", 1)
+    activities = "".join(_activity_section(data, p) for p in data.predictions)
+    return (
+        f'<section class="person" id="person-{number}" data-person="{html.escape(data.person)}">'
+        f"<h2>Person <code>{html.escape(person)}</code> in image <code>{html.escape(image)}</code></h2>"
+        f'<div class="row">{_scene(data, picture)}<div><h3>Observed part states</h3>'
+        f"<table><tr><th>part state</th><th>probability</th><th>source</th></tr>{states}</table>"
+        f"<p>Objects: {objects or 'none'}</p></div></div>"
+        f"{activities or '<p>No stored predictions for this person yet: run <code>hake reason</code>.</p>'}"
+        "</section>"
+    )
+
+
+def _index(people: Sequence[PersonExplanations]) -> str:
+    """The table of persons that picks the one shown."""
+    rows = []
+    for number, data in enumerate(people, start=1):
+        best = data.predictions[0] if data.predictions else None
+        activity = readable(data.ontology.activities[best.activity].name) if best else "none stored"
+        score = f"{best.score:.3f}" if best else ""
+        rows.append(
+            f'<tr data-target="person-{number}"><td><a href="#person-{number}">'
+            f"<code>{html.escape(data.person)}</code></a></td><td>{html.escape(activity)}</td>"
+            f"<td>{score}</td><td>{len(data.predictions)}</td></tr>"
+        )
+    return (
+        f'<nav class="index"><h2>{len(people)} persons: choose one</h2><table>'
+        "<tr><th>person</th><th>best activity</th><th>score</th><th>activities explained</th></tr>"
+        + "".join(rows)
+        + "</table></nav>"
+    )
+
+
+_KEY = """<div class="key"><h2>Reading the numbers</h2><ul>
+<li><b>score</b>: the model's probability that the person does the activity, sigmoid(logit).</li>
+<li><b>logit</b> = <b>baseline logit</b> + the <b>logit contributions</b> + <b>rest</b>.</li>
+<li><b>baseline logit</b>, logit(0): the activity's logit for the all-zero input (no part states,
+objects or active body parts). It is usually far below 0, which is why an activity with a low
+score can still show large contributions for it.</li>
+<li><b>logit contributions</b>: each term's share of logit(person) &#8722; logit(0), in logit units,
+by the method named with each activity; for the activity when positive, against it when
+negative.</li>
+<li><b>rest</b>: the contributions too small to store, summed.</li></ul></div>"""
+
+_STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1150px; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin: .4rem 0; }
+h3 { font-size: 1rem; margin: .8rem 0 .3rem; }
+h3 small { color: #666; font-weight: normal; font-size: .8rem; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5rem; } figure { margin: 0; }
+figcaption { color: #555; font-size: .8rem; max-width: 660px; } figcaption p { margin: .3rem 0; }
+.sum { color: #222; font-weight: 600; }
+table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; font-size: .9rem; }
+table.paths { margin: .3rem 0; } table.paths td, table.paths th { font-size: .8rem; }
+table.paths td:nth-child(2), table.paths td:nth-child(4) { text-align: right; }
+figure.scene { width: 440px; max-width: 100%; }
+table.paths caption { text-align: left; font-size: .8rem; color: #555; }
+.legend { list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap; gap: .2rem 1rem; }
+.swatch { vertical-align: -2px; }
+.defs { position: absolute; }
+.key { background: #f7f7f4; padding: .3rem 1rem; font-size: .9rem; max-width: 900px; }
+.key ul { margin: .3rem 0; padding-left: 1.2rem; }
+nav.index tr.current { background: #e6eef8; }
+section.person { border-top: 2px solid #ddd; margin-top: 1rem; }
+section.activity { margin-left: .5rem; }
+svg text { font-family: system-ui, sans-serif; } svg .label { font-size: 12px; }
+svg .value, svg .tick { font-size: 11px; } svg .direction { font-size: 11px; fill: #666666; }
+pre { background: #f5f5f2; padding: .6rem; white-space: pre-wrap; }"""
+
+#: Shows the person the URL fragment names (the first by default) and hides the others.
+_SCRIPT = """const people = Array.from(document.querySelectorAll("section.person"));
+function show() {
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  const chosen = people.find((s) => s.id === wanted) || people[0];
+  for (const s of people) s.hidden = s !== chosen;
+  for (const row of document.querySelectorAll("tr[data-target]")) {
+    row.classList.toggle("current", row.dataset.target === chosen.id);
+  }
+  document.body.dataset.shown = chosen.id;
+}
+window.addEventListener("hashchange", show);
+show();
+document.body.dataset.rendered = document.querySelectorAll("svg").length;"""
+
+
+def _html(people: Sequence[PersonExplanations], images: Mapping[str, Path]) -> str:
+    pictures: dict[str, _Picture] = {}
+    for data in people:
+        image_id = str(data.image["id"])
+        if image_id in images and image_id not in pictures:
+            pictures[image_id] = _picture(images[image_id], f"image-{len(pictures) + 1}")
+    sections = "".join(
+        _person_section(data, number, pictures.get(str(data.image["id"])))
+        for number, data in enumerate(people, start=1)
+    )
+    defs = _defs().replace("</defs>", "".join(p.svg for p in pictures.values()) + "</defs>")
+    if len(people) == 1:
+        title = f"Why: {people[0].person}"
+        heading = f"Why was <code>{html.escape(people[0].person)}</code> predicted to do what it does?"
+        index = ""
+    else:
+        title = f"Why: {len(people)} persons"
+        heading = f"Why were these {len(people)} persons predicted to do what they do?"
+        index = _index(people)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Why: {html.escape(data.person)}</title>
+<title>{html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1150px; }}
-h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-bottom: .3rem; }}
-h2 small {{ color: #666; font-weight: normal; font-size: .8rem; }}
-.row {{ display: flex; flex-wrap: wrap; gap: 1.5rem; }} figure {{ margin: 0; }}
-figcaption {{ color: #666; font-size: .8rem; }} table {{ border-collapse: collapse; }}
-td, th {{ padding: 2px 10px 2px 0; text-align: left; font-size: .9rem; }}
-pre {{ background: #f5f5f2; padding: .6rem; white-space: pre-wrap; }}
+{_STYLE}
 </style></head>
 <body>
-<h1>Why was <code>{html.escape(data.person)}</code> predicted to do what it does?</h1>
-<div class="row"><figure>{_image_svg(data, image_path)}<figcaption>Person box (red) and body-part
-boxes (blue) in image <code>{html.escape(str(data.image["id"]))}</code></figcaption></figure>
-<div><h2>Observed part states</h2><table><tr><th>part state</th><th>prob</th><th>source</th></tr>
-{states}</table><p>Objects: {objects or "none"}</p></div></div>
-{"".join(sections) or "<p>No stored predictions for this person yet: run <code>hake reason</code>.</p>"}
-<script>document.body.dataset.rendered = document.querySelectorAll("svg").length;</script>
+{defs}
+<h1>{heading}</h1>
+{_KEY}
+{index}
+{sections}
+<script>
+{_SCRIPT}
+</script>
 </body></html>
 """
+
+
+def _check_images(images: Mapping[str, str | os.PathLike[str]] | None) -> dict[str, Path]:
+    checked = {}
+    for image_id, path in (images or {}).items():
+        file = Path(path)
+        if not file.is_file():
+            raise StoreError(f"--image {file} does not exist")
+        checked[image_id] = file
+    return checked
+
+
+def write_report(
+    people: Sequence[PersonExplanations],
+    path: str | os.PathLike[str] | None = None,
+    images: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> str:
+    """The HTML report of ``people`` (one page, an index when there are several; see the
+    module docstring), written to ``path`` atomically when given. ``images`` maps image ids
+    (``data.image["id"]``) to the files to draw the boxes on; persons of other images get
+    boxes on a blank. Returns the text."""
+    if not people:
+        raise StoreError("no persons to report; reason over some first (hake reason)")
+    out = None if path is None else check_file_target(path)
+    text = _html(people, _check_images(images))
+    if out is not None:
+        write_text_atomic(out, text)
+    return text
 
 
 def write_explanation(
@@ -484,23 +872,19 @@ def write_explanation(
 ) -> str:
     """Render ``data`` as ``fmt`` (one of :data:`FORMATS`); write it to ``path`` (atomically)
     when given (:func:`ontology.files.atomic_write`: ``path`` must not be a directory and its
-    folder must exist). Returns the text."""
+    folder must exist). ``image_path``: html only, the person's image. Returns the text."""
     if fmt not in FORMATS:
         raise StoreError(f"unknown explanation format {fmt!r}; expected one of {FORMATS}")
+    if fmt == "html":
+        images = {} if image_path is None else {str(data.image["id"]): image_path}
+        return write_report([data], path, images)
     out = None if path is None else check_file_target(path)
-    image = None
-    if image_path is not None:
-        image = Path(image_path)
-        if not image.is_file():
-            raise StoreError(f"--image {image} does not exist")
     if fmt == "json":
         text = json.dumps(data.to_dict(), indent=2)
     elif fmt in ("jsonld", "ttl"):
         text = _rdf(data, fmt)
-    elif fmt == "graphml":
-        text = _graphml(data)
     else:
-        text = _html(data, image)
+        text = _graphml(data)
     if out is not None:
         write_text_atomic(out, text)
     return text
