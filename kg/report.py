@@ -455,6 +455,15 @@ def _term_rows(data: PersonExplanations, e: Explanation) -> list[_Row]:
     return sorted(rows, key=lambda r: (-r.value, r.label))
 
 
+def _probability(x: float) -> str:
+    """A score to three decimals, or two significant digits below 0.0005 (not "0.000").
+
+    >>> _probability(0.8522), _probability(1.8e-05), _probability(0.0)
+    ('0.852', '1.8e-05', '0.000')
+    """
+    return f"{x:.3f}" if x >= 0.0005 or x == 0 else f"{x:.1e}"
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
@@ -476,6 +485,7 @@ def _chart_rows(data: PersonExplanations, p: ActivityPrediction) -> list[_Row]:
         )
     if e.baseline is not None:
         logit = e.baseline + sum(r.value for r in rows)
+        score = _probability(_sigmoid(logit))
         rows.append(
             _Row(
                 "baseline",
@@ -488,10 +498,10 @@ def _chart_rows(data: PersonExplanations, p: ActivityPrediction) -> list[_Row]:
         rows.append(
             _Row(
                 "logit",
-                f"logit (score {p.score:.3f})",
+                f"logit (score {_probability(p.score)})",
                 logit,
                 _LOGIT_COLOR,
-                f"logit: {logit:+.3f} = the sum of the rows above; sigmoid(logit) = {_sigmoid(logit):.3f}",
+                f"logit: {logit:+.3f} = the sum of the rows above; sigmoid(logit) = {score}",
             )
         )
     return rows
@@ -560,21 +570,21 @@ def _bars_svg(rows: list[_Row]) -> str:
 def _sum_line(p: ActivityPrediction, e: Explanation, rows: list[_Row]) -> str:
     """The numbers of the chart added up: baseline + contributions (+ rest) = logit -> score."""
     terms = sum(r.value for r in rows if r.role == "term")
+    score = _probability(p.score)
     if e.baseline is None:
         return (
             '<p class="sum">The baseline logit was not stored with this explanation, so the bars '
-            f"do not rebuild the logit. Score {p.score:.3f}: the model's probability that the person "
-            "does it.</p>"
+            f"do not rebuild the logit. Score {score}: the model's probability that the person does it.</p>"
         )
     rest = f" + rest {e.rest:+.2f}" if e.rest else ""
     logit = e.baseline + terms + e.rest
     line = (
         f'<p class="sum">baseline logit(0) {e.baseline:+.2f} + contributions {terms:+.2f}{rest} '
-        f"= logit {logit:+.2f}; score = sigmoid({logit:+.2f}) = {_sigmoid(logit):.3f}, the model's "
-        "probability that the person does it."
+        f"= logit {logit:+.2f}; score = sigmoid({logit:+.2f}) = {_probability(_sigmoid(logit))}, "
+        "the model's probability that the person does it."
     )
     if abs(_sigmoid(logit) - p.score) > 5e-3:
-        line += f" The stored score is {p.score:.3f}, not sigmoid(logit): these numbers do not rebuild it."
+        line += f" The stored score is {score}, not sigmoid(logit): these numbers do not rebuild it."
     return line + "</p>"
 
 
@@ -617,7 +627,7 @@ def _activity_section(data: PersonExplanations, p: ActivityPrediction) -> str:
     params = json.dumps({"person": data.person, "activity": stored_name})
     return (
         f'<section class="activity" data-activity="{html.escape(p.activity)}">'
-        f"<h3>{html.escape(name)} <small>score {p.score:.3f} · {html.escape(p.model)} "
+        f"<h3>{html.escape(name)} <small>score {_probability(p.score)} · {html.escape(p.model)} "
         f"{html.escape(str(p.model_version))} · {html.escape(e.method)}</small></h3>"
         f'<figure class="chart">{_bars_svg(rows)}<figcaption>{legend}{caption}'
         f"{_sum_line(p, e, rows)}</figcaption></figure>{paths}"
@@ -733,7 +743,7 @@ def _index(people: Sequence[PersonExplanations]) -> str:
     for number, data in enumerate(people, start=1):
         best = data.predictions[0] if data.predictions else None
         activity = readable(data.ontology.activities[best.activity].name) if best else "none stored"
-        score = f"{best.score:.3f}" if best else ""
+        score = _probability(best.score) if best else ""
         rows.append(
             f'<tr data-target="person-{number}"><td><a href="#person-{number}">'
             f"<code>{html.escape(data.person)}</code></a></td><td>{html.escape(activity)}</td>"
