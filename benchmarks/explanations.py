@@ -11,8 +11,8 @@ person's top-ranked activity, over ``k = 1..5`` and over the share budgets (25/5
   fidelity measures how well an explanation describes the model's own behaviour on these
   persons, not how well the model generalises.
 - Persons: the hake-image test split (``split_by_image``, seed 0, 20% of the images);
-  ``--persons N`` takes a seeded sample (seed 0) of N of them; default: all 7,624 (about a
-  minute on 2 cores).
+  ``--persons N`` takes a seeded sample (seed 0) of N of them; default: all 7,624 (80 s
+  wall on one thread of a 2-core machine, 1 GB of memory).
 - Explainers, all explaining the same activity's logit and ranking only active inputs:
 
   ====================  =================================================================
@@ -34,8 +34,22 @@ person's top-ranked activity, over ``k = 1..5`` and over the share budgets (25/5
 
 Verdicts are the explainer's against ours, per curve (``k``, ``share``) and stratum: wins /
 ties / loses by the paired difference of per-person curve means (95% CI; tie margin 1% of
-ours' curve mean, at least 0.01 logits or 0.001 in probability). GNNExplainer's random
+ours' curve mean, at least 0.01 logits or 0.001 in probability); PyG's characterization
+scores within 0.01 of ours are ties (PyG gives one value, no interval). GNNExplainer's random
 initial masks are seeded (``torch.manual_seed(0)``). No AP is computed here.
+
+Measured (2-core AMD EPYC VM, one thread, packaged checkpoint ``gnn-c37ccb07c605``, all
+7,624 test persons, 80 s): ours is best or tied on all 48 curves (6 strata with "all" x 4
+measures x 2 curves). captum's and PyG's IG tie everywhere (50-step sums of the same
+integrals; median relative L1 to ours 0.32%). Saliency and input x gradient lose 26 and 18
+curves (from k = 3 on, and most on sufficiency), the NPMI ranking 41, GNNExplainer 44, random
+44; their ties are stratum 0, where the explained probabilities are about 0.001. Where ours
+is not best: PyG's argmax-based characterization score at k = 1 (GNNExplainer 0.183, NPMI
+0.080, ours 0.031) and at k = 2 (input x gradient 0.898, ours 0.888). Ours' top input is the
+activity's object for 85% of persons (its gate is about 15 logits); kept alone, the object
+keeps the explained logit high but leaves another activity on top for 98% of persons (87% of
+those of the same object): ours ranks inputs by their contribution to the explained logit, not
+by what separates the activity from its rivals, which is what PyG's fid- at k = 1 asks.
 
 Usage::
 
@@ -89,6 +103,8 @@ from reasoning.tasks import load_task, split_by_image  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "hake"
 REFERENCE = "ours"
 IG_STEPS = 50
+#: PyG characterization scores closer than this to ours are ties
+PYG_TIE = 0.01
 
 DEFINITIONS = {
     "explained_activity": "the person's top-ranked activity (argmax of the 600 logits)",
@@ -119,7 +135,10 @@ DEFINITIONS = {
         "of persons whose top-ranked activity changes when the set is removed (higher is better), "
         "fid- = share whose top-ranked activity changes when only the set is kept (lower is better)"
     ),
-    "pyg_characterization": "characterization_score(fid+, fid-), weights 0.5/0.5; higher is better",
+    "pyg_characterization": (
+        f"characterization_score(fid+, fid-), weights 0.5/0.5; higher is better; within {PYG_TIE} of "
+        "ours is a tie"
+    ),
     "ap": "none: this benchmark reports no average precision",
 }
 
@@ -257,12 +276,13 @@ def _not_best(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _pyg_not_best(metrics: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """Every k where an explainer's PyG characterization score is above ours."""
+    """Every k where an explainer's PyG characterization score is above ours by more than
+    :data:`PYG_TIE` (PyG's metric is one number per explainer, without an interval)."""
     out = []
     for explainer, row in metrics.items():
         for k, values in row.items():
             ours = metrics[REFERENCE][k]["characterization"]
-            if explainer != REFERENCE and values["characterization"] > ours:
+            if explainer != REFERENCE and values["characterization"] > ours + PYG_TIE:
                 out.append(
                     {"k": k, "explainer": explainer, "ours": ours, "theirs": values["characterization"]}
                 )
@@ -270,14 +290,21 @@ def _pyg_not_best(metrics: dict[str, dict[str, dict[str, float]]]) -> list[dict[
 
 
 def _tally(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Per explainer, how many curves it wins, ties and loses against ours."""
+    """Per explainer, how many curves it wins, ties and loses against ours; of the ties, how
+    many are significant (95% CI excludes 0) but within the margin, in ours' or its favour."""
     out: dict[str, dict[str, int]] = {}
     for entry in summary.values():
         for explainer, by_measure in entry["verdicts"].items():
-            row = out.setdefault(explainer, {"wins": 0, "ties": 0, "loses": 0, "n/a": 0})
+            row = out.setdefault(
+                explainer,
+                {"wins": 0, "ties": 0, "loses": 0, "n/a": 0, "ties_ours_better": 0, "ties_theirs_better": 0},
+            )
             for measure in MEASURES:
                 for verdict in by_measure[measure].values():
                     row[verdict["verdict"]] += 1
+                    if verdict["verdict"] == "ties" and verdict["significant"]:
+                        theirs_better = (verdict["diff"] > 0) == measure.startswith("comprehensiveness")
+                        row["ties_theirs_better" if theirs_better else "ties_ours_better"] += 1
     return out
 
 
@@ -358,13 +385,14 @@ def main() -> int:
     lines.append("")
     lines.append(
         f"== verdicts against ours over {n_curves} curves ({len(summary)} strata incl. 'all' x 4 measures x "
-        f"k/share): "
-        + "; ".join(
-            f"{e} wins {t['wins']}, ties {t['ties']}, loses {t['loses']}"
-            + (f", n/a {t['n/a']}" if t["n/a"] else "")
-            for e, t in tally.items()
-        )
+        "k/share); ties whose 95% CI excludes 0 (a difference within the margin) are counted by who is ahead:"
     )
+    for explainer, t in tally.items():
+        lines.append(
+            f"  {explainer}: wins {t['wins']}, ties {t['ties']} (ours ahead {t['ties_ours_better']}, "
+            f"theirs ahead {t['ties_theirs_better']}), loses {t['loses']}"
+            + (f", n/a {t['n/a']}" if t["n/a"] else "")
+        )
     if not_best:
         lines.append("ours is NOT best or tied on these curves:")
         for item in not_best:
@@ -375,10 +403,15 @@ def main() -> int:
     else:
         lines.append("ours is best or tied on every curve")
     pyg_not_best = _pyg_not_best(metrics)
+    if pyg_not_best:
+        lines.append(
+            f"PyG characterization score above ours by more than {PYG_TIE} (point values, no interval):"
+        )
+    else:
+        lines.append(f"PyG characterization score: ours best or within {PYG_TIE} at every k")
     for item in pyg_not_best:
         lines.append(
-            f"PyG characterization at {item['k']}: ours {item['ours']:.3f}, {item['explainer']} "
-            f"{item['theirs']:.3f} (higher; PyG gives point values, no interval)"
+            f"  {item['k']}: {item['explainer']} {item['theirs']:.3f} against ours {item['ours']:.3f}"
         )
     lines.append(f"explainer seconds: {json.dumps(seconds)}; total {time.perf_counter() - start:.1f} s")
     print("\n".join(lines))

@@ -402,7 +402,14 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
     """
     n = int(diff.numel())
     if n < 2:
-        return {"verdict": "n/a", "diff": None, "ci95": None, "margin": margin, "persons": n}
+        return {
+            "verdict": "n/a",
+            "diff": None,
+            "ci95": None,
+            "margin": round(margin, 5),
+            "significant": False,
+            "persons": n,
+        }
     mean = float(diff.mean())
     half = _Z95 * float(diff.std()) / math.sqrt(n)
     gain = mean if higher_is_better else -mean
@@ -417,6 +424,7 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
         "diff": round(mean, 5),
         "ci95": round(half, 5),
         "margin": round(margin, 5),
+        "significant": abs(mean) > half,
         "persons": n,
     }
 
@@ -438,7 +446,16 @@ def summarize(
     tie_share: float = TIE_SHARE,
 ) -> dict[str, Any]:
     """Means per stratum, explainer, measure and point; curve means (AOPC); verdicts against
-    ``reference`` (see the module docstring). Stratum ``"all"`` comes first. JSON-ready."""
+    ``reference`` (see the module docstring; tie margin ``max(margins[unit], tie_share *
+    |reference's curve mean|)``). Stratum ``"all"`` comes first. JSON-ready.
+
+    Returns:
+        stratum -> ``persons``, ``persons_per_point``, ``mean_set_size`` (point ->),
+        ``means`` (explainer -> measure -> point ->), ``curve_means`` (explainer -> measure
+        -> curve ->) and ``verdicts`` (explainer -> measure -> curve -> ``verdict``,
+        ``diff`` theirs minus reference, ``ci95`` half-width, ``margin``, ``significant``: the
+        interval excludes 0, which a tie within the margin may too, ``persons``).
+    """
     if reference not in run.drops:
         raise ReasoningError(
             f"summarize: the reference explainer {reference!r} is not in the run; "
@@ -463,34 +480,49 @@ def summarize(
             "verdicts": {},
         }
         for explainer, drops in run.drops.items():
+            mine = {m: drops[m][members] for m in MEASURES}
             entry["means"][explainer] = {
-                m: {p: _nanmean(drops[m][members, j]) for j, p in enumerate(run.points)} for m in MEASURES
+                m: {p: _nanmean(mine[m][:, j]) for j, p in enumerate(run.points)} for m in MEASURES
             }
-            entry["curve_means"][explainer] = {}
-            for m in MEASURES:
-                entry["curve_means"][explainer][m] = {}
-                for c in curve_names:
-                    means, has = _curve_means(drops[m][members], columns[c])
-                    entry["curve_means"][explainer][m][c] = (
-                        round(float(means[has].mean()), 5) if bool(has.any()) else None
-                    )
-            if explainer == reference:
-                continue
-            entry["verdicts"][explainer] = {}
-            for m in MEASURES:
-                entry["verdicts"][explainer][m] = {}
-                for c in curve_names:
-                    theirs, has = _curve_means(drops[m][members], columns[c])
-                    ours, has_ref = _curve_means(run.drops[reference][m][members], columns[c])
-                    both = has & has_ref
-                    scale = abs(float(ours[both].mean())) if bool(both.any()) else 0.0
-                    entry["verdicts"][explainer][m][c] = _verdict(
-                        theirs[both] - ours[both],
-                        higher_is_better=m.startswith("comprehensiveness"),
-                        margin=max(margins[m.rsplit("_", 1)[1]], tie_share * scale),
-                    )
+            entry["curve_means"][explainer] = {
+                m: {c: _mean_of(*_curve_means(mine[m], columns[c])) for c in curve_names} for m in MEASURES
+            }
+            if explainer != reference:
+                entry["verdicts"][explainer] = {
+                    m: {
+                        c: _compare(
+                            mine[m], run.drops[reference][m][members], columns[c], m, margins, tie_share
+                        )
+                        for c in curve_names
+                    }
+                    for m in MEASURES
+                }
         out[name] = entry
     return out
+
+
+def _compare(
+    theirs: torch.Tensor,
+    reference: torch.Tensor,
+    columns: list[int],
+    measure: str,
+    margins: Mapping[str, float],
+    tie_share: float,
+) -> dict[str, Any]:
+    """The verdict of one explainer against the reference on one curve of one measure."""
+    mine, has = _curve_means(theirs, columns)
+    ref, has_ref = _curve_means(reference, columns)
+    both = has & has_ref
+    scale = abs(float(ref[both].mean())) if bool(both.any()) else 0.0
+    return _verdict(
+        mine[both] - ref[both],
+        higher_is_better=measure.startswith("comprehensiveness"),
+        margin=max(margins[measure.rsplit("_", 1)[1]], tie_share * scale),
+    )
+
+
+def _mean_of(means: torch.Tensor, has: torch.Tensor) -> float | None:
+    return round(float(means[has].mean()), 5) if bool(has.any()) else None
 
 
 def _nanmean(values: torch.Tensor) -> float | None:
@@ -517,6 +549,10 @@ def pyg_fidelity(
     activity changes when the set is removed (higher is better), ``fid-`` the share whose
     top-ranked activity changes when only the set is kept (lower is better), and the
     characterization score their weighted harmonic mean (weights 0.5, 0.5; higher is better).
+
+    These ask whether the *ranking of activities* survives, not how much of the explained
+    logit a set carries: a set that carries most of the logit but also every rival's (an
+    object shared by all activities of that object) scores a high ``fid-``.
 
     Returns:
         explainer -> ``"k=1"``... -> ``{"fid+", "fid-", "characterization"}``.
