@@ -302,9 +302,8 @@ def _tally(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
             for measure in MEASURES:
                 for verdict in by_measure[measure].values():
                     row[verdict["verdict"]] += 1
-                    if verdict["verdict"] == "ties" and verdict["significant"]:
-                        theirs_better = (verdict["diff"] > 0) == measure.startswith("comprehensiveness")
-                        row["ties_theirs_better" if theirs_better else "ties_ours_better"] += 1
+                    if verdict["verdict"] == "ties" and verdict["ahead"] is not None:
+                        row["ties_theirs_better" if verdict["ahead"] == "theirs" else "ties_ours_better"] += 1
     return out
 
 

@@ -399,6 +399,9 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
     'loses'
     >>> _verdict(torch.tensor([0.5, -0.5, 0.1]), higher_is_better=True, margin=0.01)["verdict"]
     'ties'
+    >>> v = _verdict(torch.tensor([0.010, 0.011, 0.012]), higher_is_better=False, margin=0.1)
+    >>> v["verdict"], v["significant"], v["ahead"]      # a real difference, within the margin
+    ('ties', True, 'reference')
     """
     n = int(diff.numel())
     if n < 2:
@@ -408,6 +411,7 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
             "ci95": None,
             "margin": round(margin, 5),
             "significant": False,
+            "ahead": None,
             "persons": n,
         }
     mean = float(diff.mean())
@@ -425,6 +429,7 @@ def _verdict(diff: torch.Tensor, higher_is_better: bool, margin: float) -> dict[
         "ci95": round(half, 5),
         "margin": round(margin, 5),
         "significant": abs(mean) > half,
+        "ahead": None if abs(mean) <= half else ("theirs" if gain > 0 else "reference"),
         "persons": n,
     }
 
@@ -454,7 +459,8 @@ def summarize(
         ``means`` (explainer -> measure -> point ->), ``curve_means`` (explainer -> measure
         -> curve ->) and ``verdicts`` (explainer -> measure -> curve -> ``verdict``,
         ``diff`` theirs minus reference, ``ci95`` half-width, ``margin``, ``significant``: the
-        interval excludes 0, which a tie within the margin may too, ``persons``).
+        interval excludes 0, which a tie within the margin may too, ``ahead``: ``"theirs"``
+        or ``"reference"`` when significant, ``persons``).
     """
     if reference not in run.drops:
         raise ReasoningError(
