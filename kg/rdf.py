@@ -1,44 +1,123 @@
-"""RDF: export the graph (ontology + instances + evidence) as Turtle / JSON-LD, SPARQL over it,
-and import instance data back.
+"""RDF: export the graph (ontology + instances + evidence) as Turtle / JSON-LD / N-Triples,
+SPARQL over an export, and import instance data back.
 
 Instances live under :data:`DATA` (``https://w3id.org/hake-engine/data/``); ontology terms
-keep their IRIs from ``ontology/data/hake.ttl``. Provenance uses PROV-O: observations,
-predictions and explanations are ``prov:Entity`` s ``prov:wasAttributedTo`` a
-``prov:SoftwareAgent`` (the model, or ``hake-annotation`` for ground truth) with
-``prov:generatedAtTime`` where known.
+keep their IRIs from ``ontology/data/hake.ttl``. The pattern below is checked by the SHACL
+shapes shipped with the package (:func:`shapes_path`, ``kg/data/shapes.ttl``) on every
+export format in the tests::
 
-::
-
-    data:person/<key>   a hake:Person ; hake:inImage data:image/<id> ; hake:personId ;
-                        hake:boxX1, hake:boxY1, hake:boxX2, hake:boxY2 (xsd:double, pixels)
-    data:obs/<key>/<state>      a hake:PartStateObservation ; hake:person ; hake:partState ;
-                                hake:probability ; hake:source ; prov:wasAttributedTo
-    data:pred/<key>/<act>/<model>  a hake:ActivityPrediction ; hake:person ; hake:activity ;
-                                hake:score ; hake:source ; hake:modelVersion ; prov:...
-    data:expl/<key>/<act>/<model>  a hake:Explanation ; hake:explains <pred> ; hake:method ;
-                                hake:contribution data:expl/.../<kind>/<term>[/<edge>]
+    data:image/<id>     a hake:Image ; hake:imageId ; hake:width ; hake:height ; ...
+    data:person/<key>   a hake:Person, prov:Entity ; hake:inImage data:image/<id> ;
+                        hake:personId ; hake:boxX1, hake:boxY1, hake:boxX2, hake:boxY2
+                        (xsd:double, pixels) ; hake:source ; prov:wasAttributedTo <source>
+    data:obs/<key>/<state>   a hake:PartStateObservation, prov:Entity ; hake:person ;
+                             hake:partState ; hake:probability ; hake:source ;
+                             prov:wasAttributedTo <source>
+    data:near/<key>/<object> a hake:ObjectObservation, prov:Entity ; hake:object ; hake:score ;
+                             hake:count ; prov:wasAttributedTo <source>
+    data:part/<key>/<part>   a hake:BodyPartObservation, prov:Entity ; hake:bodyPart ;
+                             hake:probability ; prov:wasAttributedTo <source>
+    data:pred/<key>/<act>/<model>  a hake:ActivityPrediction, prov:Entity ; hake:person ;
+                             hake:activity ; hake:score ; hake:source "model" ;
+                             hake:modelVersion ; prov:wasGeneratedBy <run> ;
+                             prov:wasAttributedTo <model> ; prov:generatedAtTime
+    data:expl/<key>/<act>/<model>  a hake:Explanation, prov:Entity ; hake:explains <pred> ;
+                             hake:method ; hake:baseline ; hake:rest ; prov:wasGeneratedBy
+                             <run> ; prov:wasAttributedTo <model> ; prov:generatedAtTime ;
+                             hake:contribution <expl>/<kind>/<term>[/<edge>]
+        <contribution>       a hake:Contribution ; hake:term ; hake:kind ; hake:weight ;
+                             hake:edge ; prov:wasDerivedFrom <the observation of the term>
+    data:run/<model>/<version>/<created>  a hake:ReasoningRun, prov:Activity ;
+                             prov:wasAssociatedWith <model> ; hake:modelVersion ;
+                             prov:startedAtTime ; prov:used <each person it read> ;
+                             hake:runId ; hake:method ; hake:ontologyVersion ; ...
+    data:agent/<model>       a prov:SoftwareAgent, prov:Agent ; rdfs:label
+    data:annotation/<key>/<act>  a hake:ActivityAnnotation, prov:Entity ; hake:person ;
+                             hake:activity ; hake:source "annotation" ;
+                             prov:wasAttributedTo <dataset>
+    data:dataset/<file>      a hake:Dataset, prov:Agent ; rdfs:label ; hake:file ;
+                             dcterms:license (an IRI, or "unknown") ;
+                             prov:actedOnBehalfOf <publisher, a prov:Organization> (if known)
     data:evidence/<state>/<target> a hake:Evidence ; hake:partState ; hake:target ; hake:count ;
-                                hake:npmi ; hake:weight   (and <state> hake:implies <target>)
+                             hake:npmi ; hake:weight   (and <state> hake:implies <target>)
 
-SPARQL runs on pyoxigraph (measured 15-60x faster than rdflib on 130K triples).
+Provenance, as far as the store records it:
+
+- A reasoning run (a ``Run`` node of ``kind = "reasoning"``) is a ``prov:Activity``. A run
+  stores one time, ``created``: ``hake reason`` stamps it when the run starts (before the
+  first person is read), :func:`kg.write_predictions` when its write starts. It is exported
+  as ``prov:startedAtTime`` and as the ``prov:generatedAtTime`` of what the run wrote; no end
+  time is stored, so none is exported. The run's IRI is made of its model, version and
+  ``created`` (what a single person's export knows too, :func:`person_rdf`), so both exports
+  name the same run; its store id is ``hake:runId``. Two runs of one model version started in
+  the same second are one activity.
+- ``prov:used``: the persons (and so their observations) the run read. The model is the
+  agent the run ``prov:wasAssociatedWith``.
+- Observations made by a model are attributed to that model (a ``prov:SoftwareAgent``
+  named by ``Person.model``; the store keeps no perception run, so there is no activity for
+  it). Annotations - ground-truth persons, their observations and their activities - are
+  attributed to the dataset they were ingested from (the ``version`` of the ingest's
+  annotation run: its file name). A licence is given for the HAKE files
+  (:data:`KNOWN_DATASETS`: MIT, from the ``LICENSE`` of the HAKE release) and is
+  ``"unknown"`` for any other file; an annotated person without ground-truth activities has
+  no recorded file and is attributed to ``data:dataset/unknown``.
+- Ground-truth activities are ``hake:ActivityAnnotation`` s, not predictions: no score, no
+  time (the ingest time is not when the annotation was made). :func:`import_rdf` reads them
+  and, from earlier exports, ``hake:ActivityPrediction`` s with ``hake:source
+  "annotation"``.
+
+JSON-LD is compact: one ``{"@context": ..., "@graph": [...]}`` document whose context is the
+one published with the package (:func:`jsonld_context`, ``kg/data/context.jsonld``),
+embedded so that no reader needs the network. Properties and classes are short terms
+(``"probability": 0.9``, ``"@type": ["PartStateObservation", "prov:Entity"]``), numbers are
+JSON numbers typed by the context, IRIs are compacted with the context's prefixes
+(``"data:person/img1.jpg%2F0"``). One node per line.
+
+SPARQL runs on pyoxigraph (measured 15-60x faster than rdflib on 130K triples) over a
+persistent store kept beside the export (``<file>.oxigraph/``), built once and reused while
+the export is unchanged (:func:`sparql`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Iterator
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
 from kg.store_ontology import require_ontology, store_ontology
-from ontology import NAMESPACE, Box, DetectedObject, PersonObservation, StoreError, load
+from ontology import NAMESPACE, Box, DetectedObject, Ontology, PersonObservation, StoreError, load
 from ontology.files import atomic_write, check_file_target
 
-__all__ = ["BOX_PROPERTIES", "DATA", "FORMATS", "export_rdf", "import_rdf", "rdf_store", "sparql"]
+if TYPE_CHECKING:  # kg.report imports this module
+    from kg.report import PersonExplanations
+
+__all__ = [
+    "BOX_PROPERTIES",
+    "DATA",
+    "FORMATS",
+    "KNOWN_DATASETS",
+    "Dataset",
+    "export_rdf",
+    "import_rdf",
+    "jsonld_context",
+    "person_rdf",
+    "rdf_store",
+    "shapes_path",
+    "sparql",
+    "store_path",
+]
 
 #: A person's box in RDF: one ``xsd:double`` per corner (x1, y1, x2, y2, in pixels).
 BOX_PROPERTIES = ("boxX1", "boxY1", "boxX2", "boxY2")
@@ -46,7 +125,9 @@ BOX_PROPERTIES = ("boxX1", "boxY1", "boxX2", "boxY2")
 DATA = "https://w3id.org/hake-engine/data/"
 PROV = "http://www.w3.org/ns/prov#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
+DCTERMS = "http://purl.org/dc/terms/"
 
 #: Export formats by name (also accepted: the file extension).
 FORMATS = {
@@ -56,6 +137,46 @@ FORMATS = {
     "jsonld": "JSON_LD",
     "nt": "N_TRIPLES",
     "n-triples": "N_TRIPLES",
+}
+
+_PREFIXES = {
+    "hake": NAMESPACE,
+    "data": DATA,
+    "prov": PROV,
+    "xsd": XSD,
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "rdfs": RDFS,
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "dcterms": DCTERMS,
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What an export says about a dataset annotations were ingested from."""
+
+    title: str
+    licence: str  # an IRI, or "unknown"
+    publisher: str | None = None
+
+
+_HAKE = Dataset(
+    title="HAKE annotations (HICO-DET images)",
+    licence="https://spdx.org/licenses/MIT",  # LICENSE-HAKE-DATA of the HAKE release
+    publisher="Machine Vision and Intelligence Group, SJTU",
+)
+
+#: Datasets by the file name an ingest records (``hake ingest hake-image|hake-instance``):
+#: the HAKE release's files, MIT-licensed (its ``LICENSE``: "Copyright (c) 2019 Machine
+#: Vision and Intelligence Group, SJTU"). Any other file's licence is ``"unknown"``.
+KNOWN_DATASETS: dict[str, Dataset] = {
+    name: _HAKE
+    for name in (
+        "hico-det-training-set-instance-level.json",
+        "hico-det-instance-level.tar.gz",
+        "hico-training-set-image-level.json",
+        "hico-image-level.tar.gz",
+    )
 }
 
 
@@ -78,6 +199,34 @@ def contribution_iri(explanation: str, kind: str, term: str, edge: str | None) -
     ``hake:weight``, not part of the IRI."""
     parts = [kind, term] if edge is None else [kind, term, edge]
     return explanation + "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+def run_iri(model: str, version: str | None, created: str | None) -> str:
+    """The IRI of a reasoning run: its model, model version and start time (what both the
+    full export and a single person's export know).
+
+    >>> run_iri("gnn", "1", "2026-12-01T10:00:00+00:00")
+    'https://w3id.org/hake-engine/data/run/gnn/1/2026-12-01T10%3A00%3A00%2B00%3A00'
+    """
+    return _iri("run", model, version or "unknown", created or "unknown")
+
+
+def shapes_path() -> Path:
+    """The SHACL shapes of the export pattern (``kg/data/shapes.ttl``, shipped with the
+    package); validate an export with ``pyshacl.validate(graph, shacl_graph=...)``."""
+    return Path(str(files("kg").joinpath("data/shapes.ttl")))
+
+
+def jsonld_context() -> dict[str, Any]:
+    """The JSON-LD ``@context`` of the exports (``kg/data/context.jsonld``, shipped with the
+    package and embedded in every JSON-LD export).
+
+    >>> jsonld_context()["probability"]
+    {'@id': 'hake:probability', '@type': 'xsd:double'}
+    """
+    text = files("kg").joinpath("data/context.jsonld").read_text(encoding="utf-8")
+    context: dict[str, Any] = json.loads(text)["@context"]
+    return context
 
 
 class _Triples:
@@ -123,18 +272,260 @@ class _Triples:
             self.add(s, RDF_TYPE, self.node(c))
 
 
-def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
-    onto = store_ontology(store)
-    t = _Triples()
-    h = NAMESPACE
-    term_iri = {
+@dataclass(frozen=True)
+class _Run:
+    """A reasoning run as the exports describe it."""
+
+    model: str
+    version: str | None
+    created: str | None
+    id: str | None = None
+    method: str | None = None
+    ontology: str | None = None
+    top_k: int | None = None
+    min_share: float | None = None
+    persons: int | None = None
+    predictions: int | None = None
+
+    @property
+    def iri(self) -> str:
+        return run_iri(self.model, self.version, self.created)
+
+
+class _Provenance:
+    """The agents, datasets and runs of one export, and the instance triples that name them:
+    one writer for the full export and for a single person's export, so both say the same."""
+
+    def __init__(self, t: _Triples) -> None:
+        self.t = t
+        self._described: set[str] = set()
+
+    def _new(self, iri: str) -> bool:
+        if iri in self._described:
+            return False
+        self._described.add(iri)
+        return True
+
+    def agent(self, model: str | None) -> Any:
+        """The software agent of a model (perception or reasoning)."""
+        name = model or "unknown-model"
+        iri = _iri("agent", name)
+        if self._new(iri):
+            self.t.a(iri, PROV + "SoftwareAgent", PROV + "Agent")
+            self.t.add(iri, RDFS + "label", name)
+        return self.t.node(iri)
+
+    def dataset(self, file: str | None) -> Any:
+        """The dataset (as a ``prov:Agent``) annotations ingested from ``file`` come from."""
+        iri = _iri("dataset", file or "unknown")
+        if self._new(iri):
+            t = self.t
+            known = KNOWN_DATASETS.get(file or "")
+            t.a(iri, NAMESPACE + "Dataset", PROV + "Agent")
+            if file is None:
+                t.add(iri, RDFS + "label", "annotations whose file the store does not record")
+            else:
+                t.add(iri, RDFS + "label", f"{known.title}: {file}" if known else file)
+                t.add(iri, NAMESPACE + "file", file)
+            t.add(iri, DCTERMS + "license", t.node(known.licence) if known else "unknown")
+            if known is not None and known.publisher is not None:
+                org = _iri("agent", known.publisher)
+                t.add(iri, PROV + "actedOnBehalfOf", t.node(org))
+                if self._new(org):
+                    t.a(org, PROV + "Organization", PROV + "Agent")
+                    t.add(org, RDFS + "label", known.publisher)
+        return self.t.node(iri)
+
+    def source(self, source: str | None, model: str | None, datasets: Iterable[str | None]) -> list[Any]:
+        """Who an observation is attributed to: its model, or the datasets of its annotations."""
+        if source == "annotation":
+            return [self.dataset(d) for d in sorted(datasets, key=lambda d: d or "")] or [self.dataset(None)]
+        return [self.agent(model)]
+
+    def run(self, run: _Run) -> Any:
+        """The ``prov:Activity`` of a reasoning run."""
+        iri = run.iri
+        if self._new(iri):
+            t, h = self.t, NAMESPACE
+            t.a(iri, h + "ReasoningRun", PROV + "Activity")
+            t.add(iri, PROV + "wasAssociatedWith", self.agent(run.model))
+            t.add(iri, h + "modelVersion", run.version)
+            t.time(iri, PROV + "startedAtTime", run.created)
+            t.add(iri, h + "runId", run.id)
+            t.add(iri, h + "method", run.method)
+            t.add(iri, h + "ontologyVersion", run.ontology)
+            t.add(iri, h + "topK", run.top_k)
+            t.add(iri, h + "minShare", None if run.min_share is None else float(run.min_share))
+            t.add(iri, h + "personCount", run.persons)
+            t.add(iri, h + "predictionCount", run.predictions)
+        return self.t.node(iri)
+
+    # ---- instances -------------------------------------------------------------------
+
+    def person(
+        self,
+        key: str,
+        image: str,
+        person_id: str,
+        box: list[float] | None,
+        track_id: int | None,
+        source: str | None,
+        by: list[Any],
+    ) -> str:
+        t, h = self.t, NAMESPACE
+        s = _iri("person", key)
+        t.a(s, h + "Person", PROV + "Entity")
+        t.add(s, h + "inImage", t.node(_iri("image", image)))
+        t.add(s, h + "personId", person_id)
+        if box is not None:  # typed numbers a SPARQL user can filter on
+            for name, value in zip(BOX_PROPERTIES, box, strict=True):
+                t.add(s, h + name, float(value))
+        t.add(s, h + "trackId", track_id)
+        t.add(s, h + "source", source)
+        for agent in by:
+            t.add(s, PROV + "wasAttributedTo", agent)
+        return s
+
+    def image(
+        self,
+        image: str,
+        width: int | None,
+        height: int | None,
+        frame_index: int | None,
+        timestamp: float | None,
+        video: str | None,
+    ) -> None:
+        t, h = self.t, NAMESPACE
+        s = _iri("image", image)
+        t.a(s, h + "Image")
+        t.add(s, h + "imageId", image)
+        t.add(s, h + "width", width)
+        t.add(s, h + "height", height)
+        t.add(s, h + "frameIndex", frame_index)
+        t.add(s, h + "timestamp", None if timestamp is None else float(timestamp))
+        t.add(s, h + "video", video)
+
+    def observation(
+        self,
+        kind: str,
+        person: str,
+        term: str,
+        term_iri: str,
+        value: float,
+        source: str | None,
+        by: list[Any],
+        count: int | None = None,
+    ) -> None:
+        """A part-state (``kind="obs"``), object (``"near"``) or body-part (``"part"``)
+        observation of ``person`` (a person key)."""
+        t, h = self.t, NAMESPACE
+        cls, prop, value_prop = _OBSERVATIONS[kind]
+        s = _iri(kind, person, term)
+        t.a(s, h + cls, PROV + "Entity")
+        t.add(s, h + "person", t.node(_iri("person", person)))
+        t.add(s, h + prop, t.node(term_iri))
+        t.add(s, h + value_prop, float(value))
+        t.add(s, h + "count", count)
+        t.add(s, h + "source", source)
+        for agent in by:
+            t.add(s, PROV + "wasAttributedTo", agent)
+
+    def prediction(self, person: str, activity: str, activity_iri: str, score: float, run: _Run) -> str:
+        t, h = self.t, NAMESPACE
+        s = _iri("pred", person, activity, run.model)
+        t.a(s, h + "ActivityPrediction", PROV + "Entity")
+        t.add(s, h + "person", t.node(_iri("person", person)))
+        t.add(s, h + "activity", t.node(activity_iri))
+        t.add(s, h + "score", float(score))
+        t.add(s, h + "source", "model")
+        t.add(s, h + "modelVersion", run.version)
+        activity_node = self.run(run)
+        t.add(s, PROV + "wasGeneratedBy", activity_node)
+        t.add(run.iri, PROV + "used", t.node(_iri("person", person)))
+        t.add(s, PROV + "wasAttributedTo", self.agent(run.model))
+        t.time(s, PROV + "generatedAtTime", run.created)
+        return s
+
+    def annotation(self, person: str, activity: str, activity_iri: str, dataset: str | None) -> None:
+        t, h = self.t, NAMESPACE
+        s = _iri("annotation", person, activity)
+        t.a(s, h + "ActivityAnnotation", PROV + "Entity")
+        t.add(s, h + "person", t.node(_iri("person", person)))
+        t.add(s, h + "activity", t.node(activity_iri))
+        t.add(s, h + "source", "annotation")
+        t.add(s, PROV + "wasAttributedTo", self.dataset(dataset))
+
+    def explanation(
+        self,
+        person: str,
+        activity: str,
+        run: _Run,
+        method: str | None,
+        baseline: float | None,
+        rest: float | None,
+    ) -> str:
+        t, h = self.t, NAMESPACE
+        s = _iri("expl", person, activity, run.model)
+        t.a(s, h + "Explanation", PROV + "Entity")
+        t.add(s, h + "explains", t.node(_iri("pred", person, activity, run.model)))
+        t.add(s, h + "method", method)
+        t.add(s, h + "baseline", None if baseline is None else float(baseline))
+        t.add(s, h + "rest", None if rest is None else float(rest))
+        t.add(s, PROV + "wasGeneratedBy", self.run(run))
+        t.add(s, PROV + "wasAttributedTo", self.agent(run.model))
+        t.time(s, PROV + "generatedAtTime", run.created)
+        return s
+
+    def contribution(
+        self,
+        explanation: str,
+        person: str,
+        kind: str,
+        term: str,
+        term_iri: str,
+        weight: float,
+        edge: str | None,
+    ) -> None:
+        t, h = self.t, NAMESPACE
+        c = contribution_iri(explanation, kind, term, edge)
+        t.add(explanation, h + "contribution", t.node(c))
+        t.a(c, h + "Contribution")
+        t.add(c, h + "term", t.node(term_iri))
+        t.add(c, h + "kind", kind)
+        t.add(c, h + "weight", float(weight))
+        t.add(c, h + "edge", edge)
+        t.add(c, PROV + "wasDerivedFrom", t.node(_iri(_OBSERVATION_OF[kind], person, term)))
+
+
+#: observation IRI kind -> (class, term property, value property)
+_OBSERVATIONS = {
+    "obs": ("PartStateObservation", "partState", "probability"),
+    "near": ("ObjectObservation", "object", "score"),
+    "part": ("BodyPartObservation", "bodyPart", "probability"),
+}
+#: contribution kind -> the IRI kind of the observation it comes from
+_OBSERVATION_OF = {"part_state": "obs", "object": "near", "body_part": "part"}
+
+
+def _term_iris(onto: Ontology) -> dict[str, dict[str, str]]:
+    return {
         "PartState": {x.id: x.iri for x in onto.part_states},
         "Object": {x.id: x.iri for x in onto.objects},
         "BodyPart": {x.id: x.iri for x in [*onto.body_parts, *onto.coarse_parts]},
         "Activity": {x.id: x.iri for x in onto.activities},
         "Verb": {x.id: x.iri for x in onto.verbs},
     }
-    agents: set[str] = set()
+
+
+_LABEL_OF_KIND = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}
+
+
+def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
+    onto = store_ontology(store)
+    t = _Triples()
+    prov = _Provenance(t)
+    h = NAMESPACE
+    term_iri = _term_iris(onto)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -146,105 +537,89 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
             bar.update(1)
         return store.query(cypher)
 
-    def agent(model: str | None, source: str | None) -> Any:
-        name = model or ("hake-annotation" if source == "annotation" else "unknown-model")
-        iri = _iri("agent", name)
-        if name not in agents:
-            agents.add(name)
-            t.a(iri, PROV + "SoftwareAgent", PROV + "Agent")
-            t.add(iri, "http://www.w3.org/2000/01/rdf-schema#label", name)
-        return t.node(iri)
-
-    for r in rows(
-        "MATCH (i:Image) RETURN i.id AS id, i.width AS width, i.height AS height, "
-        "i.frame_index AS frame_index, i.timestamp AS timestamp, i.video AS video"
-    ):
-        s = _iri("image", r["id"])
-        t.a(s, h + "Image")
-        t.add(s, h + "imageId", r["id"])
-        for key in ("width", "height", "frame_index", "timestamp", "video"):
-            t.add(s, h + {"frame_index": "frameIndex"}.get(key, key), r[key])
-    for r in rows(
-        "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, "
-        "p.bbox AS bbox, p.track_id AS track_id, p.source AS source, p.model AS model, i.id AS image"
-    ):
-        s = _iri("person", r["id"])
-        t.a(s, h + "Person", PROV + "Entity")
-        t.add(s, h + "inImage", t.node(_iri("image", r["image"])))
-        t.add(s, h + "personId", r["person_id"])
-        if r["bbox"] is not None:  # typed numbers a SPARQL user can filter on
-            for name, value in zip(BOX_PROPERTIES, r["bbox"], strict=True):
-                t.add(s, h + name, float(value))
-        t.add(s, h + "trackId", r["track_id"])
-        t.add(s, h + "source", r["source"])
-        t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-    for r in rows(
-        "MATCH (p:Person)-[e:HAS_STATE]->(x:PartState) RETURN p.id AS p, x.id AS x, e.prob AS prob, "
-        "e.source AS source, p.model AS model"
-    ):
-        s = _iri("obs", r["p"], r["x"])
-        t.a(s, h + "PartStateObservation", PROV + "Entity")
-        t.add(s, h + "person", t.node(_iri("person", r["p"])))
-        t.add(s, h + "partState", t.node(term_iri["PartState"][r["x"]]))
-        t.add(s, h + "probability", float(r["prob"]))
-        t.add(s, h + "source", r["source"])
-        t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-    for r in rows(
-        "MATCH (p:Person)-[e:NEAR]->(o:Object) RETURN p.id AS p, o.id AS o, e.score AS score, "
-        "e.count AS count"
-    ):
-        s = _iri("near", r["p"], r["o"])
-        t.a(s, h + "ObjectObservation")
-        t.add(s, h + "person", t.node(_iri("person", r["p"])))
-        t.add(s, h + "object", t.node(term_iri["Object"][r["o"]]))
-        t.add(s, h + "score", float(r["score"]))
-        t.add(s, h + "count", int(r["count"]))
-    for r in rows("MATCH (p:Person)-[e:USES_PART]->(b:BodyPart) RETURN p.id AS p, b.id AS b, e.prob AS prob"):
-        s = _iri("part", r["p"], r["b"])
-        t.a(s, h + "BodyPartObservation")
-        t.add(s, h + "person", t.node(_iri("person", r["p"])))
-        t.add(s, h + "bodyPart", t.node(term_iri["BodyPart"][r["b"]]))
-        t.add(s, h + "probability", float(r["prob"]))
     # what is the same for every row of a write (model version, time) is on its Run
     runs = {
         r["id"]: r
-        for r in rows("MATCH (r:Run) RETURN r.id AS id, r.version AS version, r.created AS created")
+        for r in rows(
+            "MATCH (r:Run) RETURN r.id AS id, r.kind AS kind, r.model AS model, r.version AS version, "
+            "r.created AS created, r.method AS method, r.ontology AS ontology, r.top_k AS top_k, "
+            "r.min_share AS min_share, r.persons AS persons, r.predictions AS predictions"
+        )
     }
-    nothing: dict[str, Any] = {"version": None, "created": None}
+
+    def reasoning_run(run_id: str | None, model: str) -> _Run:
+        r = runs.get(run_id or "")
+        if r is None:  # a prediction whose run the store does not hold: what is known
+            return _Run(model, None, None, run_id)
+        return _Run(
+            model,
+            r["version"],
+            r["created"],
+            r["id"],
+            r["method"],
+            r["ontology"],
+            r["top_k"],
+            r["min_share"],
+            r["persons"],
+            r["predictions"],
+        )
+
+    datasets: dict[str, set[str | None]] = {}  # person key -> files of its annotations
     for r in rows(
         "MATCH (p:Person)-[e:DOES]->(a:Activity) RETURN p.id AS p, a.id AS a, e.score AS score, "
         "e.source AS source, e.model AS model, e.run AS run"
     ):
-        run = runs.get(r["run"], nothing)
-        s = _iri("pred", r["p"], r["a"], r["model"])
-        t.a(s, h + "ActivityPrediction", PROV + "Entity")
-        t.add(s, h + "person", t.node(_iri("person", r["p"])))
-        t.add(s, h + "activity", t.node(term_iri["Activity"][r["a"]]))
-        t.add(s, h + "score", float(r["score"]))
-        t.add(s, h + "source", r["source"])
-        t.add(s, h + "modelVersion", run["version"])
-        t.add(s, PROV + "wasAttributedTo", agent(r["model"], r["source"]))
-        t.time(s, PROV + "generatedAtTime", run["created"])
+        activity = term_iri["Activity"][r["a"]]
+        if r["source"] == "annotation":
+            ingest = runs.get(r["run"] or "")  # an annotation run: its version is the file
+            file = None if ingest is None else ingest["version"]
+            datasets.setdefault(r["p"], set()).add(file)
+            prov.annotation(r["p"], r["a"], activity, file)
+        else:
+            prov.prediction(r["p"], r["a"], activity, r["score"], reasoning_run(r["run"], r["model"]))
+    for r in rows(
+        "MATCH (i:Image) RETURN i.id AS id, i.width AS width, i.height AS height, "
+        "i.frame_index AS frame_index, i.timestamp AS timestamp, i.video AS video"
+    ):
+        prov.image(r["id"], r["width"], r["height"], r["frame_index"], r["timestamp"], r["video"])
+    sources: dict[str, tuple[str | None, str | None]] = {}  # person key -> (source, model)
+    for r in rows(
+        "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, "
+        "p.bbox AS bbox, p.track_id AS track_id, p.source AS source, p.model AS model, i.id AS image"
+    ):
+        sources[r["id"]] = (r["source"], r["model"])
+        by = prov.source(r["source"], r["model"], datasets.get(r["id"], ()))
+        prov.person(r["id"], r["image"], r["person_id"], r["bbox"], r["track_id"], r["source"], by)
+    for r in rows(
+        "MATCH (p:Person)-[e:HAS_STATE]->(x:PartState) RETURN p.id AS p, x.id AS x, e.prob AS prob, "
+        "e.source AS source, p.model AS model"
+    ):
+        by = prov.source(r["source"], r["model"], datasets.get(r["p"], ()))
+        prov.observation("obs", r["p"], r["x"], term_iri["PartState"][r["x"]], r["prob"], r["source"], by)
+    for r in rows(
+        "MATCH (p:Person)-[e:NEAR]->(o:Object) RETURN p.id AS p, o.id AS o, e.score AS score, "
+        "e.count AS count"
+    ):
+        source, model = sources.get(r["p"], (None, None))
+        by = prov.source(source, model, datasets.get(r["p"], ()))
+        obj = term_iri["Object"][r["o"]]
+        prov.observation("near", r["p"], r["o"], obj, r["score"], source, by, count=int(r["count"]))
+    for r in rows(
+        "MATCH (p:Person)-[e:USES_PART]->(b:BodyPart) RETURN p.id AS p, b.id AS b, e.prob AS prob, "
+        "e.source AS source, p.model AS model"
+    ):
+        by = prov.source(r["source"], r["model"], datasets.get(r["p"], ()))
+        prov.observation("part", r["p"], r["b"], term_iri["BodyPart"][r["b"]], r["prob"], r["source"], by)
     for r in rows(
         "MATCH (p:Person)-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
         "MATCH (x)-[c:CONTRIBUTES_TO]->(e) RETURN p.id AS p, a.id AS a, e.id AS id, "
-        "e.method AS method, e.model AS model, e.run AS run, x.kind AS kind, x.id AS term, "
-        "c.weight AS weight, c.edge AS edge"
+        "e.method AS method, e.model AS model, e.run AS run, e.baseline AS baseline, e.rest AS rest, "
+        "x.kind AS kind, x.id AS term, c.weight AS weight, c.edge AS edge"
     ):
-        s = _iri("expl", r["p"], r["a"], r["model"])
-        t.a(s, h + "Explanation", PROV + "Entity")
-        t.add(s, h + "explains", t.node(_iri("pred", r["p"], r["a"], r["model"])))
-        t.add(s, h + "method", r["method"])
-        t.add(s, PROV + "wasAttributedTo", agent(r["model"], "model"))
-        t.time(s, PROV + "generatedAtTime", runs.get(r["run"], nothing)["created"])
-        c = contribution_iri(s, r["kind"], r["term"], r["edge"])
-        t.add(s, h + "contribution", t.node(c))
-        t.a(c, h + "Contribution")
-        label = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}[r["kind"]]
-        t.add(c, h + "term", t.node(term_iri[label][r["term"]]))
-        t.add(c, h + "kind", r["kind"])
-        t.add(c, h + "weight", float(r["weight"]))
-        t.add(c, h + "edge", r["edge"])
+        run = reasoning_run(r["run"], r["model"])
+        s = prov.explanation(r["p"], r["a"], run, r["method"], r["baseline"], r["rest"])
+        label = _LABEL_OF_KIND[r["kind"]]
+        prov.contribution(s, r["p"], r["kind"], r["term"], term_iri[label][r["term"]], r["weight"], r["edge"])
     for label in ("Activity", "Verb"):
         for r in rows(
             # The label comes from the fixed pair above.
@@ -264,6 +639,66 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if bar is not None:
         bar.close()
     return t
+
+
+def _person_triples(data: PersonExplanations) -> _Triples:
+    """One person's observations, explained predictions and their provenance, in the
+    pattern of the full export."""
+    onto = data.ontology
+    term_iri = _term_iris(onto)
+    t = _Triples()
+    prov = _Provenance(t)
+    obs = data.observation
+    image = data.image
+    prov.image(
+        image["id"],
+        image.get("width"),
+        image.get("height"),
+        image.get("frame_index"),
+        obs.timestamp,
+        image.get("video"),
+    )
+    # the record does not say which file an annotated person came from (the full export does)
+    by = prov.source(obs.source, obs.model, ())
+    prov.person(data.person, image["id"], obs.person_id, data.box, obs.track_id, obs.source, by)
+    for state, prob in obs.part_states.items():
+        prov.observation("obs", data.person, state, term_iri["PartState"][state], prob, obs.source, by)
+    for o in obs.objects:
+        prov.observation("near", data.person, o.object, term_iri["Object"][o.object], o.score, obs.source, by)
+    for part, prob in obs.active_parts.items():
+        prov.observation("part", data.person, part, term_iri["BodyPart"][part], prob, obs.source, by)
+    for p in data.predictions:
+        e = data.explanation(p)
+        run = _Run(p.model, p.model_version, data.created.get((p.activity, p.model)))
+        prov.prediction(data.person, p.activity, term_iri["Activity"][p.activity], p.score, run)
+        s = prov.explanation(data.person, p.activity, run, e.method, e.baseline, e.rest)
+        for c in data.ranked(e):
+            term = term_iri[_LABEL_OF_KIND[c.kind]][c.term]
+            prov.contribution(s, data.person, c.kind, c.term, term, c.weight, c.edge)
+    return t
+
+
+def person_rdf(data: PersonExplanations, fmt: str) -> str:
+    """One person's explanations (``hake explain --format ttl|jsonld``) as Turtle or compact
+    JSON-LD, with the same pattern and provenance as the full export (:func:`export_rdf`):
+    the person and its image, its observations attributed to their source, each explained
+    prediction and its explanation generated by the reasoning run (a ``prov:Activity``).
+
+    ``data`` is a :class:`kg.report.PersonExplanations` (:func:`kg.report.load_person`); it
+    does not say which dataset an annotated person came from, so its annotation
+    observations are attributed to ``data:dataset/unknown``.
+    """
+    import pyoxigraph
+
+    if FORMATS.get(fmt.lower()) not in ("TURTLE", "JSON_LD"):
+        raise StoreError(f"unknown explanation RDF format {fmt!r}; expected 'ttl' or 'jsonld'")
+    ox = pyoxigraph.Store()
+    ox.extend(_person_triples(data).quads)
+    import io
+
+    out = io.BytesIO()
+    _dump(ox, out, _fmt(fmt))
+    return out.getvalue().decode("utf-8")
 
 
 def rdf_store(store: GraphStore | None = None, include_ontology: bool = True, progress: bool = False) -> Any:
@@ -287,7 +722,8 @@ def export_rdf(
     include_ontology: bool = True,
     progress: bool = False,
 ) -> int:
-    """Write the graph as RDF to ``path`` (format from ``format`` or the file extension).
+    """Write the graph as RDF to ``path`` (format from ``format`` or the file extension:
+    Turtle, compact JSON-LD or N-Triples).
 
     Returns the number of triples written. The file is streamed to a temporary file beside
     ``path`` and renamed (:func:`ontology.files.atomic_write`), so a failed export leaves
@@ -296,40 +732,285 @@ def export_rdf(
     path = check_file_target(path)
     fmt = _fmt(format or path.suffix.lstrip(".") or "ttl")
     ox = rdf_store(store, include_ontology, progress)
-    prefixes = {
-        "hake": NAMESPACE,
-        "data": DATA,
-        "prov": PROV,
-        "xsd": XSD,
-        "skos": "http://www.w3.org/2004/02/skos/core#",
-        "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-        "owl": "http://www.w3.org/2002/07/owl#",
-    }
-    kwargs: dict[str, Any] = {"format": fmt, "from_graph": _default_graph()}
-    if fmt.name in ("Turtle", "JSON-LD", "TriG"):
-        kwargs["prefixes"] = prefixes
     with atomic_write(path, "wb") as fh:
-        ox.dump(fh, **kwargs)  # streamed by pyoxigraph, as fast as dumping to a path
+        _dump(ox, fh, fmt)
     return len(ox)
 
 
-def _default_graph() -> Any:
+def _dump(ox: Any, fh: IO[bytes], fmt: Any) -> None:
+    """Serialise the default graph of ``ox`` to ``fh``: JSON-LD by :func:`_write_jsonld`, the
+    rest streamed by pyoxigraph (as fast as dumping to a path)."""
     import pyoxigraph
 
-    return pyoxigraph.DefaultGraph()
+    if fmt == pyoxigraph.RdfFormat.JSON_LD:
+        _write_jsonld(ox, fh)
+        return
+    kwargs: dict[str, Any] = {"format": fmt, "from_graph": pyoxigraph.DefaultGraph()}
+    if fmt == pyoxigraph.RdfFormat.TURTLE:
+        kwargs["prefixes"] = _PREFIXES
+    ox.dump(fh, **kwargs)
+
+
+# ---- compact JSON-LD --------------------------------------------------------------------
+
+
+class _Compactor:
+    """Writes RDF terms in the compact form the published ``@context`` defines.
+
+    Keys: the context's term for a property when it has one (its type coercion then
+    applies), else a compact IRI with a context prefix, else the full IRI. Values: JSON
+    numbers / booleans / strings where the term's coercion gives back the exact datatype,
+    IRIs as strings for ``"@type": "@id"`` terms, value objects (``{"@value", "@type"}``,
+    ``{"@id"}``) otherwise.
+
+    >>> c = _Compactor(jsonld_context())
+    >>> c.key("https://w3id.org/hake-engine/ontology#probability")
+    ('probability', 'http://www.w3.org/2001/XMLSchema#double')
+    >>> c.iri("https://w3id.org/hake-engine/data/person/a.jpg%2F0")
+    'data:person/a.jpg%2F0'
+    """
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        prefixes = {k: v for k, v in context.items() if isinstance(v, str) and v.endswith(("#", "/"))}
+        self._prefixes = sorted(((ns, p) for p, ns in prefixes.items()), key=lambda x: -len(x[0]))
+        self._terms: dict[str, tuple[str, str | None]] = {}  # property IRI -> (term, coercion)
+        self._classes: dict[str, str] = {}  # class IRI -> term
+        for term, value in context.items():
+            if term in prefixes or term.startswith("@"):
+                continue
+            if isinstance(value, str):
+                self._terms[self._expand(value, prefixes)] = (term, None)
+                if term[:1].isupper():
+                    self._classes[self._expand(value, prefixes)] = term
+            else:
+                coercion = value.get("@type")
+                if coercion is not None and coercion != "@id":
+                    coercion = self._expand(coercion, prefixes)
+                self._terms[self._expand(value["@id"], prefixes)] = (term, coercion)
+
+    @staticmethod
+    def _expand(value: str, prefixes: dict[str, str]) -> str:
+        prefix, _, local = value.partition(":")
+        return prefixes[prefix] + local if prefix in prefixes else value
+
+    def iri(self, iri: str) -> str:
+        for ns, prefix in self._prefixes:
+            # an empty local part or one starting with "//" would not read back as this IRI
+            if iri.startswith(ns) and len(iri) > len(ns) and not iri[len(ns) :].startswith("//"):
+                return prefix + ":" + iri[len(ns) :]
+        return iri
+
+    def type(self, iri: str) -> str:
+        return self._classes.get(iri) or self.iri(iri)
+
+    def key(self, iri: str) -> tuple[str, str | None]:
+        return self._terms.get(iri) or (self.iri(iri), None)
+
+    def value(self, term: Any, coercion: str | None) -> Any:
+        import pyoxigraph
+
+        if isinstance(term, pyoxigraph.NamedNode | pyoxigraph.BlankNode):
+            ref = self.iri(term.value) if isinstance(term, pyoxigraph.NamedNode) else "_:" + term.value
+            return ref if coercion == "@id" else {"@id": ref}
+        if term.language:
+            return {"@value": term.value, "@language": term.language}
+        datatype = term.datatype.value
+        if datatype == coercion:
+            if datatype == XSD + "double":
+                number = float(term.value)
+                return number if math.isfinite(number) else term.value
+            if datatype == XSD + "integer":
+                return int(term.value)
+            if datatype == XSD + "boolean":
+                return term.value == "true"
+            return term.value
+        if datatype == XSD + "string":
+            return term.value if coercion is None else {"@value": term.value}
+        return {"@value": term.value, "@type": self.iri(datatype)}
+
+    def node(self, subject: Any, pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+        """The node object of ``subject`` with its (predicate, object) pairs."""
+        import pyoxigraph
+
+        ref = self.iri(subject.value) if isinstance(subject, pyoxigraph.NamedNode) else "_:" + subject.value
+        node: dict[str, Any] = {"@id": ref}
+        types: list[str] = []
+        values: dict[str, list[Any]] = {}
+        for p, o in pairs:
+            if p.value == RDF_TYPE and isinstance(o, pyoxigraph.NamedNode):
+                types.append(self.type(o.value))
+                continue
+            key, coercion = self.key(p.value)
+            values.setdefault(key, []).append(self.value(o, coercion))
+        if types:
+            node["@type"] = types[0] if len(types) == 1 else sorted(types)
+        for key, vs in values.items():
+            node[key] = vs[0] if len(vs) == 1 else vs
+        return node
+
+
+def _write_jsonld(ox: Any, fh: IO[bytes]) -> None:
+    """Write the default graph of ``ox`` as one compact JSON-LD document, the published
+    context embedded, one node object per line, subjects in IRI order (pyoxigraph's
+    in-memory store iterates in no order, so each subject's triples are looked up by
+    subject)."""
+    import pyoxigraph
+
+    context = jsonld_context()
+    compact = _Compactor(context)
+    graph = pyoxigraph.DefaultGraph()
+    subjects = {quad.subject for quad in ox.quads_for_pattern(None, None, None, graph)}
+    fh.write(b'{"@context": ' + json.dumps(context, ensure_ascii=False).encode("utf-8") + b',\n"@graph": [')
+    separator = b"\n"
+    for subject in sorted(subjects, key=lambda s: (isinstance(s, pyoxigraph.BlankNode), s.value)):
+        pairs = sorted(
+            ((q.predicate, q.object) for q in ox.quads_for_pattern(subject, None, None, graph)),
+            key=lambda pair: pair[0].value,
+        )
+        line = json.dumps(compact.node(subject, pairs), ensure_ascii=False, separators=(",", ":"))
+        fh.write(separator + line.encode("utf-8"))
+        separator = b",\n"
+    fh.write(b"\n]}\n")
+
+
+# ---- SPARQL -----------------------------------------------------------------------------
+
+#: The file inside a persistent store that says which export it was built from.
+_STAMP = "hake-export.json"
+
+
+def store_path(path: str | os.PathLike[str]) -> Path:
+    """Where :func:`sparql` keeps the persistent store of the export at ``path``:
+    ``<path>.oxigraph/`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".oxigraph")
+
+
+def _stamp(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"export": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+
+
+def _current(folder: Path, stamp: dict[str, Any]) -> bool:
+    """Whether the persistent store ``folder`` was built from the export ``stamp`` names."""
+    try:
+        recorded = json.loads((folder / _STAMP).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return False
+    return isinstance(recorded, dict) and all(recorded.get(k) == v for k, v in stamp.items())
+
+
+class _Reading:
+    """A binary file whose reads advance a progress bar (pyoxigraph calls ``read``)."""
+
+    def __init__(self, fh: IO[bytes], bar: Any) -> None:
+        self._fh = fh
+        self._bar = bar
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fh.read(size)
+        self._bar.update(len(chunk))
+        return chunk
+
+
+def _open_persistent(path: Path, progress: bool) -> Any | None:
+    """The persistent store of the export ``path``, opened read-only: reused when it was built
+    from the file as it is now (same size, modification time and inode), else built again
+    (into a temporary folder beside it, then renamed). ``None`` when the folder beside the
+    export cannot be written."""
+    import pyoxigraph
+
+    folder = store_path(path)
+    stamp = _stamp(path)
+    if folder.is_dir() and _current(folder, stamp):
+        if progress:
+            print(
+                f"reusing the SPARQL store {folder} (built from this {path.name})",
+                file=sys.stderr,
+                flush=True,
+            )
+        return pyoxigraph.Store.read_only(str(folder))
+    if folder.exists() and not folder.is_dir():
+        print(f"note: {folder} is not a folder; loading {path.name} into memory instead", file=sys.stderr)
+        return None
+    try:
+        building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".building", dir=path.parent))
+    except OSError as err:
+        print(
+            f"note: cannot keep a SPARQL store beside {path} ({err.strerror or err}); loading it into memory",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        start = time.perf_counter()
+        ox = pyoxigraph.Store(str(building))
+        fmt = _fmt(path.suffix.lstrip("."))
+        if progress:
+            from tqdm import tqdm
+
+            with (
+                path.open("rb") as fh,
+                tqdm(
+                    total=stamp["size"], desc=f"indexing {path.name} for SPARQL", unit="B", unit_scale=True
+                ) as bar,
+            ):
+                ox.bulk_load(cast(IO[bytes], _Reading(fh, bar)), format=fmt)  # it only calls read()
+        else:
+            ox.bulk_load(path=str(path), format=fmt)
+        triples = len(ox)
+        ox.flush()
+        del ox  # closes the database before it is moved
+        with atomic_write(building / _STAMP) as out:
+            json.dump({**stamp, "triples": triples}, out)
+        _replace_folder(building, folder)
+    except SyntaxError as err:
+        shutil.rmtree(building, ignore_errors=True)
+        raise StoreError(f"{path} is not valid RDF ({err}); write it with `hake export`") from None
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    if progress:
+        print(
+            f"built {folder} ({triples} triples) in {time.perf_counter() - start:.1f} s; "
+            "later queries of this file reuse it",
+            file=sys.stderr,
+            flush=True,
+        )
+    return pyoxigraph.Store.read_only(str(folder))
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Move the finished folder ``new`` to ``target``, replacing a stale one (renamed aside
+    first, then deleted). When another process put a store there first, ``new`` is deleted
+    and that one is kept."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".stale", dir=target.parent))
+        os.rename(target, old / "store")
+    try:
+        os.rename(new, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(new)
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def sparql(source: str | os.PathLike[str] | Any, query: str, progress: bool = False) -> list[dict[str, Any]]:
     """Run a SPARQL SELECT over an RDF file (format from its extension) or a pyoxigraph store.
 
-    Values come back as Python strings/numbers (IRIs as strings). A file is parsed into an
-    in-memory store first, which for a large export is most of the time (measured by an
-    earlier session: a minute and 2.2 GB for a 285 MB Turtle file); ``progress`` says on
-    stderr what is being done and how long it took.
-    """
-    import sys
-    import time
+    Values come back as Python strings/numbers (IRIs as strings). A file is indexed once into
+    a persistent store beside it (:func:`store_path`, ``<file>.oxigraph/``) that later calls
+    open instead of parsing the file again; it is rebuilt when the file changed (its size,
+    modification time or inode differ from what the store recorded). Parsing is most of the
+    time of a first query (measured by an earlier session: a minute and 2.2 GB in memory for
+    a 285 MB Turtle file). When the folder cannot be written, the file is parsed into memory
+    for this call, with a one-line note on stderr. ``progress`` shows a progress bar while the
+    store is built, and says on stderr what is being done.
 
+    Queries are read-only: the store is opened read-only and SPARQL UPDATE is refused.
+    """
     import pyoxigraph
 
     def note(text: str) -> None:
@@ -338,19 +1019,25 @@ def sparql(source: str | os.PathLike[str] | Any, query: str, progress: bool = Fa
 
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        if not path.exists():
+        if not path.is_file():
             raise StoreError(f"no RDF file at {path}; write one with `hake export --format ttl`")
-        ox = pyoxigraph.Store()
-        start = time.perf_counter()
-        note(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) into an in-memory RDF store ...")
-        ox.load(path=str(path), format=_fmt(path.suffix.lstrip(".")))
-        note(f"loaded {len(ox)} triples in {time.perf_counter() - start:.1f} s; running the query ...")
+        fmt = _fmt(path.suffix.lstrip("."))  # an unknown extension fails before anything is written
+        ox = _open_persistent(path, progress)
+        if ox is None:
+            ox = pyoxigraph.Store()
+            start = time.perf_counter()
+            note(f"loading {path} ({path.stat().st_size / 1e6:.1f} MB) into an in-memory RDF store ...")
+            ox.load(path=str(path), format=fmt)
+            note(f"loaded {len(ox)} triples in {time.perf_counter() - start:.1f} s; running the query ...")
     else:
         ox = source
     try:
         solutions = ox.query(query)
     except SyntaxError as err:
-        raise StoreError(f"SPARQL syntax error: {err}") from None
+        said = " ".join(str(err).split())
+        raise StoreError(
+            f"SPARQL syntax error: {said} (only read queries run here: SELECT; SPARQL UPDATE is refused)"
+        ) from None
     if not isinstance(solutions, pyoxigraph.QuerySolutions):
         raise StoreError("only SPARQL SELECT queries return rows here")
     names = [v.value for v in solutions.variables]
@@ -445,7 +1132,9 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
             person["objects"].append(
                 DetectedObject(term_id[one(props, "object")], one(props, "score"), ontology=onto)
             )
-        for _, props in _by_subject(ox, h + "ActivityPrediction"):
+        for _, props in _by_subject(ox, h + "ActivityAnnotation"):
+            persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
+        for _, props in _by_subject(ox, h + "ActivityPrediction"):  # exports before ActivityAnnotation
             if one(props, "source") == "annotation":
                 persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
         observations, activities = [], []

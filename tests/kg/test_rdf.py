@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 import rdflib
+import rdflib.compare
 
+import kg.rdf
 from kg.export import to_networkx, write_graphml
 from kg.ingest import ingest_hake_instance, ingest_observations, init_store
 from kg.predictions import write_predictions
-from kg.rdf import export_rdf, import_rdf, sparql
+from kg.rdf import export_rdf, import_rdf, jsonld_context, rdf_store, sparql, store_path
 from kg.store import EmbeddedStore, GraphStore
 from ontology import NAMESPACE, ActivityPrediction, Contribution, Explanation, PersonObservation, StoreError
 from tests.kg.helpers import write_instance_fixture
@@ -17,8 +19,9 @@ from tests.kg.helpers import write_instance_fixture
 HAKE = "PREFIX hake: <https://w3id.org/hake-engine/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
 
 
-@pytest.fixture
-def filled(store: GraphStore, tmp_path: Path) -> GraphStore:
+def fill(store: GraphStore, tmp_path: Path) -> GraphStore:
+    """Three annotated persons (the instance fixture), and one perceived person with a
+    prediction and its explanation."""
     init_store(store)
     ingest_hake_instance(store, write_instance_fixture(tmp_path))
     ingest_observations(
@@ -29,6 +32,11 @@ def filled(store: GraphStore, tmp_path: Path) -> GraphStore:
     )
     write_predictions(store, [ActivityPrediction("demo.jpg", "0", "ride bicycle", 0.8, "gnn", "1", expl)])
     return store
+
+
+@pytest.fixture
+def filled(store: GraphStore, tmp_path: Path) -> GraphStore:
+    return fill(store, tmp_path)
 
 
 @pytest.mark.parametrize("suffix", ["ttl", "jsonld"])
@@ -54,7 +62,7 @@ def test_export_parses_with_rdflib_and_answers_sparql(
     assert why == [{"w": 0.6, "method": "exact-decomposition"}]
     assert sparql(path, HAKE + "SELECT ?e WHERE { ?e a hake:Explanation }", progress=True)
     said = capsys.readouterr().err
-    assert f"loading {path}" in said and f"loaded {n} triples in " in said and "running the query" in said
+    assert f"reusing the SPARQL store {store_path(path)}" in said
     evidence = sparql(
         path,
         HAKE + "SELECT ?w WHERE { ?e a hake:Evidence ; hake:partState hake:ps_hip_sit_on ; "
@@ -91,11 +99,17 @@ def test_import_round_trip(filled: GraphStore, tmp_path: Path) -> None:
         for name in ("boxX1", "boxY1", "boxX2", "boxY2"):
             graph.remove((person, hake[name], None))
         graph.add((person, hake.bbox, rdflib.Literal(json.dumps(corners))))
+    # ... and ground truth as it was written then: predictions with source "annotation"
+    for annotation in set(graph.subjects(rdflib.RDF.type, hake.ActivityAnnotation)):
+        graph.remove((annotation, rdflib.RDF.type, hake.ActivityAnnotation))
+        graph.add((annotation, rdflib.RDF.type, hake.ActivityPrediction))
+        graph.add((annotation, hake.score, rdflib.Literal(1.0)))
     legacy = tmp_path / "legacy.ttl"
     graph.serialize(legacy, format="turtle")
+    assert not set(graph.subjects(rdflib.RDF.type, hake.ActivityAnnotation))
     with EmbeddedStore(tmp_path / "legacy-copy") as copy:
         init_store(copy)
-        import_rdf(copy, legacy)
+        assert import_rdf(copy, legacy).activities_added == 4
         assert copy.query(boxes) == filled.query(boxes)
 
 
@@ -105,6 +119,87 @@ def test_export_errors_leave_nothing_behind(filled: GraphStore, tmp_path: Path) 
     assert list(tmp_path.glob("export*")) == []
     with pytest.raises(StoreError, match="hake export"):
         sparql(tmp_path / "missing.ttl", "SELECT * WHERE { ?s ?p ?o }")
+
+
+def test_jsonld_is_compact_with_the_published_context(filled: GraphStore, tmp_path: Path) -> None:
+    import pyoxigraph
+
+    compact, turtle, expanded = tmp_path / "g.jsonld", tmp_path / "g.ttl", tmp_path / "expanded.jsonld"
+    assert export_rdf(filled, compact) == export_rdf(filled, turtle)
+    doc = json.loads(compact.read_text())
+    published = json.loads((Path(kg.rdf.__file__).parent / "data" / "context.jsonld").read_text())
+    assert doc["@context"] == published["@context"] == jsonld_context()  # embedded: no fetch
+    nodes = {node["@id"]: node for node in doc["@graph"]}
+    person = nodes["data:person/img1.jpg%2F0"]
+    assert person["@type"] == ["Person", "prov:Entity"] and person["boxX2"] == 100.0
+    assert nodes["data:obs/demo.jpg%2F0/hip_sit_on"]["probability"] == 0.9
+    assert not [key for node in doc["@graph"] for key in node if key.startswith("http")]
+    # the same triples as the Turtle export, read by rdflib
+    assert rdflib.compare.isomorphic(
+        rdflib.Graph().parse(compact, format="json-ld"), rdflib.Graph().parse(turtle, format="turtle")
+    )
+    # the expanded form pyoxigraph writes is several times larger (measured here: 3.9x)
+    everything = rdf_store(filled)
+    everything.dump(str(expanded), format=pyoxigraph.RdfFormat.JSON_LD, from_graph=pyoxigraph.DefaultGraph())
+    assert compact.stat().st_size * 3 < expanded.stat().st_size
+
+
+def test_sparql_keeps_a_store_beside_the_export(
+    filled: GraphStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "graph.ttl"
+    export_rdf(filled, path)
+    persons = HAKE + "SELECT (COUNT(*) AS ?n) WHERE { ?p a hake:Person }"
+    assert sparql(path, persons, progress=True) == [{"n": 4}]
+    said = capsys.readouterr().err
+    assert "indexing graph.ttl for SPARQL" in said and f"built {store_path(path)}" in said
+    stamp = store_path(path) / "hake-export.json"
+    built = stamp.stat().st_mtime_ns
+    assert sparql(path, persons, progress=True) == [{"n": 4}]
+    assert "reusing the SPARQL store" in capsys.readouterr().err and stamp.stat().st_mtime_ns == built
+    # a new export of a changed store: the store beside it is rebuilt
+    ingest_observations(filled, [PersonObservation("late.jpg", "0", part_states={"hand: hold": 0.7})])
+    export_rdf(filled, path)
+    assert sparql(path, persons, progress=True) == [{"n": 5}]
+    assert f"built {store_path(path)}" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("graph.ttl", ".graph.ttl"))) == [
+        "graph.ttl",
+        "graph.ttl.oxigraph",
+    ]  # no temporary or stale folder left behind
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "INSERT DATA { <https://example.org/a> <https://example.org/b> <https://example.org/c> }",
+        "DELETE WHERE { ?s ?p ?o }",
+    ],
+)
+def test_sparql_refuses_updates(filled: GraphStore, tmp_path: Path, update: str) -> None:
+    path = tmp_path / "graph.ttl"
+    n = export_rdf(filled, path)
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert sparql(path, count) == [{"n": n}]
+    with pytest.raises(StoreError, match="SPARQL UPDATE is refused") as err:
+        sparql(path, update)
+    assert "\n" not in str(err.value)
+    assert sparql(path, count) == [{"n": n}]
+
+
+def test_sparql_reads_into_memory_when_the_folder_is_not_writable(
+    filled: GraphStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "graph.ttl"
+    export_rdf(filled, path)
+
+    def refused(**_: object) -> str:  # what a read-only folder answers (tests run as root here)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(kg.rdf.tempfile, "mkdtemp", refused)
+    assert sparql(path, HAKE + "SELECT (COUNT(*) AS ?n) WHERE { ?p a hake:Person }") == [{"n": 4}]
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "cannot keep a SPARQL store" in said[0] and "into memory" in said[0]
+    assert not store_path(path).exists()
 
 
 def test_networkx_and_graphml(filled: GraphStore, tmp_path: Path) -> None:
