@@ -202,6 +202,25 @@ def test_sparql_reads_into_memory_when_the_folder_is_not_writable(
     assert not store_path(path).exists()
 
 
+def test_sparql_leaves_what_it_did_not_make_alone(
+    filled: GraphStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "graph.ttl"
+    export_rdf(filled, path)
+    mine = store_path(path)
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's folder")
+    assert sparql(path, HAKE + "SELECT (COUNT(*) AS ?n) WHERE { ?p a hake:Person }") == [{"n": 4}]
+    assert "was not made by hake sparql" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("<a> <b> .\n")
+    with pytest.raises(StoreError, match="broken.ttl is not valid RDF") as err:
+        sparql(broken, "SELECT * WHERE { ?s ?p ?o }")
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir() if "broken" in p.name) == ["broken.ttl"]
+
+
 def test_networkx_and_graphml(filled: GraphStore, tmp_path: Path) -> None:
     graph = to_networkx(filled)
     assert graph.number_of_nodes() == 16 + 93 + 157 + 80 + 600
