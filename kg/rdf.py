@@ -72,7 +72,11 @@ one published with the package (:func:`jsonld_context`, ``kg/data/context.jsonld
 embedded so that no reader needs the network. Properties and classes are short terms
 (``"probability": 0.9``, ``"@type": ["PartStateObservation", "prov:Entity"]``), numbers are
 JSON numbers typed by the context, IRIs are compacted with the context's prefixes
-(``"data:person/img1.jpg%2F0"``). One node per line.
+(``"data:person/img1.jpg%2F0"``). One node per line. Measured on the export of the
+instance-level HAKE annotations (3.8M triples): 154 MB, where pyoxigraph's expanded JSON-LD
+is 444 MB and Turtle 171 MB; writing it takes about 20 s more than Turtle (Python builds
+each node object). In a single person's export the embedded context (4.4 KB) is most of the
+file.
 
 SPARQL runs on pyoxigraph (measured 15-60x faster than rdflib on 130K triples) over a
 persistent store kept beside the export (``<file>.oxigraph/``), built once and reused while
@@ -116,6 +120,7 @@ __all__ = [
     "jsonld_context",
     "person_rdf",
     "rdf_store",
+    "run_iri",
     "shapes_path",
     "sparql",
     "store_path",
