@@ -243,60 +243,10 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
 
 
 def _rdf(data: PersonExplanations, fmt: str) -> str:
-    import pyoxigraph
+    """One person's explanations as Turtle or JSON-LD, with the full export's provenance."""
+    from kg.rdf import person_rdf  # (kg.rdf imports this module)
 
-    from kg.rdf import DATA, PROV, RDF_TYPE, _iri, _Triples, contribution_iri
-
-    onto = data.ontology
-    h = onto.activities[0].iri.rsplit("#", 1)[0] + "#"
-    t = _Triples()
-    person = _iri("person", data.person)
-    t.a(person, h + "Person", PROV + "Entity")
-    t.add(person, h + "inImage", t.node(_iri("image", data.image["id"])))
-    for state, prob in data.observation.part_states.items():
-        obs = _iri("obs", data.person, state)
-        t.a(obs, h + "PartStateObservation")
-        t.add(obs, h + "person", t.node(person))
-        t.add(obs, h + "partState", t.node(onto.part_states[state].iri))
-        t.add(obs, h + "probability", float(prob))
-    for p in data.predictions:
-        e = data.explanation(p)
-        pred = _iri("pred", data.person, p.activity, p.model)
-        expl = _iri("expl", data.person, p.activity, p.model)
-        agent = _iri("agent", p.model)
-        t.a(agent, PROV + "SoftwareAgent")
-        t.a(pred, h + "ActivityPrediction", PROV + "Entity")
-        t.add(pred, h + "person", t.node(person))
-        t.add(pred, h + "activity", t.node(onto.activities[p.activity].iri))
-        t.add(pred, h + "score", float(p.score))
-        t.add(pred, PROV + "wasAttributedTo", t.node(agent))
-        t.a(expl, h + "Explanation", PROV + "Entity")
-        t.add(expl, h + "explains", t.node(pred))
-        t.add(expl, h + "method", e.method)
-        t.add(expl, h + "modelVersion", p.model_version)
-        t.add(expl, PROV + "wasAttributedTo", t.node(agent))
-        t.time(expl, PROV + "generatedAtTime", data.created.get((p.activity, p.model)))
-        for c in data.ranked(e):
-            node = contribution_iri(expl, c.kind, c.term, c.edge)
-            t.add(expl, h + "contribution", t.node(node))
-            t.a(node, h + "Contribution")
-            t.add(node, h + "term", t.node(_vocabulary(onto, c.kind)[c.term].iri))
-            t.add(node, h + "kind", c.kind)
-            t.add(node, h + "weight", float(c.weight))
-            t.add(node, h + "edge", c.edge)
-            t.add(
-                node,
-                PROV + "wasDerivedFrom",
-                t.node(_iri("obs", data.person, c.term)) if c.kind == "part_state" else None,
-            )
-    store = pyoxigraph.Store()
-    store.extend(t.quads)
-    prefixes = {"hake": h, "data": DATA, "prov": PROV, "rdf": RDF_TYPE.rsplit("#", 1)[0] + "#"}
-    rdf_format = pyoxigraph.RdfFormat.TURTLE if fmt == "ttl" else pyoxigraph.RdfFormat.JSON_LD
-    out = store.dump(format=rdf_format, from_graph=pyoxigraph.DefaultGraph(), prefixes=prefixes)
-    if out is None:  # dump() returns the bytes when no output file is given
-        raise StoreError("pyoxigraph returned no serialization")
-    return bytes(out).decode("utf-8")
+    return person_rdf(data, fmt)
 
 
 def _graphml(data: PersonExplanations) -> str:
