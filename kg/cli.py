@@ -717,6 +717,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.novel_verbs is not None:
         return _eval_novel_verbs(args)
+    if args.task == "hicodet-pairs":
+        return _eval_pairs(args)
     if args.out is not None:
         raise _UsageError("--out keeps the novel-verb protocol's checkpoint; give it with --novel-verbs")
     unseen = reasoning.default_unseen_path() if args.unseen == "default" else args.unseen
@@ -730,11 +732,50 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             unseen_file=unseen,
             device=args.device,
             progress=not args.no_progress,
-            ap=args.ap,
+            ap=args.ap or "sklearn",
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
     return _print_metrics(metrics, args.json)
+
+
+def _eval_pairs(args: argparse.Namespace) -> int:
+    """``hake eval --task hicodet-pairs``: the human-object pairing protocol (reasoning.pairing)."""
+    if args.unseen is not None or args.out is not None or args.ap == "sklearn":
+        raise _UsageError(
+            "--task hicodet-pairs takes --data, --model (the person-level reasoner), --split-seed and "
+            "--test-fraction; it reports VOC AP (HICO-DET's convention) and holds nothing out"
+        )
+    import reasoning
+
+    try:
+        metrics = reasoning.evaluate_pairs(
+            args.data,
+            split_seed=args.split_seed,
+            test_fraction=args.test_fraction,
+            model=args.model,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        raise _Failed(str(err)) from None
+    if args.json:
+        _print_json(metrics)
+        return EXIT_OK
+    methods = metrics.pop("methods")
+    for key, value in metrics.items():
+        print(f"{key:<28} {value}")
+    columns = (
+        "pairing_accuracy_ambiguous",
+        "pairing_accuracy",
+        "interactiveness_AP",
+        "triplet_mAP",
+        "triplet_mAP_rare",
+        "triplet_mAP_non_rare",
+    )
+    print(f"{'method':<16} " + " ".join(f"{c:>26}" for c in columns))
+    for name, row in methods.items():
+        print(f"{name:<16} " + " ".join(f"{str(row.get(c, '-')):>26}" for c in columns))
+    return EXIT_OK
 
 
 def _print_metrics(metrics: dict[str, Any], as_json: bool) -> int:
@@ -771,7 +812,7 @@ def _eval_novel_verbs(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.no_progress,
             out_dir=out,
-            ap=args.ap,
+            ap=args.ap or "sklearn",
         )
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
@@ -1206,8 +1247,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--task",
         default="hake-image",
-        choices=["hake-image", "hake-instance"],
-        help="image-level or instance-level (per person) labels (default hake-image)",
+        choices=["hake-image", "hake-instance", "hicodet-pairs"],
+        help="image-level or instance-level (per person) labels (default hake-image); hicodet-pairs: "
+        "which object instance each activity concerns (triplets, VOC AP; reasoning.pairing)",
     )
     _add_model_option(evaluate)
     evaluate.add_argument(
@@ -1219,10 +1261,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--unseen", help="activity ids held out of training ('default': the packaged 120)")
     evaluate.add_argument(
         "--ap",
-        default="sklearn",
         choices=["sklearn", "voc"],
         help="AP convention: sklearn (non-interpolated, scikit-learn's average_precision_score; default) "
-        "or voc (interpolated, as HICO-DET's evaluation code); the output names it",
+        "or voc (interpolated, as HICO-DET's evaluation code; always for hicodet-pairs); the output names it",
     )
     evaluate.add_argument(
         "--novel-verbs",

@@ -23,8 +23,12 @@ Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evid
 (``PredictionBatch``: predictions and explanations as columns, and their granularity),
 :mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.adapt` (a
 checkpoint on another ontology: ``transfer``, ``fine_tune``), :mod:`~reasoning.novel` (the
-novel-verb protocol), :mod:`~reasoning.tasks` (HAKE tasks,
-splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
+novel-verb protocol), :mod:`~reasoning.pairing` (which object instance each activity concerns:
+``PairingModel`` over a PyG bipartite graph of an image's persons and instances, and the
+``hicodet-pairs`` protocol, ``reasoning.evaluate_pairs(data_dir)``), :mod:`~reasoning.fidelity`
+(explanation fidelity curves against other explainers; ``benchmarks/explanations.py``) with
+:mod:`~reasoning.pyg_adapter` (``torch_geometric.explain.Explainer`` wraps a reasoner),
+:mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
 :mod:`~reasoning.embeddings`.
 """
 
@@ -49,6 +53,8 @@ from reasoning.graph import (
 )
 from reasoning.metrics import average_precision, benchmark_metrics
 from reasoning.novel import default_novel_verbs_path, evaluate_novel_verbs, read_novel_verbs
+from reasoning.pairing import PAIR_TASK, PairingConfig, PairingModel, evaluate_pairs, fit_pairing, pair_graph
+from reasoning.pyg_adapter import ReasonerAdapter, pyg_explainer
 from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
 from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
 from reasoning.training import TrainOptions, default_options, evaluate, fit, train
@@ -71,7 +77,11 @@ __all__ = [
     "LinearReasoner",
     "MLPConfig",
     "MLPReasoner",
+    "PAIR_TASK",
+    "PairingConfig",
+    "PairingModel",
     "PredictionBatch",
+    "ReasonerAdapter",
     "RuleConfig",
     "RuleReasoner",
     "TrainOptions",
@@ -88,10 +98,14 @@ __all__ = [
     "encode_observations",
     "evaluate",
     "evaluate_novel_verbs",
+    "evaluate_pairs",
     "fine_tune",
     "fit",
+    "fit_pairing",
     "label_embeddings",
     "load_task",
+    "pair_graph",
+    "pyg_explainer",
     "read_novel_verbs",
     "read_unseen",
     "split_by_image",
