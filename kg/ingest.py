@@ -45,9 +45,11 @@ from kg._digest import changed_person, person_digest
 from kg._jsonl import iter_observations_jsonl, located, read_jsonl, read_observations_jsonl
 from kg._progress import progress_bar, progress_callback
 from kg._stored import image_timestamps, refuse_legacy_keys, stored_digests, stored_person
+from kg._triplets import stage_annotated_triplets
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
 from ontology import (
+    HoiAnnotation,
     ImageAnnotation,
     Ontology,
     PersonAnnotation,
@@ -57,7 +59,7 @@ from ontology import (
     observation_dict,
     person_key,
     read_hake_image,
-    read_hake_instance,
+    read_hake_pairs,
 )
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "ingest_hake_image",
     "ingest_annotated",
     "ingest_hake_instance",
+    "ingest_hoi",
     "ingest_observations",
     "ingest_observations_jsonl",
     "init_store",
@@ -127,6 +130,7 @@ def ingest_observations(
     label: str | None = None,
     replace: bool = False,
     ontology: Ontology | None = None,
+    annotation_run: str | None = None,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -151,6 +155,8 @@ def ingest_observations(
         ontology: the ontology the records were made with; it must be the store's
             (:func:`kg.store_ontology.require_ontology`). Default: the store's. Each record's
             terms are checked against the store's ontology.
+        annotation_run: the id of the ``Run`` the ground truth is written under (default a
+            fresh one; :func:`ingest_annotated` passes its own to write triplets under it).
     """
     onto = require_ontology(store, ontology)
 
@@ -197,6 +203,7 @@ def ingest_observations(
         on_chunk,
         label,
         replace,
+        annotation_run,
     )
 
 
@@ -257,6 +264,7 @@ def _ingest_items(
     on_chunk: ChunkHook | None = None,
     label: str | None = None,
     replace: bool = False,
+    annotation_run: str | None = None,
 ) -> IngestReport:
     """Write observation dicts with their ground-truth activities in one
     :meth:`GraphStore.bulk_load` (or into the open load ``into``), ``chunk_size`` at a time.
@@ -277,6 +285,8 @@ def _ingest_items(
         created=_now(),
         report=IngestReport(source=source),
     )
+    if annotation_run is not None:
+        state.run = annotation_run
     bar = progress_bar(progress, total, label or f"ingesting {source}")
     # Rows hold no reference cycles, so the cyclic collector only costs time here
     # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
@@ -316,7 +326,7 @@ def _ingest_items(
                     [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
                 )
             if state.report.activities_added:
-                _annotation_run(bulk, state)
+                _annotation_run(bulk, state.run, state)
             if into is None:
                 bar(0, note="all records checked; writing to the store")
     finally:
@@ -327,15 +337,16 @@ def _ingest_items(
     return state.report
 
 
-def _annotation_run(bulk: BulkLoad, state: _IngestState) -> None:
-    """The ``Run`` node of the ground-truth activities an ingest adds (its ``DOES`` edges carry
-    its id): where they come from (``version``: the ingest's source) and when."""
+def _annotation_run(bulk: BulkLoad, run: str, state: _IngestState | _RunFacts) -> None:
+    """The ``Run`` node of the ground-truth activities (and triplets) an ingest adds (its
+    ``DOES`` and ``INTERACTS_WITH`` edges carry its id): where they come from (``version``:
+    the ingest's source) and when."""
     for table, prop in (("Run", "id"), ("DOES", "run")):
-        bulk.tag(table, prop, state.run)
+        bulk.tag(table, prop, run)
     bulk.insert(
         "Run",
         {
-            "id": [state.run],
+            "id": [run],
             "kind": ["annotation"],
             "model": [ANNOTATION_MODEL],
             "version": [state.source],
@@ -345,6 +356,17 @@ def _annotation_run(bulk: BulkLoad, state: _IngestState) -> None:
             "predictions": [state.report.activities_added],
         },
     )
+
+
+@dataclass
+class _RunFacts:
+    """What an annotation ``Run`` node says, when no person of the ingest adds ground truth
+    but triplets are added (persons stored before triplets existed)."""
+
+    source: str
+    ontology: Ontology
+    created: str
+    report: IngestReport
 
 
 @dataclass
@@ -550,10 +572,60 @@ def ingest_hake_image(
 def ingest_hake_instance(
     store: GraphStore, path: str | os.PathLike[str], progress: bool = False, replace: bool = False
 ) -> IngestReport:
-    """Ingest the instance-level HAKE file (merged persons, see :mod:`ontology.hake`) and the
+    """Ingest the instance-level HAKE file (merged persons and object instances, see
+    :func:`ontology.read_hake_pairs`) with its triplets (:func:`ingest_hoi`) and the
     cross-level evidence of every stored annotation (``replace`` as for
     :func:`ingest_observations`)."""
-    return _ingest_annotations(store, path, read_hake_instance, progress, replace)
+    start = time.perf_counter()
+    callback, pbar = progress_callback(progress, f"reading {Path(path).name}")
+    images = read_hake_pairs(path, progress=callback)
+    if pbar is not None:
+        pbar.close()
+    report = ingest_hoi(store, images, source=Path(path).name, progress=progress, replace=replace)
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report
+
+
+def ingest_hoi(
+    store: GraphStore,
+    images: Sequence[HoiAnnotation],
+    *,
+    source: str = "annotations",
+    progress: bool = False,
+    replace: bool = False,
+) -> IngestReport:
+    """Write HICO-DET-style ground truth: each image's persons (as :func:`ingest_annotated`,
+    with their activities and the evidence), its object instances
+    (``(:ObjectInstance)-[:IN_IMAGE]->(:Image)``, ``-[:IS_A]->(:Object)``) and its
+    interactions (``(:Person)-[:INTERACTS_WITH {activity, source: "annotation"}]->
+    (:ObjectInstance)``, under the ingest's annotation ``Run``), all in one all-or-nothing
+    load. Re-ingesting changes nothing; an instance stored with another class, box or score
+    is refused, and so is a person stored with other triplets (rules in :mod:`kg._triplets`).
+
+    >>> import tempfile, kg, ontology
+    >>> cup = ontology.ObjectInstance("a.jpg", "0", "cup", (5, 5, 9, 9))
+    >>> me = ontology.PersonAnnotation("a.jpg", "0", ontology.Box(0, 0, 10, 20), (), (), ("hold cup",),
+    ...                                (ontology.DetectedObject("cup", 1.0, cup.box),), 1, 10, 20)
+    >>> image = ontology.HoiAnnotation("a.jpg", 10, 20, (me,), (cup,),
+    ...                                (ontology.Interaction("0", "hold cup", "0"),))
+    >>> with kg.EmbeddedStore(tempfile.mkdtemp()) as store:
+    ...     _ = kg.init_store(store)
+    ...     report = kg.ingest_hoi(store, [image])
+    ...     store.query("MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) "
+    ...                 "RETURN p.id AS person, x.activity AS activity, o.id AS object")
+    [{'person': 'a.jpg/0', 'activity': 'hold-cup', 'object': 'a.jpg/0'}]
+    """
+    persons = [p for image in images for p in image.persons]
+    return ingest_annotated(
+        store,
+        [p.to_observation() for p in persons],
+        [p.activities for p in persons],
+        image_sizes={p.image_id: (p.width, p.height) for p in persons},
+        source=source,
+        progress=progress,
+        replace=replace,
+        triplets=images,
+    )
 
 
 def _ingest_annotations(
@@ -592,6 +664,7 @@ def ingest_annotated(
     source: str = "annotations",
     progress: bool = False,
     replace: bool = False,
+    triplets: Sequence[HoiAnnotation] = (),
 ) -> IngestReport:
     """Write annotated persons with their ground-truth ``activities`` and replace the store's
     cross-level evidence with the evidence of every annotation stored after this call, all in
@@ -600,14 +673,21 @@ def ingest_annotated(
 
     The evidence counts of what is stored are read first; the persons this call adds are
     counted as their chunks are checked, so nothing is read back after the write (a person
-    replaced with ``replace`` is counted out with what it had)."""
+    replaced with ``replace`` is counted out with what it had). ``triplets``: the images'
+    object instances and interactions, written in the same load (:func:`ingest_hoi`)."""
     from kg.evidence import stage_evidence, stored_counts
 
     onto = require_ontology(store)
+    run = _run_id()
+    written: list[str] = []
+    present = set(image_timestamps(store)) if triplets else set()
     counts = stored_counts(store)
     verb_of = {a.id: a.verb for a in onto.activities if a.verb is not None}
 
     def count(chunk: CheckedChunk) -> None:
+        if triplets:
+            written.extend(k for k, added in zip(chunk.keys, chunk.added, strict=True) if added)
+            present.update(chunk.images)
         states: list[list[str]] = [[] for _ in chunk.rows]
         items, terms, _ = chunk.part_states
         for item, term in zip(items.to_pylist(), terms.to_pylist(), strict=True):
@@ -636,7 +716,27 @@ def ingest_annotated(
             into=bulk,
             on_chunk=count,
             replace=replace,
+            annotation_run=run,
         )
+        if triplets:
+            added = stage_annotated_triplets(
+                bulk,
+                store,
+                triplets,
+                run=run,
+                model=ANNOTATION_MODEL,
+                persons_written=written,
+                images_present=present,
+                source=source,
+                ontology=onto,
+                replace=replace,
+            )
+            report.extra["object_instances_added"] = added.instances_added
+            report.extra["interactions_added"] = added.interactions_added
+            if added.instances_replaced:
+                report.extra["object_instances_replaced"] = added.instances_replaced
+            if added.interactions_added and not report.activities_added:  # no Run node yet
+                _annotation_run(bulk, run, _RunFacts(source, onto, _now(), report))
         edges = counts.edges()
         stage_evidence(bulk, edges)
     report.evidence_edges = len(edges)

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from kg._triplets import has_triplet_tables
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
 from ontology import (
@@ -120,6 +121,11 @@ _PREDICTIONS = (
     "RETURN i.id AS image, p.person_id AS person_id, a.id AS activity, d.score AS score, "
     "d.model AS model, r.version AS version, d.run AS run"
 )
+#: The object instance each prediction names (its ``INTERACTS_WITH`` edge of the same run).
+_TRIPLETS = (
+    "MATCH (p:Person {id: $person})-[x:INTERACTS_WITH]->(o:ObjectInstance) WHERE x.source = 'model' "
+    "RETURN x.run AS run, x.activity AS activity, o.object_id AS object_id"
+)
 _EXPLANATIONS = (
     "MATCH (p:Person {id: $person})-[:EXPLAINED_BY]->(e:Explanation)-[:EXPLAINS]->(a:Activity) "
     "OPTIONAL MATCH (t)-[c:CONTRIBUTES_TO]->(e) RETURN e.id AS id, e.run AS run, a.id AS activity, "
@@ -159,7 +165,8 @@ def read_annotated(store: GraphStore) -> tuple[list[PersonObservation], list[tup
 def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]:
     """The model predictions stored for ``person`` (``"<image>/<person>"``), best first, each
     with its explanation as an :class:`~ontology.Explanation` record (``None`` when the run
-    wrote none). ``image_id`` is the image node id, as the reasoner's records give it. A read."""
+    wrote none) and the object instance it names (``object_id``, ``None`` when it names
+    none). ``image_id`` is the image node id, as the reasoner's records give it. A read."""
     onto = store_ontology(store)
     rows = store.query(_PREDICTIONS, person=person)
     if not rows and not store.query("MATCH (p:Person {id: $person}) RETURN p.id AS id", person=person):
@@ -172,6 +179,10 @@ def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]
         entry = found.setdefault((r["run"], r["activity"]), {**r, "contributions": []})
         if r["term"] is not None:
             entry["contributions"].append(Contribution(r["kind"], r["term"], r["weight"], r["edge"], onto))
+    instances: dict[tuple[str, str], str] = {}
+    if has_triplet_tables(store):
+        for r in store.query(_TRIPLETS, person=person):
+            instances[(r["run"], r["activity"])] = r["object_id"]
     out = []
     for r in rows:
         e = found.get((r["run"], r["activity"]))
@@ -198,6 +209,7 @@ def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]
                 r["version"],
                 explanation,
                 onto,
+                object_id=instances.get((r["run"], r["activity"])),
             )
         )
     return sorted(out, key=lambda p: (-p.score, p.activity))

@@ -39,7 +39,14 @@ from ontology import ActivityPrediction, StoreError, load
 if TYPE_CHECKING:  # reasoning imports torch; kg imports it only where a reasoner runs
     from reasoning import PredictionBatch
 
-__all__ = ["PredictionWriter", "Run", "new_run", "write_prediction_batch", "write_predictions"]
+__all__ = [
+    "PredictionWriter",
+    "Run",
+    "check_instances",
+    "new_run",
+    "write_prediction_batch",
+    "write_predictions",
+]
 
 _LABELS = {"part_state": "PartState", "object": "Object", "body_part": "BodyPart"}
 
@@ -91,6 +98,7 @@ class _Columns:
     c_term: Any  # (C,) term ids
     c_weight: Any  # (C,) float64
     c_edge: Any  # (C,) string, nullable
+    object_key: Any = None  # (N,) object instance keys, nullable; None: no prediction names one
 
 
 def _const(value: str | None, n: int) -> Any:
@@ -201,6 +209,9 @@ def _record_columns(preds: Sequence[tuple[str, ActivityPrediction]]) -> _Columns
         c_term=pa.array(c_term, pa.string()),
         c_weight=pa.array(c_weight, pa.float64()),
         c_edge=pa.array(c_edge, pa.string()),
+        object_key=pa.array([p.object_key for _, p in preds], pa.string())
+        if any(p.object_id is not None for _, p in preds)
+        else None,
     )
 
 
@@ -216,12 +227,20 @@ _STALE_EMBEDDED = (
     "MATCH (p)-[:EXPLAINED_BY]->(e:Explanation) WHERE e.model = $model "
     "AND (e.run IS NULL OR e.run <> $run) DETACH DELETE e",
 )
+# ... and its triplets (INTERACTS_WITH of source "model"), also after a rebuild of the tables
+_STALE_TRIPLETS_EMBEDDED = (
+    "MATCH (p:Person)-[n:DOES]->(:Activity) WHERE n.run = $run WITH DISTINCT p "
+    "MATCH (p)-[x:INTERACTS_WITH]->(:ObjectInstance) WHERE x.source = 'model' AND x.model = $model "
+    "AND (x.run IS NULL OR x.run <> $run) DELETE x"
+)
 # Neo4j: an index lookup per person (checked with PROFILE in the tests).
 _STALE_NEO4J = (
     "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[d:DOES]->(:Activity) WHERE d.source = 'model' "
     "AND d.model = r.model AND (d.run IS NULL OR d.run <> r.run) DELETE d",
     "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[:EXPLAINED_BY]->(e:Explanation) "
     "WHERE e.model = r.model AND (e.run IS NULL OR e.run <> r.run) DETACH DELETE e",
+    "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[x:INTERACTS_WITH]->(:ObjectInstance) "
+    "WHERE x.source = 'model' AND x.model = r.model AND (x.run IS NULL OR x.run <> r.run) DELETE x",
 )
 
 
@@ -242,7 +261,12 @@ class PredictionWriter:
         self.contributions = 0
         self._explanations = 0
         self._person_keys: list[Any] = []  # the persons whose earlier predictions of the model go
-        for table, prop in (("Run", "id"), ("DOES", "run"), ("Explanation", "run")):
+        for table, prop in (
+            ("Run", "id"),
+            ("DOES", "run"),
+            ("Explanation", "run"),
+            ("INTERACTS_WITH", "run"),
+        ):
             load_.tag(table, prop, run.id)
 
     def add_batch(self, persons: Sequence[str], batch: PredictionBatch) -> int:
@@ -257,7 +281,11 @@ class PredictionWriter:
         return self._add(_batch_columns(persons, batch))
 
     def add_records(self, predictions: Sequence[tuple[str, ActivityPrediction]]) -> int:
-        """Add ``(person key, record)`` pairs of this run's model (one per person and activity)."""
+        """Add ``(person key, record)`` pairs of this run's model (one per person and activity).
+        A record that names an object instance (``object_id``) also adds an
+        ``INTERACTS_WITH`` edge to it; the instance must be stored in the person's image and
+        be of the activity's object class (:func:`check_instances`)."""
+        check_instances(self._store, [p for _, p in predictions])
         self.persons += len({key for key, _ in predictions})
         return self._add(_record_columns(predictions))
 
@@ -326,6 +354,23 @@ class PredictionWriter:
                         "edge": cols.c_edge.take(take),
                     },
                 )
+        if cols.object_key is not None:
+            named = pc.is_valid(cols.object_key)
+            m = int(pc.sum(named).as_py() or 0)
+            load_.relate(
+                "INTERACTS_WITH",
+                "Person",
+                "ObjectInstance",
+                {
+                    "from": person.filter(named),
+                    "to": cols.object_key.filter(named),
+                    "activity": cols.activity.filter(named),
+                    "score": cols.score.filter(named),
+                    "source": _const("model", m),
+                    "model": _const(run.model, m),
+                    "run": _const(run.id, m),
+                },
+            )
         self.predictions += n
         self.contributions += len(cols.c_explanation)
         return n
@@ -391,6 +436,7 @@ class PredictionWriter:
         else:
             for cypher in _STALE_EMBEDDED:
                 load_.then_once(cypher, {"run": self.run.id, "model": model})
+        load_.then_once(_STALE_TRIPLETS_EMBEDDED, {"run": self.run.id, "model": model})
 
 
 #: Below this many replaced predictions, delete them row by row (a rebuild has a fixed cost).
@@ -462,6 +508,38 @@ def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
     return [k for k in ids if k not in found]
 
 
+def check_instances(store: GraphStore, predictions: Sequence[ActivityPrediction]) -> None:
+    """Raise unless every prediction that names an object instance names one stored in its
+    person's image (its :attr:`~ontology.ActivityPrediction.object_key`) and of its
+    activity's object class; a person-only activity names none."""
+    from kg._triplets import instance_classes
+
+    named = [p for p in predictions if p.object_id is not None]
+    if not named:
+        return
+    onto = store_ontology(store)
+    classes = instance_classes(store, sorted({str(p.object_key) for p in named}))
+    for p in named:
+        wanted = onto.activities[p.activity].object
+        found = classes.get(str(p.object_key))
+        if wanted is None:
+            raise StoreError(
+                f"the prediction of {p.activity!r} for {p.key!r} names object instance {p.object_id!r}, "
+                "but the activity has no object; leave object_id None for a person-only activity"
+            )
+        if found is None:
+            raise StoreError(
+                f"the prediction of {p.activity!r} for {p.key!r} names object instance {p.object_key!r}, "
+                "which is not in the store; ingest the image's object instances first (`hake ingest "
+                "hake-instance FILE` or kg.ingest_hoi), or leave object_id None"
+            )
+        if found != wanted:
+            raise StoreError(
+                f"the prediction of {p.activity!r} for {p.key!r} names object instance {p.object_key!r}, "
+                f"a {found!r}; the activity's object is {wanted!r}: name an instance of that class"
+            )
+
+
 def _check_persons(store: GraphStore, keys: Any) -> None:
     missing = _missing_persons(store, keys)
     if missing:
@@ -514,6 +592,11 @@ def write_predictions(store: GraphStore, predictions: Iterable[ActivityPredictio
     of one model for one person are replaced as a whole: writing a person's predictions for
     model M removes every earlier ``DOES`` edge of M on that person and M's explanations of
     that person. Within one call, a repeated (person, activity, model) keeps the last one.
+    A prediction that names an object instance (:attr:`ActivityPrediction.object_id
+    <ontology.ActivityPrediction.object_id>`, one instance per person, activity and model)
+    also writes ``(:Person)-[:INTERACTS_WITH {activity, score, source: "model", model,
+    run}]->(:ObjectInstance)``, replaced with the model's other predictions of the person;
+    the instance must be stored in the person's image, of the activity's object class.
     All or nothing; each model's predictions are one run. Returns the number written.
     """
     import pyarrow as pa

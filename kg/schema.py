@@ -33,11 +33,28 @@ Instances::
     (:Person)-[:USES_PART {prob, source}]->(:BodyPart)             active fine parts
     (:Person)-[:NEAR {score, count}]->(:Object)                    detected / annotated objects
     (:Person)-[:DOES {score, source, model, run}]->(:Activity)
+    (:ObjectInstance {id, object_id, bbox, score})-[:IN_IMAGE]->(:Image)    one object in an image
+    (:ObjectInstance)-[:IS_A]->(:Object)                                      its class
+    (:Person)-[:INTERACTS_WITH {activity, score, source, model, run}]->(:ObjectInstance)
     (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, score, baseline, rest, run})
     (:Explanation)-[:EXPLAINS]->(:Activity)
     (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, edge}]->(:Explanation)
     (:Run {id, kind, model, version, ontology, created, method, top_k, min_share, persons,
         predictions})
+
+Triplets (<person, activity, object instance>, HICO-DET's human-object pairs): an
+``ObjectInstance`` is one object of an image, ``id`` its key ``"<image key>/<object id>"``
+(:func:`ontology.identity.object_key`, the same form as a person's; the label tells them
+apart), ``object_id`` its id within the image, ``bbox`` its box (``FLOAT[4]`` as a person's)
+and ``score`` its detection score (1.0 for an annotation). An ``INTERACTS_WITH`` edge says
+that the person does ``activity`` (an activity id, whose object is the instance's class)
+with that instance: ``source = "annotation"`` for ground truth (model
+``"hake-annotation"``, the run of the ingest that wrote it) or ``"model"`` for a prediction
+that names its instance (:attr:`ontology.ActivityPrediction.object_id`), with its score,
+model and run, whose ``Run`` node has the version, as for ``DOES``. Every
+``INTERACTS_WITH`` edge has a ``DOES`` edge of the same person, activity, source and run
+beside it (the person-level fact); a person-only activity has no ``INTERACTS_WITH``. The
+``NEAR`` edges stay as they were: a person's objects per class, with no instance.
 
 Internal: ``(:BulkLoad {id, created})`` marks a bulk load of the embedded store as committed
 until it is finished (no row exists between commands).
@@ -95,7 +112,7 @@ from dataclasses import dataclass
 
 # The key rule is defined once, in ontology (records carry their keys); named here too, as
 # the schema's ids are these keys.
-from ontology.identity import image_key, person_key
+from ontology.identity import image_key, object_key, person_key
 
 __all__ = [
     "NODES",
@@ -103,8 +120,10 @@ __all__ = [
     "NodeTable",
     "RelTable",
     "ladybug_added_columns",
+    "ladybug_added_pairs",
     "ladybug_ddl",
     "image_key",
+    "object_key",
     "person_key",
     "properties_of",
 ]
@@ -214,6 +233,10 @@ NODES: tuple[NodeTable, ...] = (
         ),
     ),
     NodeTable(
+        "ObjectInstance",
+        (("id", "STRING"), ("object_id", "STRING"), ("bbox", "FLOAT[4]"), ("score", "DOUBLE")),
+    ),
+    NodeTable(
         "Explanation",
         (
             ("id", "STRING"),
@@ -256,7 +279,8 @@ RELS: tuple[RelTable, ...] = (
     RelTable("BROADER", (("Activity", "Activity"),)),
     RelTable("CHARACTERISED_BY", (("Verb", "PartState"), ("Activity", "PartState")), (("weight", "DOUBLE"),)),
     RelTable("IMPLIES", (("PartState", "Activity"), ("PartState", "Verb")), _EVIDENCE),
-    RelTable("IN_IMAGE", (("Person", "Image"),)),
+    RelTable("IN_IMAGE", (("Person", "Image"), ("ObjectInstance", "Image"))),
+    RelTable("IS_A", (("ObjectInstance", "Object"),)),
     RelTable(
         "HAS_STATE",
         (("Person", "PartState"),),
@@ -268,6 +292,17 @@ RELS: tuple[RelTable, ...] = (
         "DOES",
         (("Person", "Activity"),),
         (
+            ("score", "DOUBLE"),
+            ("source", "STRING"),
+            ("model", "STRING"),
+            ("run", "STRING"),
+        ),
+    ),
+    RelTable(
+        "INTERACTS_WITH",
+        (("Person", "ObjectInstance"),),
+        (
+            ("activity", "STRING"),
             ("score", "DOUBLE"),
             ("source", "STRING"),
             ("model", "STRING"),
@@ -308,6 +343,15 @@ def properties_of(table: str) -> tuple[tuple[str, str], ...]:
     if table in REL_BY_TYPE:
         return REL_BY_TYPE[table].properties
     raise KeyError(f"{table!r} is neither a node label nor a relationship type of kg.schema")
+
+
+def ladybug_added_pairs(rel: str, present: set[tuple[str, str]]) -> list[str]:
+    """``ALTER TABLE`` statements adding the (from, to) pairs of relationship table ``rel``
+    that ``present`` lacks (a store made before the pair existed: ``IN_IMAGE`` joined persons
+    to images only until object instances came, 2026-12-06)."""
+    return [
+        f"ALTER TABLE {rel} ADD FROM {a} TO {b}" for a, b in REL_BY_TYPE[rel].pairs if (a, b) not in present
+    ]
 
 
 def ladybug_added_columns(table: str, present: set[str]) -> list[str]:

@@ -814,9 +814,16 @@ class ActivityPrediction:
     #: the activity's level in the hierarchy (``"atomic"``, ``"composite"``, ``"area"``...),
     #: as the ontology says (set from it when the record is checked)
     level: str = field(default="atomic", kw_only=True)
+    #: the object instance the prediction concerns, by its id within the prediction's image
+    #: (:attr:`ObjectInstance.object_id`; :attr:`object_key` is its store-wide key); ``None``
+    #: when the prediction names no instance (a person-only activity, or a model that
+    #: predicts activities only)
+    object_id: str | None = field(default=None, kw_only=True)
 
     def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "ActivityPrediction"
+        if self.object_id is not None:
+            object.__setattr__(self, "object_id", _text(rec, "object_id", self.object_id))
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
         activities = _onto(ontology).activities
@@ -843,6 +850,7 @@ class ActivityPrediction:
         model_version: str = "unversioned",
         explanation: Explanation | None = None,
         level: str = "atomic",
+        object_id: str | None = None,
     ) -> ActivityPrediction:
         """Build without validation, for producers whose activity id comes from the
         ontology's own order, whose score is a probability and whose ids were validated on
@@ -857,6 +865,7 @@ class ActivityPrediction:
         set_(self, "model_version", model_version)
         set_(self, "explanation", explanation)
         set_(self, "level", level)
+        set_(self, "object_id", object_id)
         return self
 
     @property
@@ -864,6 +873,16 @@ class ActivityPrediction:
         """The predicted person's store-wide key (:func:`ontology.identity.person_key` of
         ``image_id`` and ``person_id``; the store's ``Person.id``)."""
         return identity.person_key(self.image_id, self.person_id)
+
+    @property
+    def object_key(self) -> str | None:
+        """The store-wide key of the object instance the prediction concerns
+        (:func:`ontology.identity.object_key`; the store's ``ObjectInstance.id``), or ``None``.
+
+        >>> ActivityPrediction("a.jpg", "0", "hold cup", 0.8, "m", object_id="1").object_key
+        'a.jpg/1'
+        """
+        return None if self.object_id is None else identity.object_key(self.image_id, self.object_id)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -874,6 +893,7 @@ class ActivityPrediction:
             "model": self.model,
             "model_version": self.model_version,
             "level": self.level,
+            "object_id": self.object_id,
             "explanation": None if self.explanation is None else self.explanation.to_dict(),
         }
 

@@ -33,7 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kg.schema import NODE_BY_LABEL, REL_BY_TYPE, ladybug_added_columns, ladybug_ddl, properties_of
+from kg.schema import (
+    NODE_BY_LABEL,
+    REL_BY_TYPE,
+    ladybug_added_columns,
+    ladybug_added_pairs,
+    ladybug_ddl,
+    properties_of,
+)
 from kg.store.base import BatchProgress, BulkLoad, Columns, Rows, batched, check_read_only, column_length
 from ontology.errors import QueryError, ReadOnlyError, StoreError
 
@@ -944,6 +951,19 @@ class EmbeddedStore:
             # The table name comes from kg.schema (table_info takes a literal, not a parameter).
             present = {r["name"] for r in self._run(f"CALL table_info('{table}') RETURN name", None)}
             for statement in ladybug_added_columns(table, present):
+                self._run(statement, None)
+        for rel in REL_BY_TYPE:
+            # A relationship table made before one of its (from, to) pairs existed gets it:
+            # stores of earlier versions open and take object instances (kg.schema).
+            pairs = {
+                (r["from"], r["to"])
+                for r in self._run(
+                    f"CALL show_connection('{rel}') RETURN `source table name` AS `from`, "
+                    "`destination table name` AS `to`",
+                    None,
+                )
+            }
+            for statement in ladybug_added_pairs(rel, pairs):
                 self._run(statement, None)
 
     def close(self) -> None:

@@ -1,0 +1,252 @@
+"""Object instances and <person, activity, object instance> triplets in the store
+(:mod:`kg.schema`: ``ObjectInstance``, ``IS_A``, ``INTERACTS_WITH``): staged into the bulk
+load of an annotation ingest (:func:`stage_annotated_triplets`), checked before predictions
+name an instance (:func:`instance_classes`), and read back (:func:`stored_triplets`).
+
+The ground truth of an image is written once: an instance already stored is skipped when
+it is the same (class, box, score) and refused otherwise; a person's ground-truth triplets
+are written when the store holds none for it (a person stored before triplets existed gains
+them when its file is ingested again) and refused when it holds others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from kg._stored import all_ids, existing_ids
+from kg.store.base import BulkLoad, GraphStore
+from ontology import HoiAnnotation, ObjectInstance, Ontology, StoreError
+from ontology.identity import image_key, object_key, person_key
+
+__all__ = [
+    "TripletCounts",
+    "has_triplet_tables",
+    "instance_classes",
+    "stage_annotated_triplets",
+    "stored_triplets",
+]
+
+#: What ``replace`` deletes before it writes a changed instance anew (a primary-key lookup
+#: per row on LadybugDB 0.22, as kg.ingest's person deletes; an index lookup on Neo4j).
+_DROP_INSTANCES = "UNWIND $rows AS r MATCH (o:ObjectInstance {id: r.id}) DETACH DELETE o"
+
+#: A ground-truth triplet as the store holds it: (person key, activity id, object key).
+Triplet = tuple[str, str, str]
+
+
+def has_triplet_tables(store: GraphStore) -> bool:
+    """Whether the store has the object-instance tables: always, except an embedded store
+    of an earlier version opened read-only (opened read-write, it gains them)."""
+    if store.backend != "embedded":
+        return True
+    return any(r["name"] == "INTERACTS_WITH" for r in store.query("CALL show_tables() RETURN name"))
+
+
+def instance_classes(store: GraphStore, keys: Sequence[str]) -> dict[str, str]:
+    """Object key -> object class of the stored instances among ``keys``: index lookups on
+    Neo4j, one scan on the embedded store (where an UNWIND of ids scans per batch)."""
+    if not keys:
+        return {}
+    if store.backend == "neo4j":
+        rows = store.query(
+            "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
+            "RETURN o.id AS id, c.id AS c",
+            ids=list(keys),
+        )
+    else:
+        rows = store.query("MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) RETURN o.id AS id, c.id AS c")
+    wanted = set(keys)
+    return {r["id"]: r["c"] for r in rows if r["id"] in wanted}
+
+
+def stored_triplets(store: GraphStore, source: str = "annotation") -> dict[str, set[tuple[str, str]]]:
+    """Person key -> its stored triplets of ``source`` as (activity id, object key)."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    if not has_triplet_tables(store):
+        return out
+    rows = store.query(
+        "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) WHERE x.source = $source "
+        "RETURN p.id AS p, x.activity AS a, o.id AS o",
+        source=source,
+    )
+    for r in rows:
+        out.setdefault(r["p"], set()).add((r["a"], r["o"]))
+    return out
+
+
+class TripletCounts:
+    """What :func:`stage_annotated_triplets` added."""
+
+    def __init__(self) -> None:
+        self.instances_added = 0
+        self.instances_skipped = 0
+        self.instances_replaced = 0
+        self.interactions_added = 0
+
+
+def stage_annotated_triplets(
+    load: BulkLoad,
+    store: GraphStore,
+    images: Sequence[HoiAnnotation],
+    *,
+    run: str,
+    model: str,
+    persons_written: Iterable[str],
+    images_present: set[str],
+    source: str,
+    ontology: Ontology,
+    replace: bool = False,
+) -> TripletCounts:
+    """Add ``images``' object instances and ground-truth interactions to ``load``.
+
+    Args:
+        run, model: the annotation run (and its model name) the interactions belong to.
+        persons_written: person keys this load writes anew (added or replaced): their
+            triplets are written whatever the store held.
+        images_present: image keys stored before or written by this load (an instance
+            in any other image gets its image node from here).
+        source: a name for error messages (usually the file).
+        ontology: the store's (an interaction may name its activity by name: stored by id).
+        replace: an instance stored with another class, box or score is replaced (deleted
+            with every interaction that names it, then written anew, in the same load), and
+            the stored persons whose triplets named it get theirs from the input; without
+            it, such an instance is refused.
+    """
+    counts = TripletCounts()
+    instances = [o for image in images for o in image.objects]
+    keys = [o.key for o in instances]
+    if len(set(keys)) != len(keys):
+        first = next(k for k in keys if keys.count(k) > 1)
+        raise StoreError(f"{source}: object instance {first!r} is given twice; each instance once per image")
+    stored = _stored_instances(store, keys)
+    new: list[ObjectInstance] = []
+    replaced: list[str] = []
+    for o in instances:
+        old = stored.get(o.key)
+        if old is None:
+            new.append(o)
+            continue
+        mine = (o.object, _f32(o.box.to_list()), o.score)
+        if old != mine and replace:
+            replaced.append(o.key)
+            new.append(o)
+            continue
+        if old != mine:
+            raise StoreError(
+                f"{source}: object instance {o.key!r} is stored as {old[0]!r} at {old[1]} (score {old[2]}), "
+                f"but the input gives {mine[0]!r} at {mine[1]} (score {mine[2]}); an instance is written "
+                "once: ingest with --replace (replace=True) or into a new store (`hake init --store NEW`) "
+                "to change it"
+            )
+        counts.instances_skipped += 1
+    if replaced:  # the stored instances go first (with the interactions that name them)
+        load.first(_DROP_INSTANCES, [{"id": k} for k in replaced])
+    counts.instances_replaced = len(replaced)
+    new_keys = {o.key for o in new}
+    missing_images: dict[str, HoiAnnotation] = {}
+    for image in images:
+        for o in image.objects:
+            if o.image_key not in images_present and o.key in new_keys:
+                missing_images.setdefault(o.image_key, image)
+    if missing_images:
+        load.insert(
+            "Image",
+            {
+                "id": list(missing_images),
+                "width": [i.width if k == image_key(i.image_id) else None for k, i in missing_images.items()],
+                "height": [
+                    i.height if k == image_key(i.image_id) else None for k, i in missing_images.items()
+                ],
+            },
+        )
+    load.insert(
+        "ObjectInstance",
+        {
+            "id": [o.key for o in new],
+            "object_id": [o.object_id for o in new],
+            "bbox": [o.box.to_list() for o in new],
+            "score": [o.score for o in new],
+        },
+    )
+    load.relate(
+        "IN_IMAGE",
+        "ObjectInstance",
+        "Image",
+        {"from": [o.key for o in new], "to": [o.image_key for o in new]},
+    )
+    load.relate(
+        "IS_A", "ObjectInstance", "Object", {"from": [o.key for o in new], "to": [o.object for o in new]}
+    )
+    counts.instances_added = len(new)
+
+    written = set(persons_written)
+    gone = set(replaced)
+    held = stored_triplets(store)
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("from", "to", "activity", "score", "source", "model", "run")
+    }
+    for image in images:
+        img = image_key(image.image_id)
+        given: dict[str, set[tuple[str, str]]] = {}
+        for it in image.interactions:
+            if it.object_id is not None:
+                given.setdefault(person_key(img, it.person_id), set()).add(
+                    (ontology.activities[it.activity].id, object_key(img, it.object_id))
+                )
+        for person, triplets in given.items():
+            kept = person in held and not any(obj in gone for _, obj in held[person])
+            if person not in written and kept:
+                if held[person] != triplets:
+                    raise StoreError(
+                        f"{source}: person {person!r} has other ground-truth triplets stored "
+                        f"({sorted(held[person])}) than the input gives ({sorted(triplets)}); ingest "
+                        "with --replace after changing its annotation, or into a new store"
+                    )
+                continue
+            for activity, obj in sorted(triplets):
+                rows["from"].append(person)
+                rows["to"].append(obj)
+                rows["activity"].append(activity)
+                rows["score"].append(1.0)
+                rows["source"].append("annotation")
+                rows["model"].append(model)
+                rows["run"].append(run)
+    if rows["from"]:
+        load.tag("INTERACTS_WITH", "run", run)
+    load.relate("INTERACTS_WITH", "Person", "ObjectInstance", rows)
+    counts.interactions_added = len(rows["from"])
+    return counts
+
+
+def _f32(values: list[float]) -> list[float]:
+    from array import array
+
+    return array("f", values).tolist()
+
+
+def _stored_instances(store: GraphStore, keys: Sequence[str]) -> dict[str, tuple[str, list[float], float]]:
+    """Object key -> (class, box, score) of the stored instances among ``keys``."""
+    if not keys or not has_triplet_tables(store):
+        return {}
+    found = (
+        existing_ids(store, "ObjectInstance", keys)
+        if store.backend == "neo4j"
+        else all_ids(store, "ObjectInstance")
+    )
+    hits = [k for k in keys if k in found]
+    if not hits:
+        return {}
+    if store.backend == "neo4j":
+        rows = store.query(
+            "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
+            "RETURN o.id AS id, c.id AS c, o.bbox AS box, o.score AS s",
+            ids=hits,
+        )
+    else:
+        rows = store.query(
+            "MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) "
+            "RETURN o.id AS id, c.id AS c, o.bbox AS box, o.score AS s"
+        )
+    wanted = set(hits)
+    return {r["id"]: (r["c"], _f32(list(r["box"])), r["s"]) for r in rows if r["id"] in wanted}

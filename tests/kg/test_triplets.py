@@ -1,0 +1,413 @@
+"""Object instances and <person, activity, object instance> triplets in the store (issue 14,
+item 2): ingest of ground truth, predictions that name an instance, reading them back, and
+stores of the earlier schema, on every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import ontology
+from kg.ingest import ingest_hake_instance, ingest_hoi, init_store
+from kg.observations import read_predictions
+from kg.predictions import write_predictions
+from kg.store import EmbeddedStore, GraphStore, Neo4jStore
+from ontology import (
+    ActivityPrediction,
+    Box,
+    DetectedObject,
+    HoiAnnotation,
+    Interaction,
+    ObjectInstance,
+    PersonAnnotation,
+    StoreError,
+)
+from tests.kg.helpers import fingerprint, write_instance_fixture
+
+
+def _person(
+    image: str, pid: str, box: Box, activities: tuple[str, ...], objects: tuple[ObjectInstance, ...]
+) -> PersonAnnotation:
+    return PersonAnnotation(
+        image,
+        pid,
+        box,
+        ("hand_hold",),
+        ("right_hand",),
+        activities,
+        tuple(DetectedObject(o.object, 1.0, o.box) for o in objects),
+        max(1, len(activities)),
+        640,
+        480,
+    )
+
+
+def cafe(cup2_box: tuple[float, ...] = (500, 100, 520, 130)) -> HoiAnnotation:
+    """A cafe: person 0 holds cup 0 and drinks with it, person 1 holds cup 1; cup 2 and
+    the dining table stand there; person 2 stands by (no activity)."""
+    cups = (
+        ObjectInstance("cafe.jpg", "0", "cup", Box(100, 100, 120, 130)),
+        ObjectInstance("cafe.jpg", "1", "cup", Box(300, 100, 320, 130)),
+        ObjectInstance("cafe.jpg", "2", "cup", Box(*cup2_box)),
+        ObjectInstance("cafe.jpg", "3", "dining_table", Box(0, 200, 640, 480), score=0.75),
+    )
+    persons = (
+        _person("cafe.jpg", "0", Box(50, 20, 200, 400), ("hold cup", "drink_with cup"), cups[:1]),
+        _person("cafe.jpg", "1", Box(250, 20, 400, 400), ("hold cup",), cups[1:2]),
+        _person("cafe.jpg", "2", Box(450, 20, 600, 400), (), ()),
+    )
+    interactions = (
+        Interaction("0", "hold cup", "0"),
+        Interaction("0", "drink_with cup", "0"),
+        Interaction("1", "hold cup", "1"),
+    )
+    return HoiAnnotation("cafe.jpg", 640, 480, persons, cups, interactions)
+
+
+def _triplets(store: GraphStore, source: str = "annotation") -> list[tuple[str, str, str]]:
+    rows = store.query(
+        "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) WHERE x.source = $s "
+        "RETURN p.id AS p, x.activity AS a, o.id AS o",
+        s=source,
+    )
+    return sorted((r["p"], r["a"], r["o"]) for r in rows)
+
+
+def test_ingest_writes_instances_and_ground_truth_triplets(store: GraphStore) -> None:
+    init_store(store)
+    report = ingest_hoi(store, [cafe()], source="cafe")
+    assert report.persons_added == 3 and report.activities_added == 3
+    assert (report.extra["object_instances_added"], report.extra["interactions_added"]) == (4, 3)
+    rows = store.query(
+        "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image), (o)-[:IS_A]->(c:Object) "
+        "RETURN o.id AS id, o.object_id AS oid, c.id AS cls, o.bbox AS box, o.score AS score, i.id AS image "
+        "ORDER BY id"
+    )
+    assert rows[0] == {
+        "id": "cafe.jpg/0",
+        "oid": "0",
+        "cls": "cup",
+        "box": [100.0, 100.0, 120.0, 130.0],
+        "score": 1.0,
+        "image": "cafe.jpg",
+    }
+    assert [r["cls"] for r in rows] == ["cup", "cup", "cup", "dining_table"] and rows[3]["score"] == 0.75
+    assert _triplets(store) == [
+        ("cafe.jpg/0", "drink_with-cup", "cafe.jpg/0"),
+        ("cafe.jpg/0", "hold-cup", "cafe.jpg/0"),
+        ("cafe.jpg/1", "hold-cup", "cafe.jpg/1"),
+    ]
+    # ground truth: the annotation run of the ingest, which also wrote the DOES edges
+    (run,) = store.query("MATCH (r:Run) RETURN r.id AS id, r.kind AS kind")
+    edges = store.query(
+        "MATCH (:Person)-[x:INTERACTS_WITH]->(:ObjectInstance) RETURN DISTINCT x.run AS run, "
+        "x.model AS model, x.score AS score"
+    )
+    assert run["kind"] == "annotation" and edges == [
+        {"run": run["id"], "model": "hake-annotation", "score": 1.0}
+    ]
+    # every triplet has its person-level DOES edge beside it
+    assert store.query(
+        "MATCH (p:Person)-[x:INTERACTS_WITH]->(:ObjectInstance) WHERE NOT EXISTS { "
+        "MATCH (p)-[d:DOES]->(a:Activity) WHERE a.id = x.activity AND d.run = x.run } RETURN count(x) AS n"
+    ) == [{"n": 0}]
+
+
+def test_reingest_changes_nothing_and_changed_instances_are_refused(store: GraphStore) -> None:
+    init_store(store)
+    ingest_hoi(store, [cafe()])
+    before = fingerprint(store)
+    again = ingest_hoi(store, [cafe()])
+    assert (
+        again.persons_skipped,
+        again.extra["object_instances_added"],
+        again.extra["interactions_added"],
+    ) == (
+        3,
+        0,
+        0,
+    )
+    assert fingerprint(store) == before
+    with pytest.raises(
+        StoreError,
+        match=r"instance .cafe.jpg/2. is stored as .cup. at \[500.0.*gives .cup. at \[501.0.*new store",
+    ):
+        ingest_hoi(store, [cafe((501, 100, 520, 130))])
+    assert fingerprint(store) == before
+
+
+def test_replace_swaps_a_changed_instance_and_the_triplets_that_named_it(store: GraphStore) -> None:
+    """With ``replace``, a changed instance is deleted with every interaction naming it and
+    written anew; a stored person whose triplet named it gets its triplets from the input."""
+    init_store(store)
+    first = cafe()
+    ingest_hoi(store, [first])
+    moved = dataclasses.replace(first.objects[1], box=Box(301, 100, 320, 130))
+    changed = dataclasses.replace(first, objects=(first.objects[0], moved, *first.objects[2:]))
+    with pytest.raises(StoreError, match="instance 'cafe.jpg/1' is stored.*--replace"):
+        ingest_hoi(store, [changed])
+    report = ingest_hoi(store, [changed], replace=True)
+    assert report.extra["object_instances_replaced"] == 1 and report.extra["interactions_added"] == 1
+    assert store.query("MATCH (o:ObjectInstance {id: 'cafe.jpg/1'}) RETURN o.bbox AS box") == [
+        {"box": [301.0, 100.0, 320.0, 130.0]}
+    ]
+    assert store.query("MATCH (o:ObjectInstance) RETURN count(o) AS n") == [{"n": 4}]
+    assert _triplets(store) == [
+        ("cafe.jpg/0", "drink_with-cup", "cafe.jpg/0"),
+        ("cafe.jpg/0", "hold-cup", "cafe.jpg/0"),
+        ("cafe.jpg/1", "hold-cup", "cafe.jpg/1"),
+    ]
+
+
+def test_a_failed_ingest_leaves_no_instance(store: GraphStore) -> None:
+    """All or nothing: persons, instances and triplets go in together or not at all."""
+    init_store(store)
+    before = fingerprint(store)
+    clash = HoiAnnotation(  # a second image whose instance key repeats the first's
+        "other.jpg", 10, 10, (), (ObjectInstance("other.jpg", "0", "cup", Box(0, 0, 1, 1)),), ()
+    )
+    with pytest.raises(StoreError, match="object instance 'other.jpg/0' is given twice"):
+        ingest_hoi(store, [cafe(), clash, clash])
+    assert fingerprint(store) == before
+
+
+def test_instances_of_an_image_without_persons_get_their_image(store: GraphStore) -> None:
+    init_store(store)
+    empty = HoiAnnotation(
+        "empty.jpg", 30, 20, (), (ObjectInstance("empty.jpg", "0", "cup", Box(0, 0, 5, 5)),), ()
+    )
+    ingest_hoi(store, [empty])
+    assert store.query(
+        "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image) RETURN o.id AS o, i.width AS w, i.height AS h"
+    ) == [{"o": "empty.jpg/0", "w": 30, "h": 20}]
+
+
+def test_hake_instance_file_writes_its_pairs(store: GraphStore, tmp_path: Path) -> None:
+    """The fixture: A rides and holds one bicycle (both pairs' object boxes are the same box:
+    one instance), B rides one, C boards an airplane."""
+    init_store(store)
+    report = ingest_hake_instance(store, write_instance_fixture(tmp_path))
+    assert (report.extra["object_instances_added"], report.extra["interactions_added"]) == (3, 4)
+    assert _triplets(store) == [
+        ("img1.jpg/0", "hold-bicycle", "img1.jpg/0"),
+        ("img1.jpg/0", "ride-bicycle", "img1.jpg/0"),
+        ("img2.jpg/0", "ride-bicycle", "img2.jpg/0"),
+        ("img3.jpg/0", "board-airplane", "img3.jpg/0"),
+    ]
+
+
+def test_predictions_name_their_instance_and_come_back(store: GraphStore) -> None:
+    init_store(store)
+    ingest_hoi(store, [cafe()])
+    expl = ontology.Explanation("hold cup", "m", (ontology.Contribution("part_state", "hand: hold", 1.0),))
+    preds = [
+        ActivityPrediction("cafe.jpg", "0", "hold cup", 0.9, "m", "1", expl, object_id="2"),
+        ActivityPrediction("cafe.jpg", "0", "drink_with cup", 0.2, "m", "1"),
+        ActivityPrediction("cafe.jpg", "1", "hold cup", 0.7, "m", "1", object_id="1"),
+    ]
+    assert write_predictions(store, preds) == 3
+    assert _triplets(store, "model") == [
+        ("cafe.jpg/0", "hold-cup", "cafe.jpg/2"),
+        ("cafe.jpg/1", "hold-cup", "cafe.jpg/1"),
+    ]
+    back = read_predictions(store, "cafe.jpg/0")
+    assert [(p.activity, p.object_id, p.object_key) for p in back] == [
+        ("hold-cup", "2", "cafe.jpg/2"),
+        ("drink_with-cup", None, None),
+    ]
+    assert back[0] == ActivityPrediction(
+        "cafe.jpg", "0", "hold-cup", 0.9, "m", "1", back[0].explanation, object_id="2"
+    )
+    assert back[0].to_dict()["object_id"] == "2"
+    (edge,) = store.query(
+        "MATCH (:Person {id: 'cafe.jpg/0'})-[x:INTERACTS_WITH]->(:ObjectInstance) WHERE x.source = 'model' "
+        "MATCH (r:Run {id: x.run}) RETURN x.score AS score, x.model AS model, r.version AS version"
+    )
+    assert edge == {"score": 0.9, "model": "m", "version": "1"}
+    # the model's next run over the person replaces its triplets with its other predictions
+    write_predictions(store, [ActivityPrediction("cafe.jpg", "0", "hold cup", 0.6, "m", "2", object_id="0")])
+    assert _triplets(store, "model") == [
+        ("cafe.jpg/0", "hold-cup", "cafe.jpg/0"),
+        ("cafe.jpg/1", "hold-cup", "cafe.jpg/1"),
+    ]
+    assert [(p.activity, p.object_id, p.model_version) for p in read_predictions(store, "cafe.jpg/0")] == [
+        ("hold-cup", "0", "2")
+    ]
+    assert len(_triplets(store)) == 3  # ground truth untouched
+
+
+@pytest.mark.parametrize(
+    ("prediction", "message"),
+    [
+        (
+            ActivityPrediction("cafe.jpg", "0", "hold cup", 0.9, "m", object_id="9"),
+            "'cafe.jpg/9', which is not",
+        ),
+        (ActivityPrediction("cafe.jpg", "0", "hold cup", 0.9, "m", object_id="3"), "a 'dining_table'.*'cup'"),
+    ],
+)
+def test_predictions_naming_a_wrong_instance_are_refused(
+    store: GraphStore, prediction: ActivityPrediction, message: str
+) -> None:
+    init_store(store)
+    ingest_hoi(store, [cafe()])
+    before = fingerprint(store)
+    with pytest.raises(StoreError, match=message):
+        write_predictions(store, [ActivityPrediction("cafe.jpg", "1", "hold cup", 0.5, "m"), prediction])
+    assert fingerprint(store) == before
+
+
+def test_a_person_only_activity_names_no_instance(store: GraphStore) -> None:
+    onto = ontology.load(ontology.example_extension())
+    init_store(store, onto)
+    ingest_hoi(store, [cafe()])
+    jog = ActivityPrediction("cafe.jpg", "2", "jog", 0.9, "m", ontology=onto, object_id="0")
+    with pytest.raises(StoreError, match="'jog'.*has no object; leave object_id None"):
+        write_predictions(store, [jog])
+    assert _triplets(store, "model") == []
+
+
+def test_prediction_records_keep_working_without_an_instance() -> None:
+    p = ActivityPrediction("a.jpg", "0", "ride bicycle", 0.5, "m", "v")
+    assert p.object_id is None and p.object_key is None and p.to_dict()["object_id"] is None
+    with pytest.raises(ontology.RecordError, match="object_id"):
+        ActivityPrediction("a.jpg", "0", "ride bicycle", 0.5, "m", object_id="")
+    u = ActivityPrediction.unchecked("a.jpg", "0", "ride-bicycle", 0.5, "m", object_id="3")
+    assert u.object_key == "a.jpg/3"
+
+
+def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Path) -> None:
+    """A store made before object instances (``IN_IMAGE`` joined persons to images only, no
+    ``ObjectInstance``, ``IS_A`` or ``INTERACTS_WITH`` tables) is read as it is when opened
+    read-only, and opened read-write it gains the tables and the new ``IN_IMAGE`` pair,
+    keeps its rows, and takes triplets."""
+    import ladybug
+
+    from kg._triplets import has_triplet_tables
+    from kg.schema import REL_BY_TYPE
+    from kg.store.embedded import DB_FILE
+
+    with EmbeddedStore(tmp_path / "g") as new:  # a store of today, taken back to the old schema
+        init_store(new)
+        ingest_hoi(new, [cafe()])
+        write_predictions(new, [ActivityPrediction("cafe.jpg", "1", "hold cup", 0.5, "m", "1")])
+    db = ladybug.Database(str(tmp_path / "g" / DB_FILE))
+    conn = ladybug.Connection(db)
+    for table in ("INTERACTS_WITH", "IS_A", "IN_IMAGE", "ObjectInstance"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("CREATE REL TABLE IN_IMAGE(FROM Person TO Image)")
+    conn.execute("MATCH (p:Person), (i:Image) WHERE p.id STARTS WITH i.id CREATE (p)-[:IN_IMAGE]->(i)")
+    conn.close()
+    db.close()
+    with EmbeddedStore(tmp_path / "g", read_only=True) as old:
+        assert not has_triplet_tables(old)
+        (back,) = read_predictions(old, "cafe.jpg/1")
+        assert (back.activity, back.object_id) == ("hold-cup", None)
+    with EmbeddedStore(tmp_path / "g") as store:
+        pairs = store.execute(  # (not an allowed read procedure of kg.store.readonly)
+            "CALL show_connection('IN_IMAGE') RETURN `source table name` AS a, `destination table name` AS b"
+        )
+        assert sorted((r["a"], r["b"]) for r in pairs) == sorted(REL_BY_TYPE["IN_IMAGE"].pairs)
+        assert store.query("MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN count(p) AS n") == [{"n": 3}]
+        again = ingest_hoi(store, [cafe()])  # the persons are stored: they gain their triplets
+        assert (again.persons_skipped, again.extra["object_instances_added"]) == (3, 4)
+        assert len(_triplets(store)) == 3
+        assert store.query("MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image) RETURN count(o) AS n") == [
+            {"n": 4}
+        ]
+
+
+def test_persons_stored_before_triplets_gain_them_on_reingest(store: GraphStore) -> None:
+    """A person stored by an ingest of persons only (no triplets) gets its ground-truth
+    triplets when the file is ingested again; the annotation run that adds them is stored."""
+    from kg.ingest import ingest_annotated
+
+    init_store(store)
+    image = cafe()
+    ingest_annotated(
+        store, [p.to_observation() for p in image.persons], [p.activities for p in image.persons]
+    )
+    assert _triplets(store) == []
+    report = ingest_hoi(store, [image])
+    assert report.persons_skipped == 3 and report.extra["interactions_added"] == 3
+    runs = {r["id"] for r in store.query("MATCH (r:Run) RETURN r.id AS id")}
+    assert {r["run"] for r in store.query("MATCH ()-[x:INTERACTS_WITH]->() RETURN x.run AS run")} <= runs
+    assert len(runs) == 2
+
+
+def test_neo4j_triplet_statements_use_the_id_index(bolt_server: tuple[str, str, str, str]) -> None:
+    """Every per-batch statement the triplets add on Neo4j finds its nodes by the id index
+    (PROFILE in a rolled-back transaction, as tests/kg/test_predictions.py checks the
+    write-back)."""
+    import neo4j
+
+    from kg.predictions import _STALE_NEO4J
+    from kg.schema import REL_BY_TYPE
+
+    uri, user, password, database = bolt_server
+    with Neo4jStore(uri, user, password, database) as store:
+        store.execute("MATCH (n) DETACH DELETE n")
+        init_store(store)
+        ingest_hoi(store, [cafe()])
+        statements: list[tuple[str, dict[str, object]]] = [
+            (_STALE_NEO4J[2], {"rows": [{"p": "cafe.jpg/0", "model": "m", "run": "r"}]}),
+            ("UNWIND $ids AS i MATCH (n:ObjectInstance {id: i}) RETURN n.id AS id", {"ids": ["cafe.jpg/0"]}),
+            (
+                "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
+                "RETURN o.id AS id, c.id AS c",
+                {"ids": ["cafe.jpg/0"]},
+            ),
+        ]
+        for rel, (a, b), ends in (
+            ("IN_IMAGE", ("ObjectInstance", "Image"), {"from": "cafe.jpg/0", "to": "cafe.jpg"}),
+            ("IS_A", ("ObjectInstance", "Object"), {"from": "cafe.jpg/0", "to": "cup"}),
+            ("INTERACTS_WITH", ("Person", "ObjectInstance"), {"from": "cafe.jpg/0", "to": "cafe.jpg/1"}),
+        ):
+            props = ", ".join(f"{name}: r.{name}" for name, _ in REL_BY_TYPE[rel].properties)
+            cypher = (  # what Neo4jStore.bulk_relate runs per batch
+                f"UNWIND $rows AS r MATCH (a:{a} {{id: r.from}}), (b:{b} {{id: r.to}}) "
+                f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
+            )
+            statements.append((cypher, {"rows": [ends]}))
+        driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        try:
+            with driver.session(database=database) as session:
+                for cypher, params in statements:
+                    tx = session.begin_transaction()
+                    summary = tx.run("PROFILE " + cypher, params).consume()
+                    tx.rollback()
+                    plan = json.dumps(summary.profile or summary.plan)
+                    if "ArcadeDB" in plan:
+                        lines = [ln for ln in plan.split("\\n") if "MATCH NODE" in ln]
+                        assert lines and all("[index: " in ln and "[id]]" in ln for ln in lines), (
+                            cypher,
+                            plan,
+                        )
+                    else:
+                        assert "IndexSeek" in plan and "NodeByLabelScan" not in plan, (cypher, plan)
+        finally:
+            driver.close()
+        assert len(_triplets(store)) == 3  # every profiled statement was rolled back
+
+
+@pytest.mark.slow
+def test_the_instance_level_file_as_triplets(hake_dir: Path, tmp_path: Path) -> None:
+    """The whole HICO-DET training file: every pair of the reader is a triplet of the store,
+    and the instances are the reader's (DESIGN.md: 56,915 instances, 117,106 triplets)."""
+    path = hake_dir / "hico-det-instance-level.tar.gz"
+    images = ontology.read_hake_pairs(path)
+    instances = sum(len(i.objects) for i in images)
+    triplets = sum(1 for i in images for it in i.interactions if it.object_id is not None)
+    with EmbeddedStore(tmp_path / "g") as store:
+        init_store(store)
+        report = ingest_hake_instance(store, path)
+        assert report.extra == {"object_instances_added": instances, "interactions_added": triplets}
+        assert store.query("MATCH (o:ObjectInstance) RETURN count(o) AS n") == [{"n": instances}]
+        assert store.query("MATCH ()-[x:INTERACTS_WITH]->() RETURN count(x) AS n") == [{"n": triplets}]
+        assert store.query(
+            "MATCH (p:Person)-[:IN_IMAGE]->(i:Image)<-[:IN_IMAGE]-(o:ObjectInstance), "
+            "(p)-[x:INTERACTS_WITH]->(o) RETURN count(x) AS n"
+        ) == [{"n": triplets}]
