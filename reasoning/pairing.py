@@ -422,7 +422,7 @@ def fit_pairing(
     cases: PairCases,
     onto: ontology.Ontology | None = None,
     config: PairingConfig | None = None,
-    epochs: int = 8,
+    epochs: int = 20,
     batch_cases: int = 2048,
     lr: float = 3e-3,
     seed: int = 0,
@@ -560,7 +560,7 @@ def evaluate_pairs(
     split_seed: int = 0,
     test_fraction: float = 0.2,
     model: str = "gnn",
-    epochs: int = 8,
+    epochs: int = 20,
     progress: bool = False,
 ) -> dict[str, Any]:
     """The ``hicodet-pairs`` protocol (module docstring); ``model`` is the person-level
