@@ -14,10 +14,12 @@ Not portable: list indexing (LadybugDB lists are 1-based, Neo4j's 0-based), ``la
 ``IN_IMAGE``). Always pass values as parameters, never format them into the query text.
 
 >>> from kg.queries import EXAMPLES
->>> sorted(EXAMPLES)[:3]
-['activities_sharing_part_states', 'activities_under', 'composite_of_prediction']
->>> sorted(EXAMPLES)[3:]
-['part_states_implying_activity', 'person_part_states', 'persons_doing_under', 'why_prediction']
+>>> sorted(EXAMPLES)[:4]
+['activities_sharing_part_states', 'activities_under', 'composite_of_prediction', 'instances_nobody_uses']
+>>> sorted(EXAMPLES)[4:8]
+['part_states_implying_activity', 'person_part_states', 'persons_doing_under', 'persons_sharing_instance']
+>>> sorted(EXAMPLES)[8:]
+['who_does_what_with_which', 'why_prediction']
 """
 
 from __future__ import annotations
@@ -103,6 +105,38 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "RETURN a.name AS activity, c.name AS composite, area.name AS area, d.score AS score, "
             "d.source AS source, d.model AS model ORDER BY score DESC, activity, composite, model",
             {"person": "gym.jpg/0"},
+        ),
+        # ---- triplets: which object instance each interaction concerns (kg.schema) ----
+        ExampleQuery(
+            "who_does_what_with_which",
+            "Who holds which cup? Persons, the activity, the object instance and its box, by the "
+            "instance's class and the activity's verb (source: annotation or model)",
+            "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance)-[:IS_A]->(c:Object {name: $object}) "
+            "MATCH (a:Activity)-[:HAS_VERB]->(v:Verb {name: $verb}) WHERE a.id = x.activity "
+            "AND x.score >= $min_score "
+            "RETURN p.id AS person, a.name AS activity, o.id AS instance, o.bbox AS box, "
+            "x.score AS score, x.source AS source, x.model AS model "
+            "ORDER BY person, instance, source, model",
+            {"object": "cup", "verb": "hold", "min_score": 0.5},
+        ),
+        ExampleQuery(
+            "persons_sharing_instance",
+            "Which persons interact with the same object instance (each pair once; source: "
+            "annotation or model)?",
+            "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance)<-[y:INTERACTS_WITH]-(q:Person) "
+            "MATCH (o)-[:IS_A]->(c:Object) WHERE p.id < q.id AND x.source = $source AND y.source = $source "
+            "RETURN DISTINCT o.id AS instance, c.name AS object, p.id AS person, q.id AS other "
+            "ORDER BY instance, person, other LIMIT $limit",
+            {"source": "annotation", "limit": 20},
+        ),
+        ExampleQuery(
+            "instances_nobody_uses",
+            "Which object instances does nobody interact with (by annotation or any model)?",
+            "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image) MATCH (o)-[:IS_A]->(c:Object) "
+            "WHERE NOT (o)<-[:INTERACTS_WITH]-(:Person) "
+            "RETURN i.id AS image, o.id AS instance, c.name AS object, o.bbox AS box "
+            "ORDER BY image, instance LIMIT $limit",
+            {"limit": 20},
         ),
     )
 }
