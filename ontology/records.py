@@ -60,6 +60,7 @@ __all__ = [
     "Explanation",
     "HoiAnnotation",
     "ImageAnnotation",
+    "ImageObservation",
     "Interaction",
     "Keypoint",
     "ObjectInstance",
@@ -285,12 +286,15 @@ class Keypoint:
 
 @dataclass(frozen=True, slots=True)
 class DetectedObject:
-    """An object near a person: an ontology object id, a detection score and (maybe) a box."""
+    """An object near a person: an ontology object id, a detection score, (maybe) a box and
+    (when perception saw the whole image) the :class:`ObjectInstance` it is, by its
+    ``object_id`` within the image."""
 
     object: str
     score: float = 1.0
     box: Box | None = None
     ontology: InitVar[Ontology | None] = None
+    object_id: str | None = field(default=None, kw_only=True)
 
     def __post_init__(self, ontology: Ontology | None) -> None:
         objects = _onto(ontology).objects
@@ -301,22 +305,30 @@ class DetectedObject:
         object.__setattr__(self, "score", _probability("DetectedObject", "score", self.score))
         if self.box is not None and not isinstance(self.box, Box):
             object.__setattr__(self, "box", Box.of(self.box))
+        if self.object_id is not None:
+            object.__setattr__(self, "object_id", _text("DetectedObject", "object_id", self.object_id))
 
     @classmethod
-    def unchecked(cls, object_id: str, score: float = 1.0, box: Box | None = None) -> DetectedObject:
-        """Build without validation, for an object id that comes from a validated record."""
+    def unchecked(
+        cls, object_class: str, score: float = 1.0, box: Box | None = None, object_id: str | None = None
+    ) -> DetectedObject:
+        """Build without validation, for an object class that comes from a validated record."""
         self = object.__new__(cls)
-        object.__setattr__(self, "object", object_id)
+        object.__setattr__(self, "object", object_class)
         object.__setattr__(self, "score", score)
         object.__setattr__(self, "box", box)
+        object.__setattr__(self, "object_id", object_id)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "object": self.object,
             "score": self.score,
             "box": None if self.box is None else self.box.to_list(),
         }
+        if self.object_id is not None:
+            out["object_id"] = self.object_id
+        return out
 
 
 # ---- perception output ----------------------------------------------------------------
@@ -446,13 +458,18 @@ class PersonObservation:
         parsed = []
         for i, o in enumerate(objects):
             if not isinstance(o, Mapping) or "object" not in o:
-                raise RecordError(rec, f"objects[{i}]", o, "an object {object, score, box}")
+                raise RecordError(rec, f"objects[{i}]", o, "an object {object, score, box, object_id}")
+            if not _OBJECT_KEYS.union(("object_id",)).issuperset(o):
+                raise RecordError(
+                    rec, f"objects[{i}]", sorted(o), "only the keys object, score, box and object_id"
+                )
             parsed.append(
                 DetectedObject(
                     o["object"],
                     o.get("score", 1.0),
                     None if o.get("box") is None else Box.of(o["box"]),
                     ontology,
+                    object_id=o.get("object_id"),
                 )
             )
         kwargs["objects"] = tuple(parsed)
@@ -1051,6 +1068,27 @@ class ObjectInstance:
             "score": self.score,
             "frame_index": self.frame_index,
         }
+
+
+@dataclass(frozen=True)
+class ImageObservation:
+    """What perception saw in one image: its persons and every object instance detected in
+    it (a person's :attr:`PersonObservation.objects` name the instances near them by
+    ``object_id``)."""
+
+    image_id: str
+    persons: tuple[PersonObservation, ...]
+    objects: tuple[ObjectInstance, ...]
+
+    def __post_init__(self) -> None:
+        rec = "ImageObservation"
+        ids = {o.object_id for o in self.objects}
+        if len(ids) != len(self.objects):
+            raise RecordError(rec, "objects", [o.object_id for o in self.objects], "each object id once")
+        for i, p in enumerate(self.persons):
+            for o in p.objects:
+                if o.object_id is not None and o.object_id not in ids:
+                    raise RecordError(rec, f"persons[{i}].objects", o.object_id, f"one of {sorted(ids)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ontology
-from ontology import Box, DetectedObject, Ontology, PersonObservation, load
+from ontology import (
+    Box,
+    DetectedObject,
+    ImageObservation,
+    ObjectInstance,
+    Ontology,
+    PersonObservation,
+    load,
+)
 from perception._io import expand_paths, is_video_path, load_image
 from perception._loading import progress_bar, require_checkpoints
 from perception.detector import DEFAULT_DETECTOR, Detection, Detector
@@ -320,6 +328,12 @@ class Perceiver:
 
         Person ids are ``"0"``, ``"1"``, ... per image, best detection score first.
         """
+        return [list(scene.persons) for scene in self.infer_scenes(images, image_ids)]
+
+    def infer_scenes(self, images: Sequence[Image.Image], image_ids: Sequence[str]) -> list[ImageObservation]:
+        """Run the pipeline on a batch of RGB images; per image, its persons (as
+        :meth:`infer_images`) and every detected object instance (ids ``"0"``, ``"1"``, ... in
+        the detector's order), which the persons' nearby objects name by ``object_id``."""
         if len(images) != len(image_ids):
             raise ValueError(
                 f"expected one image id per image, got {len(images)} images and {len(image_ids)} ids"
@@ -357,14 +371,14 @@ class Perceiver:
         clock = self._lap("part_boxes", clock)
         scores = self._score_parts(images, person_boxes, parts)
         clock = self._lap("part_states", clock)
-        out: list[list[PersonObservation]] = []
+        out: list[ImageObservation] = []
         for i, image_id in enumerate(image_ids):
             records = []
             for j, person in enumerate(persons[i]):
                 near = _grown(person.box, cfg.object_margin)
                 attached = tuple(
-                    DetectedObject(o.object, o.score, o.box, ontology=self.ontology)
-                    for o in objects[i]
+                    DetectedObject(o.object, o.score, o.box, ontology=self.ontology, object_id=str(k))
+                    for k, o in enumerate(objects[i])
                     if _overlaps(near, o.box)
                 )
                 states, active = scores[i][j]
@@ -383,7 +397,11 @@ class Perceiver:
                         ontology=self.ontology,
                     )
                 )
-            out.append(records)
+            instances = tuple(
+                ObjectInstance(image_id, str(k), o.object, o.box, o.score, ontology=self.ontology)
+                for k, o in enumerate(objects[i])
+            )
+            out.append(ImageObservation(image_id, tuple(records), instances))
         self._lap("records", clock)
         return out
 

@@ -66,6 +66,29 @@ def test_objects_are_the_overlapping_non_person_detections(perceiver: Perceiver)
             assert any(o.box == d.box and o.object == d.object for d in others)
 
 
+def test_scenes_list_every_instance_and_persons_name_theirs(perceiver: Perceiver) -> None:
+    image = synthetic_image(96, 128)
+    [detections] = perceiver.detector.detect([image], threshold=0.0)
+    [scene] = perceiver.infer_scenes([image], ["img.png"])
+    others = [d for d in detections if d.object != "person" and d.score >= perceiver.config.object_threshold]
+    assert [(o.object_id, o.object, o.box, o.score) for o in scene.objects] == [
+        (str(k), d.object, d.box, pytest.approx(d.score)) for k, d in enumerate(others)
+    ]
+    assert scene.objects and all(o.key == f"img.png/{o.object_id}" for o in scene.objects)
+    assert any(person.objects for person in scene.persons)  # (thresholds 0: the tiny detector finds some)
+    instances = {o.object_id: o for o in scene.objects}
+    assert scene.persons and [list(scene.persons)] == perceiver.infer_images([image], ["img.png"])
+    for person in scene.persons:
+        for near in person.objects:  # each nearby object is one of the image's instances
+            assert near.object_id is not None
+            assert (near.object, near.box) == (
+                instances[near.object_id].object,
+                instances[near.object_id].box,
+            )
+        # and survives the JSON round trip that `hake infer` writes
+        assert PersonObservation.from_dict(person.to_dict()) == person
+
+
 def test_no_person_means_no_records_and_no_pose_call(tiny_models: dict[str, Path]) -> None:
     strict = Perceiver.from_pretrained(
         detector=tiny_models["detector"],
