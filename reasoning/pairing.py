@@ -52,7 +52,10 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,12 +66,19 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter
 
 import ontology
-from reasoning.features import input_layout
+from ontology.errors import ReasoningError
+from reasoning.features import encode_observations, input_layout
 from reasoning.metrics import voc_average_precision
 from reasoning.tasks import TASKS, encode_annotations, split_by_image
 
 __all__ = [
     "PAIR_TASK",
+    "default_pairing_path",
+    "load_pairing",
+    "pair_predictions",
+    "save_pairing",
+    "scene_graph",
+    "train_pairing",
     "PairCases",
     "PairingConfig",
     "PairingModel",
@@ -158,38 +168,85 @@ def pair_graph(images: list[ontology.HoiAnnotation], onto: ontology.Ontology | N
     nodes (``object_class``: index in the ontology's objects, ``box``, ``image``) and one
     ``("person", "pair", "object")`` edge per person x instance of the same image, with
     ``edge_attr`` the :data:`N_GEOMETRY` geometric features and ``y`` whether the pair
-    interacts. Also ``person.activities``: the persons' multi-hot activity labels."""
+    interacts. Also ``person.activities``: the persons' multi-hot activity labels, and
+    ``person.objects``: their objects' input columns (the "known objects" of the task)."""
     onto = onto or ontology.load()
-    lay = input_layout(onto)
     persons = [p for image in images for p in image.persons]
     x, y = encode_annotations(persons)
+    interacting = [
+        {(it.person_id, it.object_id) for it in image.interactions if it.object_id is not None}
+        for image in images
+    ]
+    labels = [
+        (person.person_id, obj.object_id) in pairs
+        for image, pairs in zip(images, interacting, strict=True)
+        for person in image.persons
+        for obj in image.objects
+    ]
+    graph = _bipartite(
+        x,
+        [p.box for p in persons],
+        [len(image.persons) for image in images],
+        [image.objects for image in images],
+        onto,
+    )
+    graph["person"].activities = y
+    graph["person", "pair", "object"].y = torch.tensor(labels, dtype=torch.bool)
+    return graph
+
+
+def scene_graph(scenes: list[ontology.ImageObservation], onto: ontology.Ontology | None = None) -> HeteroData:
+    """:func:`pair_graph` of what perception saw (:meth:`perception.Perceiver.infer_scenes`):
+    persons with their observed part-state and active-part probabilities. Every person needs
+    a box."""
+    onto = onto or ontology.load()
+    persons = [p for scene in scenes for p in scene.persons]
+    boxes = []
+    for p in persons:
+        if p.box is None:
+            raise ReasoningError(f"person {p.key} has no box: pairing needs each person's box")
+        boxes.append(p.box)
+    return _bipartite(
+        encode_observations(persons, onto),
+        boxes,
+        [len(scene.persons) for scene in scenes],
+        [scene.objects for scene in scenes],
+        onto,
+    )
+
+
+def _bipartite(
+    x: torch.Tensor,
+    person_boxes: Sequence[ontology.Box],
+    persons_per_image: Sequence[int],
+    objects_per_image: Sequence[Sequence[ontology.ObjectInstance]],
+    onto: ontology.Ontology,
+) -> HeteroData:
+    """The graph of :func:`pair_graph` from input rows, person boxes and instances."""
+    lay = input_layout(onto)
     n_visual = lay.n_part_states + lay.n_body_parts
-    person_box = torch.tensor([p.box.to_list() for p in persons], dtype=torch.float32).reshape(-1, 4)
-    objects = [o for image in images for o in image.objects]
+    person_box = torch.tensor([b.to_list() for b in person_boxes], dtype=torch.float32).reshape(-1, 4)
+    objects = [o for image in objects_per_image for o in image]
     object_box = torch.tensor([o.box.to_list() for o in objects], dtype=torch.float32).reshape(-1, 4)
     object_class = torch.tensor([lay.object_index[o.object] for o in objects], dtype=torch.long)
     src: list[int] = []
     dst: list[int] = []
-    label: list[bool] = []
     p0 = o0 = 0
     person_image: list[int] = []
     object_image: list[int] = []
-    for i, image in enumerate(images):
-        pairs = {(it.person_id, it.object_id) for it in image.interactions}
-        for a, person in enumerate(image.persons):
-            person_image.append(i)
-            for b, obj in enumerate(image.objects):
-                src.append(p0 + a)
-                dst.append(o0 + b)
-                label.append((person.person_id, obj.object_id) in pairs)
-        object_image.extend([i] * len(image.objects))
-        p0 += len(image.persons)
-        o0 += len(image.objects)
+    for i, (n_persons, image_objects) in enumerate(zip(persons_per_image, objects_per_image, strict=True)):
+        n_objects = len(image_objects)
+        for a in range(n_persons):
+            src.extend([p0 + a] * n_objects)
+            dst.extend(range(o0, o0 + n_objects))
+        person_image.extend([i] * n_persons)
+        object_image.extend([i] * n_objects)
+        p0 += n_persons
+        o0 += n_objects
     graph = HeteroData()
     graph["person"].x = x[:, :n_visual]
     graph["person"].box = person_box
     graph["person"].image = torch.tensor(person_image, dtype=torch.long)
-    graph["person"].activities = y
     graph["person"].objects = x[:, n_visual:]
     graph["object"].object_class = object_class
     graph["object"].box = object_box
@@ -198,7 +255,6 @@ def pair_graph(images: list[ontology.HoiAnnotation], onto: ontology.Ontology | N
     edge_index = torch.tensor([src, dst], dtype=torch.long).reshape(2, -1)
     store = graph["person", "pair", "object"]
     store.edge_index = edge_index
-    store.y = torch.tensor(label, dtype=torch.bool)
     layout = geometry(person_box[edge_index[0]], object_box[edge_index[1]])
     dist = torch.exp(layout[:, 7]) - 0.01
     store.edge_attr = torch.cat([layout, _competition(dist, graph)], dim=1)
@@ -291,6 +347,8 @@ class PairingModel(nn.Module):
         onto = onto or ontology.load()
         lay = input_layout(onto)
         self.config = config or PairingConfig()
+        #: the content id of the ontology the model is sized for (its checkpoints record it)
+        self.ontology_id = onto.id
         c = self.config
         n_geo = N_LAYOUT if c.geometry_only else N_GEOMETRY
         self.n_visual = lay.n_part_states + lay.n_body_parts
@@ -471,6 +529,174 @@ def fit_pairing(
             )
     model.eval()
     return model
+
+
+#: The files of a pairing checkpoint folder.
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.pt"
+
+
+def default_pairing_path() -> Path:
+    """The packaged pairing checkpoint (trained by :func:`train_pairing` on every image of
+    the instance-level HAKE file; its ``config.json`` says how)."""
+    return Path(str(resources.files("reasoning") / "data" / "pairing"))
+
+
+def save_pairing(model: PairingModel, out_dir: str | os.PathLike[str], info: dict[str, Any]) -> Path:
+    """Write ``model`` as a checkpoint folder: ``config.json`` (its config, the ontology's
+    content id and ``info``: training data and metrics) and ``model.pt``. Written into a
+    temporary folder beside ``out_dir`` and renamed into place: all or nothing."""
+    import json
+    import shutil
+    import tempfile
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ReasoningError(f"{out} is a file; the checkpoint is a folder: give a folder path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        config = {
+            "kind": "pairing",
+            "config": {
+                "hidden": model.config.hidden,
+                "embed": model.config.embed,
+                "geometry_only": model.config.geometry_only,
+            },
+            "ontology": model.ontology_id,
+            **info,
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
+        tmp.chmod(0o755)  # (mkdtemp makes it private)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_pairing(
+    path: str | os.PathLike[str] | None = None, onto: ontology.Ontology | None = None
+) -> PairingModel:
+    """A pairing checkpoint folder (default: the packaged one) for ``onto`` (default: the
+    packaged ontology); refused when it was trained on another ontology."""
+    import json
+
+    folder = default_pairing_path() if path is None else Path(path)
+    config_file = folder / CONFIG_FILE
+    if not config_file.is_file() or not (folder / WEIGHTS_FILE).is_file():
+        raise ReasoningError(
+            f"{folder} is not a pairing checkpoint: expected {CONFIG_FILE} and {WEIGHTS_FILE} in it "
+            "(write one with reasoning.pairing.train_pairing)"
+        )
+    config = json.loads(config_file.read_text())
+    onto = onto or ontology.load()
+    if config.get("kind") != "pairing" or config.get("ontology") != onto.id:
+        raise ReasoningError(
+            f"{folder} holds a {config.get('kind')!r} checkpoint of ontology {config.get('ontology')}, "
+            f"not a pairing checkpoint of this ontology ({onto.id}); train one for it with train_pairing"
+        )
+    model = PairingModel(onto, PairingConfig(**config["config"]))
+    model.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
+    model.eval()
+    return model
+
+
+def train_pairing(
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    epochs: int = 20,
+    seed: int = 0,
+    progress: bool = False,
+) -> Path:
+    """Train the pairing model on every image of the instance-level HAKE file in
+    ``data_dir`` and save it to ``out_dir`` (the packaged checkpoint is made this way)."""
+    path = Path(data_dir) / TASKS["hake-instance"]
+    onto = ontology.load()
+    images = [i for i in ontology.read_hake_pairs(path) if i.persons]
+    graph = pair_graph(images, onto)
+    cases = pair_cases(images, graph, onto)
+    start = time.perf_counter()
+    model = fit_pairing(graph, cases, onto, epochs=epochs, seed=seed, progress=progress)
+    info = {
+        "training": {
+            "file": path.name,
+            "images": len(images),
+            "cases": len(cases.activity),
+            "epochs": epochs,
+            "seed": seed,
+            "seconds": round(time.perf_counter() - start, 1),
+            "split": "none: every image (held-out numbers: hake eval --task hicodet-pairs)",
+        }
+    }
+    return save_pairing(model, out_dir, info)
+
+
+@torch.no_grad()
+def pair_predictions(
+    model: PairingModel,
+    scenes: Sequence[ontology.ImageObservation],
+    predictions: Sequence[Sequence[ontology.ActivityPrediction]],
+    onto: ontology.Ontology | None = None,
+) -> list[list[ontology.ActivityPrediction]]:
+    """Name the object instance each prediction concerns: ``predictions[i]`` are the
+    predictions of the ``i``-th person of ``scenes`` (persons in scene order). A prediction
+    whose activity has an object gets the scene's instance of that class with the highest
+    pairing score (its own score as the prior of the second round), or none when the scene
+    holds no instance of that class; the others are returned as they are."""
+    from dataclasses import replace
+
+    onto = onto or ontology.load()
+    lay = input_layout(onto)
+    graph = scene_graph(list(scenes), onto)
+    persons = [(i, p) for i, scene in enumerate(scenes) for p in scene.persons]
+    if len(persons) != len(predictions):
+        raise ReasoningError(f"{len(predictions)} prediction lists for {len(persons)} persons of the scenes")
+    # candidate (edge, activity, prediction) triples: the person's instances of the activity's class
+    edge_index = graph["person", "pair", "object"].edge_index
+    first_edge = torch.zeros(len(persons) + 1, dtype=torch.long)
+    first_edge[1:] = torch.cumsum(torch.bincount(edge_index[0], minlength=len(persons)), 0)
+    classes = graph["object"].object_class
+    edges: list[int] = []
+    acts: list[int] = []
+    prior: list[float] = []
+    owner: list[tuple[int, int]] = []
+    for n, preds in enumerate(predictions):
+        lo, hi = int(first_edge[n]), int(first_edge[n + 1])
+        for j, pred in enumerate(preds):
+            if pred.key != persons[n][1].key:
+                raise ReasoningError(f"prediction {j} of person {persons[n][1].key} is of person {pred.key}")
+            a = lay.activity_index[pred.activity]
+            wanted = lay.object_of[a]
+            for e in range(lo, hi):
+                if int(classes[edge_index[1, e]]) == wanted:
+                    edges.append(e)
+                    acts.append(a)
+                    prior.append(math.log(max(pred.score, 1e-12)))
+                    owner.append((n, j))
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    if edges:
+        logits = model.pair_logits(
+            graph, torch.tensor(edges), torch.tensor(acts), torch.tensor(prior)
+        ).tolist()
+        for e, logit, key in zip(edges, logits, owner, strict=True):
+            if key not in best or logit > best[key][0]:
+                best[key] = (logit, e)
+    objects = [o for scene in scenes for o in scene.objects]
+    out: list[list[ontology.ActivityPrediction]] = []
+    for n, preds in enumerate(predictions):
+        paired = []
+        for j, pred in enumerate(preds):
+            hit = best.get((n, j))
+            paired.append(
+                pred
+                if hit is None
+                else replace(pred, object_id=objects[int(edge_index[1, hit[1]])].object_id)
+            )
+        out.append(paired)
+    return out
 
 
 def _pairing_accuracy(scores: torch.Tensor, cases: PairCases, ambiguous: bool) -> float:

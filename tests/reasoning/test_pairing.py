@@ -191,3 +191,63 @@ def test_cli_refuses_options_the_protocol_does_not_take(tmp_path: Path) -> None:
 def test_records_of_the_protocol_come_from_the_ontology() -> None:
     assert pairing.PAIR_TASK == "hicodet-pairs"
     assert ontology.object_key("a.jpg", "0") == "a.jpg/0"
+
+
+def _scene() -> ontology.ImageObservation:
+    """Two persons side by side, a cup at each one's hand, no bicycle."""
+    persons = tuple(
+        ontology.PersonObservation(
+            "img",
+            str(i),
+            box=Box(x, 0, x + 100, 200),
+            part_states={"hand_hold": 0.9},
+            objects=(ontology.DetectedObject("cup", 0.9, Box(x + 85, 60, x + 105, 80), object_id=str(i)),),
+        )
+        for i, x in enumerate((0.0, 300.0))
+    )
+    cups = tuple(
+        ObjectInstance("img", str(i), "cup", Box(x + 85, 60, x + 105, 80), 0.9)
+        for i, x in enumerate((0.0, 300.0))
+    )
+    return ontology.ImageObservation("img", persons, cups)
+
+
+def _prediction(person: str, activity: str, score: float) -> ontology.ActivityPrediction:
+    return ontology.ActivityPrediction("img", person, activity, score, "m")
+
+
+def test_the_packaged_checkpoint_pairs_each_person_with_the_cup_at_hand() -> None:
+    model = pairing.load_pairing()
+    scene = _scene()
+    predictions = [
+        [_prediction("0", "hold-cup", 0.9), _prediction("0", "ride-bicycle", 0.2)],
+        [_prediction("1", "hold-cup", 0.8)],
+    ]
+    paired = pairing.pair_predictions(model, [scene], predictions)
+    assert [[p.object_id for p in person] for person in paired] == [["0", None], ["1"]]
+    assert paired[0][0].object_key == "img/0" and paired[0][1] == predictions[0][1]
+    with pytest.raises(ontology.ReasoningError, match="is of person img/1"):
+        pairing.pair_predictions(model, [scene], [predictions[1], predictions[0]])
+    with pytest.raises(ontology.ReasoningError, match="1 prediction lists for 2 persons"):
+        pairing.pair_predictions(model, [scene], predictions[:1])
+
+
+def test_checkpoints_round_trip_and_are_refused_for_another_ontology(tmp_path: Path) -> None:
+    image = _two_cups()
+    graph = pairing.pair_graph([image])
+    cases = pairing.pair_cases([image], graph)
+    model = pairing.fit_pairing(graph, cases, epochs=2, batch_cases=1)
+    out = pairing.save_pairing(model, tmp_path / "pairing", {"training": {"images": 1}})
+    again = pairing.load_pairing(out)
+    with torch.no_grad():
+        args = (graph, cases.edge, cases.activity[cases.case])
+        assert torch.equal(model.pair_logits(*args), again.pair_logits(*args))
+        assert torch.equal(model.interactiveness(graph), again.interactiveness(graph))
+    smaller = ontology.load().restricted(objects=["cup", "bicycle"], name="two objects")
+    with pytest.raises(ontology.ReasoningError, match="not a pairing checkpoint of this ontology"):
+        pairing.load_pairing(out, smaller)
+    with pytest.raises(ontology.ReasoningError, match="is not a pairing checkpoint"):
+        pairing.load_pairing(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ontology.ReasoningError, match="is a file"):
+        pairing.save_pairing(model, tmp_path / "file", {})
