@@ -11,7 +11,8 @@ them when its file is ingested again) and refused when it holds others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kg._stored import all_ids, existing_ids
@@ -20,6 +21,7 @@ from ontology import HoiAnnotation, ObjectInstance, Ontology, StoreError
 from ontology.identity import image_key, object_key, person_key
 
 __all__ = [
+    "GroundTruthTriplets",
     "TripletCounts",
     "has_triplet_tables",
     "instance_classes",
@@ -85,10 +87,39 @@ class TripletCounts:
         self.interactions_added = 0
 
 
+@dataclass(frozen=True)
+class GroundTruthTriplets:
+    """Object instances and ground-truth triplets to write: each interaction is (person key,
+    activity id or name, object key); ``image_sizes`` gives (width, height) by image key for
+    an instance whose image is not stored yet."""
+
+    instances: Sequence[ObjectInstance]
+    interactions: Sequence[tuple[str, str, str]]
+    image_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def of_images(cls, images: Sequence[HoiAnnotation]) -> GroundTruthTriplets:
+        """The instances and triplets of HICO-DET-style images (a person-only interaction,
+        with no instance, is the person's ``DOES`` edge only)."""
+        interactions = []
+        for image in images:
+            img = image_key(image.image_id)
+            for it in image.interactions:
+                if it.object_id is not None:
+                    interactions.append(
+                        (person_key(img, it.person_id), it.activity, object_key(img, it.object_id))
+                    )
+        return cls(
+            [o for image in images for o in image.objects],
+            interactions,
+            {image_key(i.image_id): (i.width, i.height) for i in images},
+        )
+
+
 def stage_annotated_triplets(
     load: BulkLoad,
     store: GraphStore,
-    images: Sequence[HoiAnnotation],
+    triplets: GroundTruthTriplets,
     *,
     run: str,
     model: str,
@@ -98,7 +129,7 @@ def stage_annotated_triplets(
     ontology: Ontology,
     replace: bool = False,
 ) -> TripletCounts:
-    """Add ``images``' object instances and ground-truth interactions to ``load``.
+    """Add object instances and ground-truth interactions to ``load``.
 
     Args:
         run, model: the annotation run (and its model name) the interactions belong to.
@@ -114,7 +145,7 @@ def stage_annotated_triplets(
             it, such an instance is refused.
     """
     counts = TripletCounts()
-    instances = [o for image in images for o in image.objects]
+    instances = list(triplets.instances)
     keys = [o.key for o in instances]
     if len(set(keys)) != len(keys):
         first = next(k for k in keys if keys.count(k) > 1)
@@ -144,20 +175,20 @@ def stage_annotated_triplets(
         load.first(_DROP_INSTANCES, [{"id": k} for k in replaced])
     counts.instances_replaced = len(replaced)
     new_keys = {o.key for o in new}
-    missing_images: dict[str, HoiAnnotation] = {}
-    for image in images:
-        for o in image.objects:
-            if o.image_key not in images_present and o.key in new_keys:
-                missing_images.setdefault(o.image_key, image)
+    missing_images: dict[str, ObjectInstance] = {}
+    for o in instances:
+        if o.image_key not in images_present and o.key in new_keys:
+            missing_images.setdefault(o.image_key, o)
     if missing_images:
+        sizes = [triplets.image_sizes.get(k) for k in missing_images]
         load.insert(
             "Image",
             {
                 "id": list(missing_images),
-                "width": [i.width if k == image_key(i.image_id) else None for k, i in missing_images.items()],
-                "height": [
-                    i.height if k == image_key(i.image_id) else None for k, i in missing_images.items()
-                ],
+                "width": [None if size is None else size[0] for size in sizes],
+                "height": [None if size is None else size[1] for size in sizes],
+                "frame_index": [o.frame_index for o in missing_images.values()],
+                "video": [None if o.frame_index is None else o.image_id for o in missing_images.values()],
             },
         )
     load.insert(
@@ -186,32 +217,33 @@ def stage_annotated_triplets(
     rows: dict[str, list[Any]] = {
         k: [] for k in ("from", "to", "activity", "score", "source", "model", "run")
     }
-    for image in images:
-        img = image_key(image.image_id)
-        given: dict[str, set[tuple[str, str]]] = {}
-        for it in image.interactions:
-            if it.object_id is not None:
-                given.setdefault(person_key(img, it.person_id), set()).add(
-                    (ontology.activities[it.activity].id, object_key(img, it.object_id))
+    given: dict[str, set[tuple[str, str]]] = {}
+    known = {o.key for o in instances} | set(stored)
+    for person, activity, obj in triplets.interactions:
+        if obj not in known:
+            raise StoreError(
+                f"{source}: person {person!r}'s {activity!r} names object instance {obj!r}, which is "
+                "neither given nor stored; give the instance with its image"
+            )
+        given.setdefault(person, set()).add((ontology.activities[activity].id, obj))
+    for person, theirs in given.items():
+        kept = person in held and not any(obj in gone for _, obj in held[person])
+        if person not in written and kept:
+            if held[person] != theirs:
+                raise StoreError(
+                    f"{source}: person {person!r} has other ground-truth triplets stored "
+                    f"({sorted(held[person])}) than the input gives ({sorted(theirs)}); ingest "
+                    "with --replace after changing its annotation, or into a new store"
                 )
-        for person, triplets in given.items():
-            kept = person in held and not any(obj in gone for _, obj in held[person])
-            if person not in written and kept:
-                if held[person] != triplets:
-                    raise StoreError(
-                        f"{source}: person {person!r} has other ground-truth triplets stored "
-                        f"({sorted(held[person])}) than the input gives ({sorted(triplets)}); ingest "
-                        "with --replace after changing its annotation, or into a new store"
-                    )
-                continue
-            for activity, obj in sorted(triplets):
-                rows["from"].append(person)
-                rows["to"].append(obj)
-                rows["activity"].append(activity)
-                rows["score"].append(1.0)
-                rows["source"].append("annotation")
-                rows["model"].append(model)
-                rows["run"].append(run)
+            continue
+        for activity, obj in sorted(theirs):
+            rows["from"].append(person)
+            rows["to"].append(obj)
+            rows["activity"].append(activity)
+            rows["score"].append(1.0)
+            rows["source"].append("annotation")
+            rows["model"].append(model)
+            rows["run"].append(run)
     if rows["from"]:
         load.tag("INTERACTS_WITH", "run", run)
     load.relate("INTERACTS_WITH", "Person", "ObjectInstance", rows)

@@ -45,7 +45,7 @@ from kg._digest import changed_person, person_digest
 from kg._jsonl import iter_observations_jsonl, located, read_jsonl, read_observations_jsonl
 from kg._progress import progress_bar, progress_callback
 from kg._stored import image_timestamps, refuse_legacy_keys, stored_digests, stored_person
-from kg._triplets import stage_annotated_triplets
+from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
 from ontology import (
@@ -624,7 +624,7 @@ def ingest_hoi(
         source=source,
         progress=progress,
         replace=replace,
-        triplets=images,
+        triplets=GroundTruthTriplets.of_images(images),
     )
 
 
@@ -664,7 +664,7 @@ def ingest_annotated(
     source: str = "annotations",
     progress: bool = False,
     replace: bool = False,
-    triplets: Sequence[HoiAnnotation] = (),
+    triplets: GroundTruthTriplets | None = None,
 ) -> IngestReport:
     """Write annotated persons with their ground-truth ``activities`` and replace the store's
     cross-level evidence with the evidence of every annotation stored after this call, all in
@@ -674,18 +674,19 @@ def ingest_annotated(
     The evidence counts of what is stored are read first; the persons this call adds are
     counted as their chunks are checked, so nothing is read back after the write (a person
     replaced with ``replace`` is counted out with what it had). ``triplets``: the images'
-    object instances and interactions, written in the same load (:func:`ingest_hoi`)."""
+    object instances and interactions (:class:`kg._triplets.GroundTruthTriplets`), written in
+    the same load (:func:`ingest_hoi`)."""
     from kg.evidence import stage_evidence, stored_counts
 
     onto = require_ontology(store)
     run = _run_id()
     written: list[str] = []
-    present = set(image_timestamps(store)) if triplets else set()
+    present = set(image_timestamps(store)) if triplets is not None else set()
     counts = stored_counts(store)
     verb_of = {a.id: a.verb for a in onto.activities if a.verb is not None}
 
     def count(chunk: CheckedChunk) -> None:
-        if triplets:
+        if triplets is not None:
             written.extend(k for k, added in zip(chunk.keys, chunk.added, strict=True) if added)
             present.update(chunk.images)
         states: list[list[str]] = [[] for _ in chunk.rows]
@@ -718,7 +719,7 @@ def ingest_annotated(
             replace=replace,
             annotation_run=run,
         )
-        if triplets:
+        if triplets is not None:
             added = stage_annotated_triplets(
                 bulk,
                 store,

@@ -20,7 +20,8 @@ export format in the tests::
     data:pred/<key>/<act>/<model>  a hake:ActivityPrediction, prov:Entity ; hake:person ;
                              hake:activity ; hake:score ; hake:source "model" ;
                              hake:modelVersion ; prov:wasGeneratedBy <run> ;
-                             prov:wasAttributedTo <model> ; prov:generatedAtTime
+                             prov:wasAttributedTo <model> ; prov:generatedAtTime ;
+                             hake:objectInstance <instance> (when it names one)
     data:expl/<key>/<act>/<model>  a hake:Explanation, prov:Entity ; hake:explains <pred> ;
                              hake:method ; hake:baseline ; hake:rest ; prov:wasGeneratedBy
                              <run> ; prov:wasAttributedTo <model> ; prov:generatedAtTime ;
@@ -34,12 +35,24 @@ export format in the tests::
     data:agent/<model>       a prov:SoftwareAgent, prov:Agent ; rdfs:label
     data:annotation/<key>/<act>  a hake:ActivityAnnotation, prov:Entity ; hake:person ;
                              hake:activity ; hake:source "annotation" ;
-                             prov:wasAttributedTo <dataset>
+                             prov:wasAttributedTo <dataset> ;
+                             hake:objectInstance <instance> (each instance it concerns)
+    data:instance/<key> a hake:ObjectInstance, prov:Entity ; hake:inImage data:image/<id> ;
+                        hake:objectId ; hake:object <class> ; hake:boxX1, hake:boxY1,
+                        hake:boxX2, hake:boxY2 (xsd:double) ; hake:score ;
+                        prov:wasAttributedTo <dataset> (of the ground truth naming it)
     data:dataset/<file>      a hake:Dataset, prov:Agent ; rdfs:label ; hake:file ;
                              dcterms:license (an IRI, or "unknown") ;
                              prov:actedOnBehalfOf <publisher, a prov:Organization> (if known)
     data:evidence/<state>/<target> a hake:Evidence ; hake:partState ; hake:target ; hake:count ;
                              hake:npmi ; hake:weight   (and <state> hake:implies <target>)
+
+A triplet ``<person, activity, object instance>`` (an ``INTERACTS_WITH`` edge of the store,
+:mod:`kg.schema`) is the activity's annotation or prediction with ``hake:objectInstance``:
+ground truth on the ``hake:ActivityAnnotation`` (one per person and activity, naming every
+instance the annotation pairs it with), a model's on its ``hake:ActivityPrediction`` (one
+instance per person, activity and model, with the prediction's score and run). An
+activity's object is the instance's class; a person-only activity names none.
 
 Provenance, as far as the store records it:
 
@@ -62,6 +75,9 @@ Provenance, as far as the store records it:
   (:data:`KNOWN_DATASETS`: MIT, from the ``LICENSE`` of the HAKE release) and is
   ``"unknown"`` for any other file; an annotated person without ground-truth activities has
   no recorded file and is attributed to ``data:dataset/unknown``.
+- An object instance is attributed to the datasets of the ground truth that names it; the
+  store records no source for an instance no annotation names (it is exported without
+  ``prov:wasAttributedTo``).
 - Ground-truth activities are ``hake:ActivityAnnotation`` s, not predictions: no score, no
   time (the ingest time is not when the annotation was made). :func:`import_rdf` reads them
   and, from earlier exports, ``hake:ActivityPrediction`` s with ``hake:source
@@ -100,11 +116,22 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
+from kg._triplets import GroundTruthTriplets, has_triplet_tables
 from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
 from kg.store_ontology import require_ontology, store_ontology
-from ontology import NAMESPACE, Box, DetectedObject, Ontology, PersonObservation, StoreError, load
+from ontology import (
+    NAMESPACE,
+    Box,
+    DetectedObject,
+    ObjectInstance,
+    Ontology,
+    PersonObservation,
+    StoreError,
+    load,
+)
 from ontology.files import atomic_write, check_file_target
+from ontology.identity import split_image_key
 
 if TYPE_CHECKING:  # kg.report imports this module
     from kg.report import PersonExplanations
@@ -453,6 +480,35 @@ class _Provenance:
         t.time(s, PROV + "generatedAtTime", run.created)
         return s
 
+    def instance(
+        self,
+        key: str,
+        image: str,
+        object_id: str,
+        object_iri: str,
+        box: list[float],
+        score: float,
+        by: list[Any],
+    ) -> str:
+        """An object instance (``key`` its store key) of ``image``, of class ``object_iri``."""
+        t, h = self.t, NAMESPACE
+        s = _iri("instance", key)
+        t.a(s, h + "ObjectInstance", PROV + "Entity")
+        t.add(s, h + "inImage", t.node(_iri("image", image)))
+        t.add(s, h + "objectId", object_id)
+        t.add(s, h + "object", t.node(object_iri))
+        for name, value in zip(BOX_PROPERTIES, box, strict=True):
+            t.add(s, h + name, float(value))
+        t.add(s, h + "score", float(score))
+        for agent in by:
+            t.add(s, PROV + "wasAttributedTo", agent)
+        return s
+
+    def concerns(self, activity_node: str, instance: str) -> None:
+        """An annotation or prediction (``activity_node``) concerns the instance of store key
+        ``instance``: the triplet."""
+        self.t.add(activity_node, NAMESPACE + "objectInstance", self.t.node(_iri("instance", instance)))
+
     def annotation(self, person: str, activity: str, activity_iri: str, dataset: str | None) -> None:
         t, h = self.t, NAMESPACE
         s = _iri("annotation", person, activity)
@@ -537,7 +593,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=10, desc="exporting RDF", unit="query")
+        bar = tqdm(total=12, desc="exporting RDF", unit="query")
 
     def rows(cypher: str) -> list[dict[str, Any]]:
         if bar is not None:
@@ -627,6 +683,27 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
         s = prov.explanation(r["p"], r["a"], run, r["method"], r["baseline"], r["rest"])
         label = _LABEL_OF_KIND[r["kind"]]
         prov.contribution(s, r["p"], r["kind"], r["term"], term_iri[label][r["term"]], r["weight"], r["edge"])
+    if has_triplet_tables(store):  # (not in a store of an earlier version opened read-only)
+        instance_datasets: dict[str, set[str | None]] = {}
+        for r in rows(
+            "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) RETURN p.id AS p, x.activity AS a, "
+            "o.id AS o, x.source AS source, x.model AS model, x.run AS run"
+        ):
+            if r["source"] == "annotation":
+                ingest = runs.get(r["run"] or "")
+                instance_datasets.setdefault(r["o"], set()).add(None if ingest is None else ingest["version"])
+                prov.concerns(_iri("annotation", r["p"], r["a"]), r["o"])
+            else:
+                prov.concerns(_iri("pred", r["p"], r["a"], r["model"]), r["o"])
+        for r in rows(
+            "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image) MATCH (o)-[:IS_A]->(c:Object) "
+            "RETURN o.id AS id, o.object_id AS object_id, o.bbox AS bbox, o.score AS score, "
+            "c.id AS object, i.id AS image"
+        ):
+            files = instance_datasets.get(r["id"])
+            by = [] if files is None else prov.source("annotation", None, files)
+            obj = term_iri["Object"][r["object"]]
+            prov.instance(r["id"], r["image"], r["object_id"], obj, r["bbox"], r["score"], by)
     for label in ("Activity", "Verb"):
         for r in rows(
             # The label comes from the fixed pair above.
@@ -677,7 +754,12 @@ def _person_triples(data: PersonExplanations) -> _Triples:
     for p in data.predictions:
         e = data.explanation(p)
         run = _Run(p.model, p.model_version, data.created.get((p.activity, p.model)))
-        prov.prediction(data.person, p.activity, term_iri["Activity"][p.activity], p.score, run)
+        pred = prov.prediction(data.person, p.activity, term_iri["Activity"][p.activity], p.score, run)
+        inst = data.instance(p)
+        if inst is not None:  # the triplet (the record does not say which dataset annotated it)
+            cls = term_iri["Object"][inst.object]
+            prov.instance(inst.key, image["id"], inst.object_id, cls, inst.box.to_list(), inst.score, [])
+            prov.concerns(pred, inst.key)
         s = prov.explanation(data.person, p.activity, run, e.method, e.baseline, e.rest)
         for c in data.ranked(e):
             term = term_iri[_LABEL_OF_KIND[c.kind]][c.term]
@@ -1105,8 +1187,10 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
     """Read persons, their part-state, body-part and object observations and ground-truth
     activities from an RDF export and ingest them (same rules as any ingest: validated first,
     one transaction, persons already stored are skipped); evidence is recomputed when the file
-    holds ground truth. Model predictions and explanations in the file are not imported:
-    re-run reasoning to recreate them.
+    holds ground truth. Object instances and the ground-truth triplets (an annotation's
+    ``hake:objectInstance``) are imported with them (:func:`kg.ingest_hoi`'s rules). Model
+    predictions and explanations in the file (and the instances they name) are not
+    imported: re-run reasoning to recreate them.
     """
     import pyoxigraph
 
@@ -1158,22 +1242,59 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
             person["objects"].append(
                 DetectedObject(term_id[one(props, "object")], one(props, "score"), ontology=onto)
             )
+        instances: dict[str, ObjectInstance] = {}
+        for s, props in _by_subject(ox, h + "ObjectInstance"):
+            image = images[one(props, "inImage")]
+            instances[s] = ObjectInstance(
+                image_id=one(image, "video") or one(image, "imageId"),
+                object_id=one(props, "objectId"),
+                object=term_id[one(props, "object")],
+                box=Box.of([one(props, name) for name in BOX_PROPERTIES]),
+                score=one(props, "score"),
+                frame_index=one(image, "frameIndex"),
+                ontology=onto,
+            )
+        pairs: list[tuple[str, str, str]] = []  # (person IRI, activity id, instance IRI)
         for _, props in _by_subject(ox, h + "ActivityAnnotation"):
-            persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
+            activity = term_id[one(props, "activity")]
+            persons[one(props, "person")]["activities"].append(activity)
+            for instance in props.get(h + "objectInstance", []):
+                pairs.append((one(props, "person"), activity, instance.value))
         for _, props in _by_subject(ox, h + "ActivityPrediction"):  # exports before ActivityAnnotation
             if one(props, "source") == "annotation":
                 persons[one(props, "person")]["activities"].append(term_id[one(props, "activity")])
-        observations, activities = [], []
-        for p in persons.values():
+        observations, activities, keys = [], [], {}
+        for iri, p in persons.items():
             acts = p.pop("activities")
             p["objects"] = tuple(p["objects"])
             observations.append(PersonObservation(**p, ontology=onto))
             activities.append(tuple(acts))
+            keys[iri] = observations[-1].key
+        sizes = {  # image key -> (width, height)
+            one(image, "imageId"): (one(image, "width"), one(image, "height"))
+            for image in images.values()
+            if one(image, "width") is not None
+        }
+        triplets = GroundTruthTriplets(
+            list(instances.values()),
+            [(keys[person], activity, instances[instance].key) for person, activity, instance in pairs],
+            sizes,
+        )
     except (KeyError, TypeError) as err:
         raise StoreError(
             f"{path}: cannot rebuild persons: a reference points at nothing ({err!r}); import only "
             "files written by `hake export` (ontology IRIs under hake:, persons under data:person/)"
         ) from None
-    if any(activities):  # annotations: stored with the evidence they imply, in one load
-        return ingest_annotated(store, observations, activities, source=path.name, progress=progress)
-    return ingest_observations(store, observations, source=path.name, progress=progress)
+    # a person's image size is given by image id, for still images (a frame's is its video's)
+    sizes = {split_image_key(key)[0]: size for key, size in sizes.items() if split_image_key(key)[1] is None}
+    if any(activities) or instances:  # annotations: stored with the evidence they imply, in one load
+        return ingest_annotated(
+            store,
+            observations,
+            activities,
+            image_sizes=sizes,
+            source=path.name,
+            progress=progress,
+            triplets=triplets,
+        )
+    return ingest_observations(store, observations, image_sizes=sizes, source=path.name, progress=progress)

@@ -8,7 +8,8 @@ were written - into a :class:`PersonExplanations`, then rendered.
 
 The HTML report (:func:`write_report`; ``write_explanation(data, "html")`` for one person) is
 one self-contained page: inline SVG and CSS, each image embedded once as a data URI when
-given, no network. Per person: the image with the person, body-part and object boxes, the
+given, no network. Per person: the image with the person and body-part boxes, the object
+instance each triplet prediction names (its box, and a line from it to the person box), the
 observed part states, and per explained activity a diverging bar chart of its logit: one bar
 per term (its contributions merged over the paths it took; the per-path split in the bar's
 tooltip and in a table under the chart), bars for it right of the zero axis, against it
@@ -35,8 +36,12 @@ JSON schema (:meth:`PersonExplanations.to_dict`)::
      "objects": [{"id", "name", "score"}, ...],
      "explanations": [{"activity", "activity_name", "score", "method", "model", "version",
                        "created", "baseline", "rest",
+                       "object_instance": {"id", "key", "object", "name", "box", "score"} | null,
                        "contributions": [{"kind", "term", "name", "weight",
                                           "rank", "edge"}, ...]}, ...]}
+
+``object_instance`` is the object instance the prediction names (a triplet,
+:attr:`ontology.ActivityPrediction.object_id`), ``null`` when it names none.
 
 ``baseline`` is the activity's logit without evidence and ``rest`` the summed weight of the
 contributions too small to store: ``baseline + sum(weights) + rest`` is the logit.
@@ -65,6 +70,7 @@ from ontology import (
     Box,
     Contribution,
     Explanation,
+    ObjectInstance,
     Ontology,
     PersonObservation,
     StoreError,
@@ -87,6 +93,13 @@ _IMAGE = (
 _CREATED = (
     "MATCH (p:Person {id: $person})-[d:DOES]->(a:Activity) WHERE d.source = 'model' "
     "MATCH (r:Run) WHERE r.id = d.run RETURN a.id AS activity, d.model AS model, r.created AS created"
+)
+
+
+#: ... and the object instance a triplet prediction names (by its key: an index lookup).
+_INSTANCE = (
+    "MATCH (o:ObjectInstance {id: $id})-[:IS_A]->(c:Object) RETURN c.id AS object, o.bbox AS box, "
+    "o.score AS score"
 )
 
 
@@ -115,6 +128,12 @@ class PersonExplanations:
     created: dict[tuple[str, str], str | None] = field(default_factory=dict)
     #: the store's ontology (names and IRIs of the terms)
     ontology: Ontology = field(default_factory=load, repr=False, compare=False)
+    #: the object instances the predictions name, by their id within the image
+    instances: dict[str, ObjectInstance] = field(default_factory=dict)
+
+    def instance(self, prediction: ActivityPrediction) -> ObjectInstance | None:
+        """The object instance ``prediction`` names, or ``None``."""
+        return None if prediction.object_id is None else self.instances[prediction.object_id]
 
     def explanation(self, prediction: ActivityPrediction) -> Explanation:
         """``prediction``'s explanation (every prediction here has one)."""
@@ -175,6 +194,7 @@ class PersonExplanations:
                     "created": self.created.get((p.activity, p.model)),
                     "baseline": e.baseline,
                     "rest": e.rest,
+                    "object_instance": self._instance_dict(p),
                     "contributions": [
                         {
                             "kind": c.kind,
@@ -189,6 +209,19 @@ class PersonExplanations:
                 }
             )
         return out
+
+    def _instance_dict(self, p: ActivityPrediction) -> dict[str, Any] | None:
+        o = self.instance(p)
+        if o is None:
+            return None
+        return {
+            "id": o.object_id,
+            "key": o.key,
+            "object": o.object,
+            "name": self.ontology.objects[o.object].name,
+            "box": o.box.to_list(),
+            "score": o.score,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,7 +246,7 @@ class PersonExplanations:
                 f"person {self.person!r} has no stored explanation for {activity!r}; it has {names or 'none'}"
             )
         return PersonExplanations(
-            self.person, self.image, self.observation, kept, self.created, self.ontology
+            self.person, self.image, self.observation, kept, self.created, self.ontology, self.instances
         )
 
 
@@ -229,13 +262,29 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
     (observation,) = read_observations(store, [person])
     predictions = [p for p in read_predictions(store, person) if p.explanation is not None]
     created = {(r["activity"], r["model"]): r["created"] for r in store.query(_CREATED, person=person)}
+    onto = store_ontology(store)
+    instances: dict[str, ObjectInstance] = {}
+    for p in predictions:
+        if p.object_id is None or p.object_id in instances:
+            continue
+        (row,) = store.query(_INSTANCE, id=p.object_key)  # (written only when it exists)
+        instances[p.object_id] = ObjectInstance(
+            observation.image_id,
+            p.object_id,
+            row["object"],
+            Box(*row["box"]),
+            row["score"],
+            observation.frame_index,
+            ontology=onto,
+        )
     return PersonExplanations(
         person=person,
         image=rows[0],
         observation=observation,
         predictions=sorted(predictions, key=lambda p: (-p.score, p.activity, p.model)),
         created=created,
-        ontology=store_ontology(store),
+        ontology=onto,
+        instances=instances,
     )
 
 
@@ -300,6 +349,7 @@ _REST_COLOR = "#c9c9c9"
 _BASELINE_COLOR = "#8a8a8a"
 _LOGIT_COLOR = "#222222"
 _PERSON_COLOR = "#d62728"
+_INSTANCE_COLOR = _KIND_COLOR["object"]  # the same colour as object bars: the same things
 _BODY_PART_BOX = _KIND_COLOR["body_part"]  # the same colour as body-part bars: the same things
 
 
@@ -575,9 +625,16 @@ def _activity_section(data: PersonExplanations, p: ActivityPrediction) -> str:
     )
     why = EXAMPLES["why_prediction"].cypher
     params = json.dumps({"person": data.person, "activity": stored_name})
+    o = data.instance(p)
+    which = (
+        ""
+        if o is None
+        else f' <span class="instance" data-object="{html.escape(o.key)}">with '
+        f"{html.escape(readable(data.ontology.objects[o.object].name))} {html.escape(o.object_id)}</span>"
+    )
     return (
         f'<section class="activity" data-activity="{html.escape(p.activity)}">'
-        f"<h3>{html.escape(name)} <small>score {_probability(p.score)} · {html.escape(p.model)} "
+        f"<h3>{html.escape(name)}{which} <small>score {_probability(p.score)} · {html.escape(p.model)} "
         f"{html.escape(str(p.model_version))} · {html.escape(e.method)}</small></h3>"
         f'<figure class="chart">{_bars_svg(rows)}<figcaption>{legend}{caption}'
         f"{_sum_line(p, e, rows)}</figcaption></figure>{paths}"
@@ -625,9 +682,15 @@ def _box(
 
 def _scene(data: PersonExplanations, picture: _Picture | None) -> str:
     """The person's figure: the image (or a blank of its size) with the person and body-part
-    boxes, and their legend. (Objects come back from the store without boxes.)"""
+    boxes, the object instances its predictions name (a dashed line from each to the person
+    box), and their legend. (A person's ``NEAR`` objects come back without boxes.)"""
     observation = data.observation
-    boxes = [b for b in [observation.box, *observation.part_boxes.values()] if b is not None]
+    instances = _named_instances(data)
+    boxes = [
+        b
+        for b in [observation.box, *observation.part_boxes.values(), *(o.box for o, _ in instances)]
+        if b is not None
+    ]
     width: float
     height: float
     if picture is not None:
@@ -659,12 +722,48 @@ def _scene(data: PersonExplanations, picture: _Picture | None) -> str:
         parts.append(_box("part-box", box, _BODY_PART_BOX, readable(names.get(part, part)), u, 1.5, 10))
     if observation.part_boxes:
         legend.append((_swatch("", _BODY_PART_BOX), "body-part boxes"))
+    objects = data.ontology.objects
+    for o, activities in instances:
+        label = f"{readable(objects[o.object].name)} {o.object_id}: {', '.join(activities)}"
+        if observation.box is not None:  # the triplet: from the instance's centre to the person's
+            (ax, ay), (bx, by) = _centre(o.box), _centre(observation.box)
+            parts.append(
+                f'<line class="triplet-line" data-object="{html.escape(o.key)}" x1="{ax:g}" y1="{ay:g}" '
+                f'x2="{bx:g}" y2="{by:g}" stroke="{_INSTANCE_COLOR}" stroke-width="{2 * u:g}" '
+                f'stroke-dasharray="{6 * u:g} {4 * u:g}"/>'
+            )
+        parts.append(_box("instance-box", o.box, _INSTANCE_COLOR, label, u, 2.5, 11))
+    if instances:
+        legend.append(
+            (
+                _swatch("", _INSTANCE_COLOR),
+                "object instance a prediction names (its triplet), dashed line to the person",
+            )
+        )
     parts.append("</svg>")
     image = html.escape(str(data.image["id"]))
     return (
         f'<figure class="scene">{"".join(parts)}<figcaption>{_legend(legend)}'
         f"Image <code>{image}</code></figcaption></figure>"
     )
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
+
+
+def _named_instances(data: PersonExplanations) -> list[tuple[ObjectInstance, list[str]]]:
+    """The object instances the person's predictions name, each once, with the (readable)
+    activities that name it, best prediction first."""
+    out: dict[str, tuple[ObjectInstance, list[str]]] = {}
+    for p in data.predictions:
+        o = data.instance(p)
+        if o is not None:
+            name = readable(data.ontology.activities[p.activity].name)
+            entry = out.setdefault(o.object_id, (o, []))
+            if name not in entry[1]:
+                entry[1].append(name)
+    return list(out.values())
 
 
 def _person_section(data: PersonExplanations, number: int, picture: _Picture | None) -> str:

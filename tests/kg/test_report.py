@@ -464,6 +464,55 @@ def test_every_colour_has_a_legend_entry(run: list[PersonExplanations]) -> None:
     assert "body-part boxes" in _find(scenes[0], "ul", "legend")[0].text()
 
 
+def test_a_triplet_draws_its_instance_box_and_a_line_to_the_person(store: GraphStore) -> None:
+    """A prediction that names an object instance: the scene draws the instance's box (the
+    legend's colour) and a line from its centre to the person box's, and the activity's
+    heading names the instance; instances no prediction names are not drawn."""
+    from kg.ingest import ingest_hoi
+    from tests.kg.test_triplets import cafe
+
+    init_store(store)
+    ingest_hoi(store, [cafe()])
+    write_predictions(
+        store,
+        [
+            ActivityPrediction("cafe.jpg", "1", "hold cup", 0.8, "pairs", "1", HOLD_CUP, object_id="0"),
+            ActivityPrediction(
+                "cafe.jpg", "1", "drink_with cup", 0.6, "pairs", "1", DRINK_CUP, object_id="0"
+            ),
+        ],
+    )
+    data = load_person(store, "cafe.jpg/1")
+    page = _parse(write_report([data]))
+    (scene,) = _find(page, "figure", "scene")
+    (box,) = _find(scene, "rect", "instance-box")  # one instance, named by both predictions
+    assert [float(box.attrs[k]) for k in ("x", "y", "width", "height")] == [100.0, 100.0, 20.0, 30.0]
+    (line,) = _find(scene, "line", "triplet-line")
+    assert line.attrs["data-object"] == "cafe.jpg/0"
+    ends = [float(line.attrs[k]) for k in ("x1", "y1", "x2", "y2")]
+    assert ends == [110.0, 115.0, 325.0, 210.0]  # the instance's centre, the person box's centre
+    assert line.attrs["stroke"] == box.attrs["stroke"]
+    labels = [t.text() for t in _find(scene, "text")]
+    assert "cup 0: hold cup, drink with cup" in labels
+    (legend,) = _find(scene, "ul", "legend")
+    entries = {_find(item, "rect")[0].attrs["stroke"]: item.text().strip() for item in _find(legend, "li")}
+    assert "object instance a prediction names" in entries[box.attrs["stroke"]]
+    headings = {s.attrs["data-activity"]: s for s in _find(page, "section", "activity")}
+    (named,) = _find(headings["hold-cup"], "span", "instance")
+    assert named.text() == "with cup 0" and named.attrs["data-object"] == "cafe.jpg/0"
+    # without a triplet nothing of it is drawn
+    write_predictions(store, [ActivityPrediction("cafe.jpg", "1", "hold cup", 0.8, "pairs", "2", HOLD_CUP)])
+    bare = _parse(write_report([load_person(store, "cafe.jpg/1")]))
+    assert not _find(bare, "rect", "instance-box") and not _find(bare, "line", "triplet-line")
+    assert "object instance" not in _find(bare, "ul", "legend")[0].text()
+
+
+HOLD_CUP = Explanation("hold cup", "exact-decomposition", (Contribution("part_state", "hand: hold", 1.2),))
+DRINK_CUP = Explanation(
+    "drink_with cup", "exact-decomposition", (Contribution("part_state", "hand: hold", 0.8),)
+)
+
+
 def test_names_are_readable(run: list[PersonExplanations]) -> None:
     page = _parse(write_report(run))
     shown = page.text(skip=("code", "pre", "script", "style"))  # ids and Cypher stay as stored

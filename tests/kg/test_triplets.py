@@ -411,3 +411,135 @@ def test_the_instance_level_file_as_triplets(hake_dir: Path, tmp_path: Path) -> 
             "MATCH (p:Person)-[:IN_IMAGE]->(i:Image)<-[:IN_IMAGE]-(o:ObjectInstance), "
             "(p)-[x:INTERACTS_WITH]->(o) RETURN count(x) AS n"
         ) == [{"n": triplets}]
+
+
+# ---- RDF -------------------------------------------------------------------------------
+
+
+def _cafe_with_predictions(store: GraphStore) -> GraphStore:
+    init_store(store)
+    ingest_hoi(store, [cafe()], source="cafe.json")
+    expl = ontology.Explanation("hold cup", "m", (ontology.Contribution("part_state", "hand: hold", 1.0),))
+    write_predictions(
+        store,
+        [
+            ActivityPrediction("cafe.jpg", "1", "hold cup", 0.8, "pairs", "1", expl, object_id="0"),
+            ActivityPrediction("cafe.jpg", "0", "drink_with cup", 0.4, "pairs", "1"),
+        ],
+    )
+    return store
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (rdflib's JSON-LD parser, pyshacl)
+@pytest.mark.parametrize("fmt", ["ttl", "jsonld"])
+def test_rdf_export_of_triplets_conforms_answers_sparql_and_imports_back(
+    store: GraphStore, tmp_path: Path, fmt: str
+) -> None:
+    import pyshacl
+    import rdflib
+
+    from kg.rdf import export_rdf, import_rdf, shapes_path, sparql
+
+    _cafe_with_predictions(store)
+    path = tmp_path / f"graph.{fmt}"
+    export_rdf(store, path, include_ontology=False)
+    graph = rdflib.Graph().parse(path, format="turtle" if fmt == "ttl" else "json-ld")
+    ok, _, report = pyshacl.validate(graph, shacl_graph=str(shapes_path()))
+    assert ok, report
+    hake = "PREFIX hake: <https://w3id.org/hake-engine/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
+    # who holds which cup, by annotation and by model, with the instance's box (typed doubles)
+    rows = sparql(
+        path,
+        hake + "SELECT ?person ?x1 ?source ?score WHERE { ?a hake:person ?person ; hake:objectInstance ?o ; "
+        "hake:activity <https://w3id.org/hake-engine/ontology#act_hold-cup> ; hake:source ?source . "
+        "OPTIONAL { ?a hake:score ?score } "
+        "?o a hake:ObjectInstance ; hake:boxX1 ?x1 . FILTER(?x1 < 310.0) } ORDER BY ?person ?source",
+    )
+    data = "https://w3id.org/hake-engine/data/person/"
+    assert rows == [
+        {"person": data + "cafe.jpg%2F0", "x1": 100.0, "source": "annotation", "score": None},
+        {"person": data + "cafe.jpg%2F1", "x1": 300.0, "source": "annotation", "score": None},
+        {"person": data + "cafe.jpg%2F1", "x1": 100.0, "source": "model", "score": 0.8},
+    ]
+    # an instance is attributed to the dataset of the ground truth naming it; cup 2 to none
+    attributed = sparql(
+        path,
+        hake + "SELECT ?id ?d WHERE { ?o a hake:ObjectInstance ; hake:objectId ?id . "
+        "OPTIONAL { ?o prov:wasAttributedTo ?d } } ORDER BY ?id",
+    )
+    dataset = "https://w3id.org/hake-engine/data/dataset/cafe.json"
+    assert [(r["id"], r["d"]) for r in attributed] == [
+        ("0", dataset),
+        ("1", dataset),
+        ("2", None),
+        ("3", None),
+    ]
+    with EmbeddedStore(tmp_path / "copy") as copy:
+        init_store(copy)
+        report = import_rdf(copy, path)
+        assert report.extra == {"object_instances_added": 4, "interactions_added": 3}
+        instances = (
+            "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(i:Image) MATCH (o)-[:IS_A]->(c:Object) "
+            "RETURN o.id AS id, o.object_id AS oid, o.bbox AS box, o.score AS score, c.id AS c, "
+            "i.id AS image, i.width AS w ORDER BY id"
+        )
+        assert copy.query(instances) == store.query(instances)
+        assert _triplets(copy) == _triplets(store) and _triplets(copy, "model") == []
+        again = import_rdf(copy, path)
+        assert (again.extra["object_instances_added"], again.extra["interactions_added"]) == (0, 0)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_shapes_refuse_an_instance_without_its_box_or_a_prediction_of_two(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    import pyshacl
+    import rdflib
+
+    from kg.rdf import export_rdf, shapes_path
+
+    _cafe_with_predictions(store)
+    path = tmp_path / "graph.ttl"
+    export_rdf(store, path, include_ontology=False)
+    h = rdflib.Namespace("https://w3id.org/hake-engine/ontology#")
+    boxless = rdflib.Graph().parse(path)
+    boxless.remove((None, h.boxY2, None))
+    doubled = rdflib.Graph().parse(path)
+    data = rdflib.Namespace("https://w3id.org/hake-engine/data/")
+    doubled.add((data["pred/cafe.jpg%2F1/hold-cup/pairs"], h.objectInstance, data["instance/cafe.jpg%2F2"]))
+    for graph, said in ((boxless, "boxY2"), (doubled, "objectInstance")):
+        ok, _, report = pyshacl.validate(graph, shacl_graph=str(shapes_path()))
+        assert not ok and said in str(report)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_one_persons_export_names_the_instance_of_its_prediction(store: GraphStore, tmp_path: Path) -> None:
+    import pyshacl
+    import rdflib
+
+    from kg.rdf import export_rdf, person_rdf, shapes_path
+    from kg.report import load_person
+
+    _cafe_with_predictions(store)
+    data = load_person(store, "cafe.jpg/1")
+    assert data.instance(data.predictions[0]) == ObjectInstance(
+        "cafe.jpg", "0", "cup", Box(100, 100, 120, 130)
+    )
+    assert data.to_dict()["explanations"][0]["object_instance"] == {
+        "id": "0",
+        "key": "cafe.jpg/0",
+        "object": "cup",
+        "name": "cup",
+        "box": [100.0, 100.0, 120.0, 130.0],
+        "score": 1.0,
+    }
+    person = rdflib.Graph().parse(data=person_rdf(data, "ttl"), format="turtle")
+    ok, _, report = pyshacl.validate(person, shacl_graph=str(shapes_path()))
+    assert ok, report
+    h = rdflib.Namespace("https://w3id.org/hake-engine/ontology#")
+    assert len(set(person.subject_objects(h.objectInstance))) == 1
+    full_path = tmp_path / "graph.ttl"
+    export_rdf(store, full_path, include_ontology=False)
+    instance = rdflib.URIRef("https://w3id.org/hake-engine/data/instance/cafe.jpg%2F0")
+    said = {t for t in person if t[0] == instance or t[1] == h.objectInstance}
+    assert len(said) > 8 and said <= set(rdflib.Graph().parse(full_path))  # as the full export says
