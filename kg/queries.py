@@ -116,8 +116,8 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "AND x.score >= $min_score "
             "RETURN p.id AS person, a.name AS activity, o.id AS instance, o.bbox AS box, "
             "x.score AS score, x.source AS source, x.model AS model "
-            "ORDER BY person, instance, source, model",
-            {"object": "cup", "verb": "hold", "min_score": 0.5},
+            "ORDER BY person, instance, source, model LIMIT $limit",
+            {"object": "cup", "verb": "hold", "min_score": 0.5, "limit": 20},
         ),
         ExampleQuery(
             "persons_sharing_instance",
