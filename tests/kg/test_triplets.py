@@ -162,6 +162,19 @@ def test_replace_swaps_a_changed_instance_and_the_triplets_that_named_it(store: 
     ]
 
 
+def test_replacing_an_instance_deletes_it_by_primary_key(tmp_path: Path) -> None:
+    """The per-batch delete of a replaced instance finds it by index lookup on LadybugDB (as
+    the person deletes of ``replace``, tests/kg/test_identity.py); Neo4j: see the PROFILE
+    test below."""
+    from kg._triplets import _DROP_INSTANCES
+
+    with EmbeddedStore(tmp_path / "g") as store:
+        init_store(store)
+        plan = store.execute(f"EXPLAIN {_DROP_INSTANCES}", rows=[{"id": "a.jpg/0"}])[0]["explain result"]
+    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: ObjectInstance" in plan
+    assert "SCAN_NODE_TABLE" not in plan
+
+
 def test_a_failed_ingest_leaves_no_instance(store: GraphStore) -> None:
     """All or nothing: persons, instances and triplets go in together or not at all."""
     init_store(store)
@@ -344,6 +357,7 @@ def test_neo4j_triplet_statements_use_the_id_index(bolt_server: tuple[str, str, 
     write-back)."""
     import neo4j
 
+    from kg._triplets import _DROP_INSTANCES
     from kg.predictions import _STALE_NEO4J
     from kg.schema import REL_BY_TYPE
 
@@ -354,6 +368,7 @@ def test_neo4j_triplet_statements_use_the_id_index(bolt_server: tuple[str, str, 
         ingest_hoi(store, [cafe()])
         statements: list[tuple[str, dict[str, object]]] = [
             (_STALE_NEO4J[2], {"rows": [{"p": "cafe.jpg/0", "model": "m", "run": "r"}]}),
+            (_DROP_INSTANCES, {"rows": [{"id": "cafe.jpg/2"}]}),
             ("UNWIND $ids AS i MATCH (n:ObjectInstance {id: i}) RETURN n.id AS id", {"ids": ["cafe.jpg/0"]}),
             (
                 "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
