@@ -54,7 +54,11 @@ that names its instance (:attr:`ontology.ActivityPrediction.object_id`), with it
 model and run, whose ``Run`` node has the version, as for ``DOES``. Every
 ``INTERACTS_WITH`` edge has a ``DOES`` edge of the same person, activity, source and run
 beside it (the person-level fact); a person-only activity has no ``INTERACTS_WITH``. The
-``NEAR`` edges stay as they were: a person's objects per class, with no instance.
+``NEAR`` edges stay as they were: a person's objects per class, with no instance. A store made
+before object instances (2026-12-06) opens read-write as before: :meth:`EmbeddedStore.ensure_schema
+<kg.store.embedded.EmbeddedStore.ensure_schema>` creates the new tables and adds the
+``ObjectInstance -> Image`` pair to its ``IN_IMAGE`` table (:func:`ladybug_added_pairs`); opened
+read-only it is read as it is (no triplets).
 
 Internal: ``(:BulkLoad {id, created})`` marks a bulk load of the embedded store as committed
 until it is finished (no row exists between commands).
