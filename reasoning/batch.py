@@ -297,6 +297,7 @@ class PredictionBatch:
                     "model_version": version,
                     "explanation": why,
                     "level": lv,
+                    "object_id": None,
                 },
             )
         return [predictions[i : i + k_top] for i in range(0, len(predictions), k_top)]
