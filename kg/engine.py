@@ -21,6 +21,7 @@ Example (tested in ``tests/kg/test_engine.py``)::
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,10 @@ class Engine:
             runs as ``reasoner.for_ontology(store's ontology)`` (:mod:`reasoning.extended`).
     """
 
-    def __init__(self, store: GraphStore, reasoner: Reasoner | None = None) -> None:
+    def __init__(self, store: GraphStore, reasoner: Reasoner | None = None, pairer: Any = None) -> None:
         self.store = store
         self._reasoner = reasoner
+        self._pairer = pairer
 
     @classmethod
     def open(
@@ -74,6 +76,23 @@ class Engine:
 
             self._reasoner = ActivityReasoner.from_pretrained()
         return self._reasoner
+
+    @property
+    def pairer(self) -> Any:
+        """The pairing model (``reasoning.pairing.PairingModel``) that names the object
+        instance each prediction of :meth:`infer` concerns: the one given, else the packaged
+        one when the store holds the packaged ontology, else ``None`` (a store of another
+        ontology needs a pairing model trained on it: ``reasoning.pairing.train_pairing``)."""
+        if self._pairer is None:
+            import ontology
+            from kg.store_ontology import store_ontology
+
+            onto = store_ontology(self.store)
+            if onto.id == ontology.load().id:
+                from reasoning.pairing import load_pairing
+
+                self._pairer = load_pairing(onto=onto)
+        return self._pairer
 
     def init(self) -> dict[str, int]:
         """Create the schema and load the ontology (idempotent)."""
@@ -203,7 +222,9 @@ class Engine:
         progress: bool = True,
         **perceiver_options: Any,
     ) -> list[list[ActivityPrediction]]:
-        """Images, directories or videos -> perception -> store -> reasoning -> store.
+        """Images, directories or videos -> perception -> store -> reasoning -> store, with
+        each image's (and frame's) object instances and, for each prediction of an activity
+        with an object, the instance it concerns (:attr:`pairer`; ``INTERACTS_WITH``).
 
         ``perceiver`` is a ``perception.Perceiver``; without one, one is built with
         ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders) and
@@ -218,8 +239,17 @@ class Engine:
 
             perceiver_options.setdefault("ontology", store_ontology(self.store))
             perceiver = Perceiver.from_pretrained(**perceiver_options)
-        observations = list(perceiver.infer_paths(paths, progress=progress, stride=stride))
-        return self.reason(observations, top_k=top_k, progress=progress)
+        from kg.reason import reason_scenes
+
+        scenes = list(perceiver.iter_scenes(paths, progress=progress, stride=stride))
+        pairer = self.pairer
+        if pairer is None and any(scene.objects for scene in scenes):
+            warnings.warn(
+                "no pairing model for this store's ontology: the predictions name no object instance "
+                "(train one with reasoning.pairing.train_pairing and pass it as Engine(store, pairer=...))",
+                stacklevel=2,
+            )
+        return reason_scenes(self.store, self.reasoner, scenes, pairer=pairer, top_k=top_k, progress=progress)
 
     def explain(self, person: str, activity: str | None = None) -> PersonExplanations:
         """The stored explanations of person ``"<image>/<person>"`` (one activity, or all)."""

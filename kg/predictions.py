@@ -25,7 +25,7 @@ removed by rebuilding the prediction tables (:meth:`PredictionWriter._replace_em
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -280,12 +280,17 @@ class PredictionWriter:
         self.persons += len(persons)
         return self._add(_batch_columns(persons, batch))
 
-    def add_records(self, predictions: Sequence[tuple[str, ActivityPrediction]]) -> int:
+    def add_records(
+        self,
+        predictions: Sequence[tuple[str, ActivityPrediction]],
+        staged_instances: Mapping[str, str] | None = None,
+    ) -> int:
         """Add ``(person key, record)`` pairs of this run's model (one per person and activity).
         A record that names an object instance (``object_id``) also adds an
-        ``INTERACTS_WITH`` edge to it; the instance must be stored in the person's image and
-        be of the activity's object class (:func:`check_instances`)."""
-        check_instances(self._store, [p for _, p in predictions])
+        ``INTERACTS_WITH`` edge to it; the instance must be stored in the person's image, or
+        staged in this load (``staged_instances``: object key -> class), and be of the
+        activity's object class (:func:`check_instances`)."""
+        check_instances(self._store, [p for _, p in predictions], staged_instances)
         self.persons += len({key for key, _ in predictions})
         return self._add(_record_columns(predictions))
 
@@ -508,17 +513,24 @@ def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
     return [k for k in ids if k not in found]
 
 
-def check_instances(store: GraphStore, predictions: Sequence[ActivityPrediction]) -> None:
+def check_instances(
+    store: GraphStore,
+    predictions: Sequence[ActivityPrediction],
+    staged: Mapping[str, str] | None = None,
+) -> None:
     """Raise unless every prediction that names an object instance names one stored in its
-    person's image (its :attr:`~ontology.ActivityPrediction.object_key`) and of its
-    activity's object class; a person-only activity names none."""
+    person's image (its :attr:`~ontology.ActivityPrediction.object_key`), or ``staged``
+    (object key -> class) in the same load, of its activity's object class; a person-only
+    activity names none."""
     from kg._triplets import instance_classes
 
     named = [p for p in predictions if p.object_id is not None]
     if not named:
         return
     onto = store_ontology(store)
-    classes = instance_classes(store, sorted({str(p.object_key) for p in named}))
+    staged = staged or {}
+    wanted_keys = sorted({str(p.object_key) for p in named} - set(staged))
+    classes = {**instance_classes(store, wanted_keys), **staged}
     for p in named:
         wanted = onto.activities[p.activity].object
         found = classes.get(str(p.object_key))

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ontology import Ontology, PersonObservation
+from ontology import ImageObservation, Ontology, PersonObservation
 
 if TYPE_CHECKING:
     from reasoning import PredictionBatch
@@ -51,7 +51,8 @@ class Reasoner(Protocol):
 
 
 class Perceiver(Protocol):
-    """Turns image and video files into observations (``perception.Perceiver``)."""
+    """Turns image and video files into observations (``perception.Perceiver``): persons,
+    or per image and video frame its persons and object instances (scenes)."""
 
     def infer_paths(
         self,
@@ -60,3 +61,11 @@ class Perceiver(Protocol):
         stride: int = ...,
         on_error: str = ...,
     ) -> Iterator[PersonObservation]: ...
+
+    def iter_scenes(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        progress: bool = ...,
+        stride: int = ...,
+        on_error: str = ...,
+    ) -> Iterator[ImageObservation]: ...

@@ -36,7 +36,7 @@ from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
-from ontology import ActivityPrediction, Ontology, PersonObservation, StoreError
+from ontology import ActivityPrediction, ImageObservation, Ontology, PersonObservation, StoreError
 
 if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
     from reasoning import PredictionBatch
@@ -268,6 +268,73 @@ def _reason_ingest(
     result.predictions, result.contributions = writer.predictions, writer.contributions
     result.seconds = time.perf_counter() - start
     return result
+
+
+def reason_scenes(
+    store: GraphStore,
+    reasoner: Reasoner,
+    scenes: Iterable[ImageObservation],
+    *,
+    pairer: Any = None,
+    top_k: int = 5,
+    explain: bool = True,
+    paths: bool = False,
+    min_share: float | None = None,
+    progress: bool = False,
+    source: str = "perception",
+) -> list[list[ActivityPrediction]]:
+    """What perception saw, into the store with the triplets it implies, in one load (all
+    or nothing): the scenes' persons (as :func:`reason_records`), their object instances
+    (``ObjectInstance`` nodes), the persons' predictions, and for each prediction of an
+    activity with an object the instance it concerns (``pairer``: a
+    :class:`reasoning.pairing.PairingModel` of the store's ontology;
+    :func:`reasoning.pairing.pair_predictions` chooses) as an ``INTERACTS_WITH`` edge.
+    Without a ``pairer`` the predictions name no instance. Returns per person (scene order)
+    the predictions, best first. Scenes are held in memory: this is for a run of images or
+    clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
+    from kg._stored import existing_ids
+    from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
+    from reasoning import encode_observations
+    from reasoning.pairing import pair_predictions
+
+    scenes = list(scenes)
+    reasoner, onto, options, run = _prepare(store, reasoner, top_k, explain, paths, min_share)
+    persons = [p for scene in scenes for p in scene.persons]
+    instances = [o for scene in scenes for o in scene.objects]
+    predictions: list[list[ActivityPrediction]] = []
+    if persons:
+        batch = reasoner.predict_rows(encode_observations(persons, onto), **options)
+        predictions = batch.records([(p.image_key, p.person_id) for p in persons])
+    if pairer is not None and persons:
+        predictions = pair_predictions(pairer, scenes, predictions, onto)
+    with store.bulk_load() as load_:
+        report = ingest_observations(store, persons, source=source, progress=progress, into=load_)
+        present = {p.image_key for p in persons}
+        others = sorted({o.image_key for o in instances} - present)
+        present |= existing_ids(store, "Image", others) if others else set()
+        stage_annotated_triplets(
+            load_,
+            store,
+            GroundTruthTriplets(instances, []),
+            run=run.id,
+            model=run.model,
+            persons_written=[],
+            images_present=present,
+            source=source,
+            ontology=onto,
+        )
+        writer = PredictionWriter(load_, store, run)
+        writer.add_records(
+            [(p.key, pred) for p, preds in zip(persons, predictions, strict=True) for pred in preds],
+            staged_instances={o.key: o.object for o in instances},
+        )
+        writer.close()
+    _note(
+        progress,
+        f"{report.persons_added} persons added, {len(instances)} object instances, "
+        f"{writer.predictions} predictions",
+    )
+    return predictions
 
 
 def _empty_inputs(onto: Ontology) -> Any:

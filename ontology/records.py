@@ -1079,9 +1079,21 @@ class ImageObservation:
     image_id: str
     persons: tuple[PersonObservation, ...]
     objects: tuple[ObjectInstance, ...]
+    frame_index: int | None = None
+
+    @property
+    def image_key(self) -> str:
+        """The key of the image or video frame (:func:`ontology.identity.image_key`)."""
+        return identity.image_key(self.image_id, self.frame_index)
 
     def __post_init__(self) -> None:
         rec = "ImageObservation"
+        for what, keys in (
+            ("persons", {p.image_key for p in self.persons}),
+            ("objects", {o.image_key for o in self.objects}),
+        ):
+            if keys - {self.image_key}:
+                raise RecordError(rec, what, sorted(keys), f"records of this image, {self.image_key!r}")
         ids = {o.object_id for o in self.objects}
         if len(ids) != len(self.objects):
             raise RecordError(rec, "objects", [o.object_id for o in self.objects], "each object id once")

@@ -446,6 +446,21 @@ class Perceiver:
         tracker: IoUTracker | None = None,
     ) -> Iterator[PersonObservation]:
         """Like :meth:`infer_video`, yielding records batch by batch."""
+        for scene in self.iter_video_scenes(path, stride, max_frames, image_id, progress, tracker):
+            yield from scene.persons
+
+    def iter_video_scenes(
+        self,
+        path: str | os.PathLike[str],
+        stride: int = 1,
+        max_frames: int | None = None,
+        image_id: str | None = None,
+        progress: bool = False,
+        tracker: IoUTracker | None = None,
+    ) -> Iterator[ImageObservation]:
+        """Like :meth:`iter_video`, one :class:`~ontology.ImageObservation` per frame: its
+        persons (as :meth:`infer_video` gives them) and its object instances (``frame_index``
+        set, ids per frame)."""
         from dataclasses import replace
 
         path = Path(path)
@@ -465,11 +480,11 @@ class Perceiver:
                 batch = [f for _, f in zip(range(self.config.batch_size), frames, strict=False)]
                 if not batch:
                     break
-                results = self.infer_images([f.image for f in batch], [video_id] * len(batch))
-                for frame, records in zip(batch, results, strict=True):
-                    ids = tracker.update([r.box for r in records if r.box is not None])
-                    for r, track in zip(records, ids, strict=True):
-                        yield replace(
+                scenes = self.infer_scenes([f.image for f in batch], [video_id] * len(batch))
+                for frame, scene in zip(batch, scenes, strict=True):
+                    ids = tracker.update([r.box for r in scene.persons if r.box is not None])
+                    persons = tuple(
+                        replace(
                             r,
                             person_id=f"{frame.index}:{r.person_id}",
                             frame_index=frame.index,
@@ -477,6 +492,12 @@ class Perceiver:
                             track_id=track,
                             ontology=self.ontology,  # re-checked by replace(): against ours
                         )
+                        for r, track in zip(scene.persons, ids, strict=True)
+                    )
+                    objects = tuple(
+                        replace(o, frame_index=frame.index, ontology=self.ontology) for o in scene.objects
+                    )
+                    yield ImageObservation(video_id, persons, objects, frame_index=frame.index)
                 bar.update(len(batch))
         finally:
             bar.close()
@@ -489,7 +510,20 @@ class Perceiver:
         stride: int = 1,
         on_error: str = "raise",
     ) -> Iterator[PersonObservation]:
-        """Persons in image files, video files and directories of them (walked, sorted).
+        """Persons in image files, video files and directories of them: the persons of
+        :meth:`iter_scenes`."""
+        for scene in self.iter_scenes(paths, progress, stride, on_error):
+            yield from scene.persons
+
+    def iter_scenes(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        progress: bool = True,
+        stride: int = 1,
+        on_error: str = "raise",
+    ) -> Iterator[ImageObservation]:
+        """What perception sees in image files, video files and directories of them (walked,
+        sorted): one :class:`~ontology.ImageObservation` per image or video frame.
 
         Images are batched ``batch_size`` at a time; each video runs through
         :meth:`iter_video` with ``stride``. ``image_id`` is the path relative to the
@@ -517,20 +551,19 @@ class Perceiver:
         bar = progress_bar(total=len(files), disable=not progress, desc="perception", unit="file")
         pending: list[tuple[Image.Image, str]] = []
 
-        def flush() -> Iterator[PersonObservation]:
+        def flush() -> Iterator[ImageObservation]:
             if pending:
-                results = self.infer_images([p[0] for p in pending], [p[1] for p in pending])
+                results = self.infer_scenes([p[0] for p in pending], [p[1] for p in pending])
                 bar.update(len(pending))
                 pending.clear()
-                for records in results:
-                    yield from records
+                yield from results
 
         try:
             for path, image_id in files:
                 if is_video_path(path):
                     yield from flush()
                     try:
-                        yield from self.iter_video(path, stride, image_id=image_id, progress=progress)
+                        yield from self.iter_video_scenes(path, stride, image_id=image_id, progress=progress)
                     except (VideoReadError, EmptyVideoError) as err:
                         if on_error == "raise":
                             raise

@@ -208,3 +208,67 @@ def test_infer_perceives_the_part_states_of_the_stores_ontology(
     with EmbeddedStore(store, read_only=True) as s:
         people = read_observations(s)
     assert people and all("hand_wave" in p.part_states and "leg_squat" in p.part_states for p in people)
+
+
+@pytest.mark.parametrize("backend", ["embedded", "neo4j"])
+def test_engine_infer_writes_instances_and_triplets(
+    tiny_models: dict[str, Path], tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Images -> perception (tiny models) -> persons, object instances, predictions and the
+    instance each prediction concerns, in the store; the same scenes as perception gives."""
+    import ontology
+    from kg import EmbeddedStore, Engine
+    from kg.ingest import init_store
+    from perception import Perceiver
+
+    images = tmp_path / "photos"
+    images.mkdir()
+    for i in range(2):
+        Image.new("RGB", (96, 128), color=(40 * i, 90, 160)).save(images / f"p{i}.png")
+    perceiver = Perceiver.from_pretrained(
+        detector=tiny_models["detector"],
+        pose=tiny_models["pose"],
+        clip=tiny_models["clip"],
+        device="cpu",
+        person_threshold=0.0,
+        object_threshold=0.0,
+        max_persons=3,
+    )
+    scenes = list(perceiver.iter_scenes([images], progress=False))
+    instances = {o.key: o for scene in scenes for o in scene.objects}
+    assert instances and any(p.objects for scene in scenes for p in scene.persons)
+    if backend == "embedded":
+        store = EmbeddedStore(tmp_path / "graph")
+    else:
+        store = request.getfixturevalue("neo4j_store")
+        store.execute("MATCH (n) DETACH DELETE n")
+    try:
+        init_store(store)
+        engine = Engine(store)
+        predictions = engine.infer([images], perceiver=perceiver, top_k=40, progress=False)
+        stored = {
+            r["id"]: r["c"]
+            for r in store.query("MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) RETURN o.id AS id, c.id AS c")
+        }
+        assert stored == {k: o.object for k, o in instances.items()}
+        onto = ontology.load()
+        named = [p for person in predictions for p in person if p.object_id is not None]
+        assert named  # (among the 40 best, activities of the objects near a person)
+        for p in (p for person in predictions for p in person):
+            wanted = onto.activities[p.activity].object
+            classes_here = {o.object for o in instances.values() if o.image_id == p.image_id}
+            # an activity names an instance exactly when its image holds one of its class
+            assert (p.object_id is not None) == (wanted in classes_here), p
+            if p.object_id is not None:
+                assert instances[str(p.object_key)].object == wanted
+        edges = store.query(
+            "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) "
+            "RETURN p.id AS p, x.activity AS a, o.id AS o, x.source AS s"
+        )
+        assert sorted((e["p"], e["a"], e["o"]) for e in edges) == sorted(
+            (p.key, p.activity, str(p.object_key)) for p in named
+        )
+        assert {e["s"] for e in edges} <= {"model"}
+    finally:
+        if backend == "embedded":
+            store.close()
