@@ -9,7 +9,10 @@ export format in the tests::
     data:image/<id>     a hake:Image ; hake:imageId ; hake:width ; hake:height ; ...
     data:person/<key>   a hake:Person, prov:Entity ; hake:inImage data:image/<id> ;
                         hake:personId ; hake:boxX1, hake:boxY1, hake:boxX2, hake:boxY2
-                        (xsd:double, pixels) ; hake:source ; prov:wasAttributedTo <source>
+                        (xsd:double, pixels) ; hake:source ; prov:wasAttributedTo <source> ;
+                        hake:keypoint <person>/keypoint/<name> (when pose was run)
+        <keypoint>          a hake:Keypoint ; hake:keypointName (a COCO name, e.g. "nose") ;
+                            hake:x, hake:y (xsd:double, pixels) ; hake:confidence (xsd:double)
     data:obs/<key>/<state>   a hake:PartStateObservation, prov:Entity ; hake:person ;
                              hake:partState ; hake:probability ; hake:source ;
                              prov:wasAttributedTo <source>
@@ -121,9 +124,11 @@ from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
 from kg.store_ontology import require_ontology, store_ontology
 from ontology import (
+    COCO_KEYPOINTS,
     NAMESPACE,
     Box,
     DetectedObject,
+    Keypoint,
     ObjectInstance,
     Ontology,
     PersonObservation,
@@ -405,6 +410,7 @@ class _Provenance:
         track_id: int | None,
         source: str | None,
         by: list[Any],
+        keypoints: list[float] | None = None,
     ) -> str:
         t, h = self.t, NAMESPACE
         s = _iri("person", key)
@@ -414,6 +420,14 @@ class _Provenance:
         if box is not None:  # typed numbers a SPARQL user can filter on
             for name, value in zip(BOX_PROPERTIES, box, strict=True):
                 t.add(s, h + name, float(value))
+        if keypoints is not None:  # 17 (x, y, confidence) in COCO order, each a typed node
+            for i, name in enumerate(COCO_KEYPOINTS):
+                k = _iri("person", key, "keypoint", name)
+                t.add(s, h + "keypoint", t.node(k))
+                t.a(k, h + "Keypoint")
+                t.add(k, h + "keypointName", name)
+                for prop, value in zip(("x", "y", "confidence"), keypoints[3 * i : 3 * i + 3], strict=True):
+                    t.add(k, h + prop, float(value))
         t.add(s, h + "trackId", track_id)
         t.add(s, h + "source", source)
         for agent in by:
@@ -648,11 +662,14 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     sources: dict[str, tuple[str | None, str | None]] = {}  # person key -> (source, model)
     for r in rows(
         "MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN p.id AS id, p.person_id AS person_id, "
-        "p.bbox AS bbox, p.track_id AS track_id, p.source AS source, p.model AS model, i.id AS image"
+        "p.bbox AS bbox, p.keypoints AS keypoints, p.track_id AS track_id, p.source AS source, "
+        "p.model AS model, i.id AS image"
     ):
         sources[r["id"]] = (r["source"], r["model"])
         by = prov.source(r["source"], r["model"], datasets.get(r["id"], ()))
-        prov.person(r["id"], r["image"], r["person_id"], r["bbox"], r["track_id"], r["source"], by)
+        prov.person(
+            r["id"], r["image"], r["person_id"], r["bbox"], r["track_id"], r["source"], by, r["keypoints"]
+        )
     for r in rows(
         "MATCH (p:Person)-[e:HAS_STATE]->(x:PartState) RETURN p.id AS p, x.id AS x, e.prob AS prob, "
         "e.source AS source, p.model AS model"
@@ -1208,16 +1225,27 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
 
     try:
         images = {s: props for s, props in _by_subject(ox, h + "Image")}
+        nodes = {s: props for s, props in _by_subject(ox, h + "Keypoint")}
         persons: dict[str, dict[str, Any]] = {}
         for s, props in _by_subject(ox, h + "Person"):
             image = images.get(one(props, "inImage") or "", {})
             corners = [one(props, name) for name in BOX_PROPERTIES]
             legacy = one(props, "bbox")  # exports before the typed corners: a JSON array as text
             bbox = corners if None not in corners else (None if legacy is None else json.loads(legacy))
+            keypoints = {
+                one(k, "keypointName"): k
+                for k in (nodes.get(x.value, {}) for x in props.get(h + "keypoint", []))
+            }
             persons[s] = {
                 "image_id": one(image, "video") or one(image, "imageId"),
                 "person_id": one(props, "personId"),
                 "box": None if bbox is None else Box.of(bbox),
+                "keypoints": None
+                if not keypoints
+                else tuple(
+                    Keypoint(one(keypoints[n], "x"), one(keypoints[n], "y"), one(keypoints[n], "confidence"))
+                    for n in COCO_KEYPOINTS
+                ),
                 "frame_index": one(image, "frameIndex"),
                 "timestamp": one(image, "timestamp"),
                 "track_id": one(props, "trackId"),

@@ -47,6 +47,7 @@ from ontology.ontology import (
     turtle_path,
 )
 from ontology.records import (
+    COCO_KEYPOINTS,
     ActivityPrediction,
     Box,
     Contribution,
@@ -71,6 +72,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COARSE_PART_ORDER",
+    "COCO_KEYPOINTS",
     "MERGE_IOU",
     "NAMESPACE",
     "Activity",

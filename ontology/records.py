@@ -51,6 +51,7 @@ from ontology.ontology import Ontology, load
 from ontology.vocabulary import Vocabulary
 
 __all__ = [
+    "COCO_KEYPOINTS",
     "CONTRIBUTION_KINDS",
     "ActivityPrediction",
     "Box",
@@ -269,9 +270,32 @@ class Box:
 _BOX_FIELDS = ("x1", "y1", "x2", "y2")
 
 
+#: The 17 COCO keypoints, in the order a person's keypoints are kept (and pose models give them).
+COCO_KEYPOINTS = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Keypoint:
-    """One pose keypoint (COCO order in a person's tuple of 17) with its confidence."""
+    """One pose keypoint (COCO order in a person's tuple of 17: :data:`COCO_KEYPOINTS`)
+    with its confidence."""
 
     x: float
     y: float

@@ -45,7 +45,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ontology import Box, Keypoint, load
+from ontology import COCO_KEYPOINTS, Box, Keypoint, load
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -56,26 +56,6 @@ __all__ = [
     "part_boxes_from_keypoints",
 ]
 
-#: The 17 COCO keypoints, in the order pose models return them.
-COCO_KEYPOINTS = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 _K = {name: i for i, name in enumerate(COCO_KEYPOINTS)}
 
 #: Fine part -> COCO keypoints whose confident mean is the box centre.

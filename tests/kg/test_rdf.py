@@ -13,7 +13,15 @@ from kg.ingest import ingest_hake_instance, ingest_observations, init_store
 from kg.predictions import write_predictions
 from kg.rdf import export_rdf, import_rdf, jsonld_context, rdf_store, sparql, store_path
 from kg.store import EmbeddedStore, GraphStore
-from ontology import NAMESPACE, ActivityPrediction, Contribution, Explanation, PersonObservation, StoreError
+from ontology import (
+    NAMESPACE,
+    ActivityPrediction,
+    Contribution,
+    Explanation,
+    Keypoint,
+    PersonObservation,
+    StoreError,
+)
 from tests.kg.helpers import write_instance_fixture
 
 HAKE = "PREFIX hake: <https://w3id.org/hake-engine/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
@@ -24,8 +32,10 @@ def fill(store: GraphStore, tmp_path: Path) -> GraphStore:
     prediction and its explanation."""
     init_store(store)
     ingest_hake_instance(store, write_instance_fixture(tmp_path))
+    pose = tuple(Keypoint(10.0 + i, 20.0 + 2 * i, 0.05 * i) for i in range(17))
     ingest_observations(
-        store, [PersonObservation("demo.jpg", "0", part_states={"hip: sit on": 0.9}, model="tiny")]
+        store,
+        [PersonObservation("demo.jpg", "0", part_states={"hip: sit on": 0.9}, keypoints=pose, model="tiny")],
     )
     expl = Explanation(
         "ride bicycle", "exact-decomposition", (Contribution("part_state", "hip: sit on", 0.6),)
@@ -86,6 +96,16 @@ def test_import_round_trip(filled: GraphStore, tmp_path: Path) -> None:
         assert import_rdf(copy, path).persons_skipped == 4
         boxes = "MATCH (p:Person) RETURN p.id AS person, p.bbox AS box ORDER BY person"
         assert copy.query(boxes) == filled.query(boxes)
+        keypoints = "MATCH (p:Person) RETURN p.id AS person, p.keypoints AS k ORDER BY person"
+        assert copy.query(keypoints) == filled.query(keypoints)
+        assert sum(r["k"] is not None for r in copy.query(keypoints)) == 1
+    # keypoints are typed nodes: persons whose left wrist is seen with confidence above 0.4
+    wrists = sparql(
+        path,
+        HAKE + "SELECT ?p ?x WHERE { ?p hake:keypoint ?k . ?k hake:keypointName 'left_wrist' ; "
+        "hake:x ?x ; hake:confidence ?c . FILTER(?c > 0.4) }",
+    )
+    assert [(r["p"].rsplit("/", 1)[-1], r["x"]) for r in wrists] == [("demo.jpg%2F0", 19.0)]  # x 19, c 0.45
     # boxes are typed numbers: a SPARQL user filters on them
     wide = sparql(
         path, HAKE + "SELECT ?p ?x1 WHERE { ?p a hake:Person ; hake:boxX1 ?x1 . FILTER(?x1 >= 0.0) }"
