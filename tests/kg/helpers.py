@@ -65,3 +65,42 @@ def fingerprint(store: Any) -> str:
             rows = store.query(f"{match} RETURN a.id AS start_node, b.id AS end_node{props}")
             out[f"{source}-{rel.type}->{target}"] = sorted(json.dumps(r, sort_keys=True) for r in rows)
     return json.dumps(out, sort_keys=True)
+
+
+def bulk_relate_statement(
+    rel: str, from_label: str, to_label: str, ends: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """The statement ``Neo4jStore.bulk_relate`` runs per batch for ``rel``, with one row."""
+    from kg.schema import REL_BY_TYPE
+
+    props = ", ".join(f"{name}: r.{name}" for name, _ in REL_BY_TYPE[rel].properties)
+    cypher = (
+        f"UNWIND $rows AS r MATCH (a:{from_label} {{id: r.from}}), (b:{to_label} {{id: r.to}}) "
+        f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
+    )
+    return cypher, {"rows": [ends]}
+
+
+def assert_index_lookups(
+    bolt_server: tuple[str, str, str, str], statements: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """PROFILE each statement on the Bolt server (rolled back) and assert its plan finds
+    nodes by the id index, never by a label scan (ArcadeDB and Neo4j name it differently)."""
+    import neo4j
+
+    uri, user, password, database = bolt_server
+    driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+    try:
+        with driver.session(database=database) as session:
+            for cypher, params in statements:
+                tx = session.begin_transaction()
+                summary = tx.run("PROFILE " + cypher, params).consume()
+                tx.rollback()
+                plan = json.dumps(summary.profile or summary.plan)
+                if "ArcadeDB" in plan:
+                    lines = [ln for ln in plan.split("\\n") if "MATCH NODE" in ln]
+                    assert lines and all("[index: " in ln and "[id]]" in ln for ln in lines), (cypher, plan)
+                else:  # Neo4j names the operator
+                    assert "IndexSeek" in plan and "NodeByLabelScan" not in plan, (cypher, plan)
+    finally:
+        driver.close()

@@ -284,10 +284,8 @@ def test_neo4j_write_back_statements_use_the_id_index(bolt_server: tuple[str, st
     """Every per-batch statement of the Neo4j write path finds each node it matches by the id
     index (PROFILE in a transaction that is rolled back; ArcadeDB's EXPLAIN does not say which
     access it uses, its PROFILE names the index of each node match)."""
-    import neo4j
-
     from kg.predictions import _STALE_NEO4J
-    from kg.schema import REL_BY_TYPE
+    from tests.kg.helpers import assert_index_lookups, bulk_relate_statement
 
     uri, user, password, database = bolt_server
     with Neo4jStore(uri, user, password, database) as store:
@@ -311,30 +309,8 @@ def test_neo4j_write_back_statements_use_the_id_index(bolt_server: tuple[str, st
             ("EXPLAINS", ("Explanation", "Activity"), {"from": eid, "to": "hold-cup"}),
             ("CONTRIBUTES_TO", ("PartState", "Explanation"), {"from": "hand_hold", "to": eid}),
         ):
-            props = ", ".join(f"{name}: r.{name}" for name, _ in REL_BY_TYPE[rel].properties)
-            cypher = (  # what Neo4jStore.bulk_relate runs per batch
-                f"UNWIND $rows AS r MATCH (a:{a} {{id: r.from}}), (b:{b} {{id: r.to}}) "
-                f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
-            )
-            statements.append((cypher, {"rows": [ends]}))
-        driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
-        try:
-            with driver.session(database=database) as session:
-                for cypher, params in statements:
-                    tx = session.begin_transaction()
-                    summary = tx.run("PROFILE " + cypher, params).consume()
-                    tx.rollback()
-                    plan = json.dumps(summary.profile or summary.plan)
-                    if "ArcadeDB" in plan:
-                        lines = [ln for ln in plan.split("\\n") if "MATCH NODE" in ln]
-                        assert lines and all("[index: " in ln and "[id]]" in ln for ln in lines), (
-                            cypher,
-                            plan,
-                        )
-                    else:  # Neo4j names the operator
-                        assert "IndexSeek" in plan and "NodeByLabelScan" not in plan, (cypher, plan)
-        finally:
-            driver.close()
+            statements.append(bulk_relate_statement(rel, a, b, ends))
+        assert_index_lookups(bolt_server, statements)
         assert _count(store, "()-[:DOES]->()") == 1  # every profiled statement was rolled back
 
 

@@ -5,7 +5,6 @@ stores of the earlier schema, on every backend."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from ontology import (
     PersonAnnotation,
     StoreError,
 )
-from tests.kg.helpers import fingerprint, write_instance_fixture
+from tests.kg.helpers import assert_index_lookups, bulk_relate_statement, fingerprint, write_instance_fixture
 
 
 def _person(
@@ -355,11 +354,8 @@ def test_neo4j_triplet_statements_use_the_id_index(bolt_server: tuple[str, str, 
     """Every per-batch statement the triplets add on Neo4j finds its nodes by the id index
     (PROFILE in a rolled-back transaction, as tests/kg/test_predictions.py checks the
     write-back)."""
-    import neo4j
-
     from kg._triplets import _DROP_INSTANCES
     from kg.predictions import _STALE_NEO4J
-    from kg.schema import REL_BY_TYPE
 
     uri, user, password, database = bolt_server
     with Neo4jStore(uri, user, password, database) as store:
@@ -381,30 +377,8 @@ def test_neo4j_triplet_statements_use_the_id_index(bolt_server: tuple[str, str, 
             ("IS_A", ("ObjectInstance", "Object"), {"from": "cafe.jpg/0", "to": "cup"}),
             ("INTERACTS_WITH", ("Person", "ObjectInstance"), {"from": "cafe.jpg/0", "to": "cafe.jpg/1"}),
         ):
-            props = ", ".join(f"{name}: r.{name}" for name, _ in REL_BY_TYPE[rel].properties)
-            cypher = (  # what Neo4jStore.bulk_relate runs per batch
-                f"UNWIND $rows AS r MATCH (a:{a} {{id: r.from}}), (b:{b} {{id: r.to}}) "
-                f"CREATE (a)-[:{rel} {{{props}}}]->(b)"
-            )
-            statements.append((cypher, {"rows": [ends]}))
-        driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
-        try:
-            with driver.session(database=database) as session:
-                for cypher, params in statements:
-                    tx = session.begin_transaction()
-                    summary = tx.run("PROFILE " + cypher, params).consume()
-                    tx.rollback()
-                    plan = json.dumps(summary.profile or summary.plan)
-                    if "ArcadeDB" in plan:
-                        lines = [ln for ln in plan.split("\\n") if "MATCH NODE" in ln]
-                        assert lines and all("[index: " in ln and "[id]]" in ln for ln in lines), (
-                            cypher,
-                            plan,
-                        )
-                    else:
-                        assert "IndexSeek" in plan and "NodeByLabelScan" not in plan, (cypher, plan)
-        finally:
-            driver.close()
+            statements.append(bulk_relate_statement(rel, a, b, ends))
+        assert_index_lookups(bolt_server, statements)
         assert len(_triplets(store)) == 3  # every profiled statement was rolled back
 
 
