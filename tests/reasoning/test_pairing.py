@@ -251,3 +251,30 @@ def test_checkpoints_round_trip_and_are_refused_for_another_ontology(tmp_path: P
     (tmp_path / "file").write_text("x")
     with pytest.raises(ontology.ReasoningError, match="is a file"):
         pairing.save_pairing(model, tmp_path / "file", {})
+
+
+def test_pair_explanations_add_up_and_converge() -> None:
+    train = _synthetic(40, 0)
+    graph = pairing.pair_graph(train)
+    cases = pairing.pair_cases(train, graph)
+    model = pairing.fit_pairing(graph, cases, epochs=20, batch_cases=32)
+    activity = cases.activity[cases.case]
+    coarse = pairing.explain_pairs(model, graph, cases.edge, activity, steps=4)
+    fine = pairing.explain_pairs(model, graph, cases.edge, activity, steps=64)
+    with torch.no_grad():
+        logits = model.pair_logits(graph, cases.edge, activity)
+    for e in (coarse, fine):
+        total = e.baseline + e.geometry.sum(1) + e.part_states.sum(1) + e.rest + e.competition
+        assert torch.allclose(total, logits, atol=1e-5) and torch.allclose(e.logit, logits)
+        assert e.geometry.shape == (len(cases.edge), pairing.N_GEOMETRY)
+    # integrated gradients converge: what the steps leave shrinks, and is small at 64
+    moved = (fine.logit - fine.competition - fine.baseline).abs()
+    assert fine.rest.abs().mean() < coarse.rest.abs().mean()
+    assert (fine.rest.abs() <= 0.05 * moved + 0.01).all()
+    # only active inputs get credit (inactive part states are 0, as the baseline)
+    visual = graph["person"].x[graph["person", "pair", "object"].edge_index[0, cases.edge]]
+    assert (fine.part_states[visual == 0] == 0).all()
+    names = [name for name, _ in fine.top_geometry(0)]
+    assert len(names) == 3 and set(names) <= set(pairing.GEOMETRY_NAMES)
+    with pytest.raises(ontology.ReasoningError, match="steps must be at least 1"):
+        pairing.explain_pairs(model, graph, cases.edge, activity, steps=0)
