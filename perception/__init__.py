@@ -25,7 +25,9 @@ from its text by ``Perceiver.from_pretrained(..., ontology=onto)``.
 Pieces: :class:`Detector` (RT-DETR), :class:`PoseEstimator` (VitPose),
 :func:`part_boxes_from_keypoints`, :func:`roi_align` (pure torch), :class:`PartStateModel`
 and :func:`train_part_state_model` (trainable heads), :class:`ZeroShotPartStates`
-(CLIP/SigLIP), :class:`Activity2Vec`, :func:`read_frames` and :class:`IoUTracker` (video).
+(CLIP/SigLIP), :class:`Activity2Vec`; video: :func:`read_frames`,
+:class:`AppearanceTracker` (IoU + appearance, the default), :func:`appearance_embeddings`
+and :class:`IoUTracker`.
 Errors: see :mod:`perception.errors`.
 """
 
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
         samples_from_hake,
         train_part_state_model,
     )
-    from perception.video import IoUTracker, VideoFrame, read_frames
+    from perception.video import AppearanceTracker, IoUTracker, VideoFrame, appearance_embeddings, read_frames
     from perception.zero_shot import DEFAULT_CLIP, ZeroShotPartStates, prompt_for
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "Activity2Vec",
+    "AppearanceTracker",
     "CheckpointMismatchError",
     "CheckpointNotFoundError",
     "Detection",
@@ -98,6 +101,7 @@ __all__ = [
     "VideoFrame",
     "VideoReadError",
     "ZeroShotPartStates",
+    "appearance_embeddings",
     "check_inputs",
     "load_image",
     "ontology_part_state",
@@ -136,7 +140,9 @@ _LAZY = {
     "part_state_targets": "perception.training",
     "samples_from_hake": "perception.training",
     "train_part_state_model": "perception.training",
+    "AppearanceTracker": "perception.video",
     "IoUTracker": "perception.video",
+    "appearance_embeddings": "perception.video",
     "VideoFrame": "perception.video",
     "read_frames": "perception.video",
     "DEFAULT_CLIP": "perception.zero_shot",

@@ -51,7 +51,7 @@ from perception.detector import DEFAULT_DETECTOR, Detection, Detector
 from perception.errors import CheckpointMismatchError, EmptyVideoError, ImageReadError, VideoReadError
 from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
 from perception.pose import DEFAULT_POSE, PoseEstimator
-from perception.video import IoUTracker, count_frames, read_frames
+from perception.video import AppearanceTracker, IoUTracker, appearance_embeddings, count_frames, read_frames
 from perception.zero_shot import DEFAULT_CLIP, ZeroShotPartStates
 
 if TYPE_CHECKING:
@@ -122,6 +122,10 @@ def _grown(box: Box, margin: float) -> Box:
 
 def _overlaps(a: Box, b: Box) -> bool:
     return min(a.x2, b.x2) > max(a.x1, b.x1) and min(a.y2, b.y2) > max(a.y1, b.y1)
+
+
+def _person_boxes(scene: ImageObservation) -> list[Box]:
+    return [r.box for r in scene.persons if r.box is not None]
 
 
 def _check_same_ontology(onto: Ontology, part: str, theirs: Ontology) -> None:
@@ -426,13 +430,18 @@ class Perceiver:
         max_frames: int | None = None,
         image_id: str | None = None,
         progress: bool = False,
-        tracker: IoUTracker | None = None,
+        tracker: IoUTracker | AppearanceTracker | None = None,
     ) -> list[PersonObservation]:
-        """Persons in every ``stride``-th frame of a video, tracked by box IoU.
+        """Persons in every ``stride``-th frame of a video, tracked across frames.
 
         Records carry ``frame_index`` (source frame number), ``timestamp`` (seconds) and
         ``track_id``; ``image_id`` is the file name and ``person_id`` is
         ``"<frame_index>:<n>"`` (unique in the video).
+
+        ``tracker`` defaults to a fresh :class:`~perception.video.AppearanceTracker` fed with
+        appearance embeddings pooled from the detector's own feature maps
+        (:meth:`_scenes_and_appearance`); pass an :class:`~perception.video.IoUTracker` to
+        track by box overlap alone (no embeddings computed).
         """
         return list(self.iter_video(path, stride, max_frames, image_id, progress, tracker))
 
@@ -443,7 +452,7 @@ class Perceiver:
         max_frames: int | None = None,
         image_id: str | None = None,
         progress: bool = False,
-        tracker: IoUTracker | None = None,
+        tracker: IoUTracker | AppearanceTracker | None = None,
     ) -> Iterator[PersonObservation]:
         """Like :meth:`infer_video`, yielding records batch by batch."""
         for scene in self.iter_video_scenes(path, stride, max_frames, image_id, progress, tracker):
@@ -456,7 +465,7 @@ class Perceiver:
         max_frames: int | None = None,
         image_id: str | None = None,
         progress: bool = False,
-        tracker: IoUTracker | None = None,
+        tracker: IoUTracker | AppearanceTracker | None = None,
     ) -> Iterator[ImageObservation]:
         """Like :meth:`iter_video`, one :class:`~ontology.ImageObservation` per frame: its
         persons (as :meth:`infer_video` gives them) and its object instances (``frame_index``
@@ -465,7 +474,7 @@ class Perceiver:
 
         path = Path(path)
         video_id = image_id or path.name
-        tracker = tracker or IoUTracker()
+        tracker = AppearanceTracker() if tracker is None else tracker
         total = None
         if progress:
             n = count_frames(path)
@@ -480,9 +489,16 @@ class Perceiver:
                 batch = [f for _, f in zip(range(self.config.batch_size), frames, strict=False)]
                 if not batch:
                     break
-                scenes = self.infer_scenes([f.image for f in batch], [video_id] * len(batch))
-                for frame, scene in zip(batch, scenes, strict=True):
-                    ids = tracker.update([r.box for r in scene.persons if r.box is not None])
+                images, ids = [f.image for f in batch], [video_id] * len(batch)
+                if isinstance(tracker, IoUTracker):
+                    scenes = self.infer_scenes(images, ids)
+                    tracks = [tracker.update(_person_boxes(s)) for s in scenes]
+                else:
+                    scenes, embeddings = self._scenes_and_appearance(images, ids)
+                    tracks = [
+                        tracker.update(_person_boxes(s), e) for s, e in zip(scenes, embeddings, strict=True)
+                    ]
+                for frame, scene, track_ids in zip(batch, scenes, tracks, strict=True):
                     persons = tuple(
                         replace(
                             r,
@@ -492,7 +508,7 @@ class Perceiver:
                             track_id=track,
                             ontology=self.ontology,  # re-checked by replace(): against ours
                         )
-                        for r, track in zip(scene.persons, ids, strict=True)
+                        for r, track in zip(scene.persons, track_ids, strict=True)
                     )
                     objects = tuple(
                         replace(o, frame_index=frame.index, ontology=self.ontology) for o in scene.objects
@@ -502,6 +518,58 @@ class Perceiver:
         finally:
             bar.close()
             frames.close()  # release the video file even when the caller stops early
+
+    def _scenes_and_appearance(
+        self, images: Sequence[Image.Image], image_ids: Sequence[str]
+    ) -> tuple[list[ImageObservation], list[torch.Tensor]]:
+        """:meth:`infer_scenes`, and per image its persons' appearance embeddings ``(P_i, D)``
+        (:func:`~perception.video.appearance_embeddings`, unit norm, CPU float32).
+
+        The embeddings pool the multi-scale feature maps the detector computed for these
+        images (RT-DETR's ``encoder_last_hidden_state``: its hybrid encoder's stride-8, 16
+        and 32 maps), captured by a forward hook during :meth:`infer_scenes`: no second pass,
+        and the same code path for tiny random checkpoints and real ones (``D = 3 x 3 x 256``
+        = 2304 for ``PekingU/rtdetr_r50vd``).
+
+        Raises:
+            CheckpointMismatchError: the detector returns no such maps.
+        """
+        import torch
+
+        captured: list[object] = []
+
+        def keep(module: torch.nn.Module, args: object, output: object) -> None:
+            captured.append(getattr(output, "encoder_last_hidden_state", None))
+
+        handle = self.detector.model.register_forward_hook(keep)
+        try:
+            scenes = self.infer_scenes(images, image_ids)
+        finally:
+            handle.remove()
+        per_call: list[list[torch.Tensor]] = []
+        for found in captured:
+            if not (
+                isinstance(found, (list, tuple))
+                and found
+                and all(isinstance(m, torch.Tensor) and m.dim() == 4 for m in found)
+            ):
+                got = (
+                    type(found).__name__
+                    if not isinstance(found, torch.Tensor)
+                    else f"a {found.dim()}-d tensor"
+                )
+                raise CheckpointMismatchError(
+                    f"appearance tracking: expected detector {self.detector.name!r} to return its "
+                    f"multi-scale feature maps as (B, C, H, W) tensors in encoder_last_hidden_state "
+                    f"(as RT-DETR does), got {got}; track by box overlap alone with tracker=IoUTracker()"
+                )
+            per_call.append(list(found))
+        maps = [torch.cat(level) for level in zip(*per_call, strict=True)]
+        with torch.inference_mode():
+            embeddings = appearance_embeddings(
+                maps, [_person_boxes(s) for s in scenes], [(im.width, im.height) for im in images]
+            )
+        return scenes, embeddings
 
     def infer_paths(
         self,

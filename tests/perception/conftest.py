@@ -105,3 +105,19 @@ def perceiver(tiny_models: dict[str, Path]) -> Iterator[object]:
         object_threshold=0.0,
         max_persons=4,
     )
+
+
+def write_frames(path: Path, images: list[Image.Image], fps: int = 5, codec: str = "mpeg4") -> Path:
+    """A video of the given RGB frames (all one size, even sides), encoded with PyAV."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = images[0].size
+        stream.pix_fmt = "yuv420p"
+        for img in images:
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
