@@ -15,11 +15,16 @@ A store knows its vocabulary: ``kg.init_store(store, ontology.load("my-actions.y
 writes an extended ontology, ``kg.store_ontology(store)`` reads it back and
 ``kg.extend_store(store, "more.yaml")`` adds terms (:mod:`kg.store_ontology`).
 
+Videos (``Video``, frames in order, ``Track``, segments, clip labels): :mod:`kg._video`,
+written and read as records by :func:`write_segments`, :func:`write_clip_labels`,
+:func:`read_segments`, :func:`read_clip_labels`.
+
 Schema: :mod:`kg.schema`. Example queries and the portable Cypher subset: :mod:`kg.queries`.
 """
 
 from __future__ import annotations
 
+from kg._video import read_clip_labels, read_segments, write_clip_labels, write_segments
 from kg.engine import Engine
 from kg.evidence import compute_evidence, evidence_edges, update_evidence
 from kg.export import to_networkx, write_graphml
@@ -69,14 +74,18 @@ __all__ = [
     "iter_observations_jsonl",
     "person_key",
     "read_annotated",
+    "read_clip_labels",
     "read_observations",
     "read_observations_jsonl",
     "read_predictions",
+    "read_segments",
     "sparql",
     "store_ontology",
     "to_networkx",
     "update_evidence",
+    "write_clip_labels",
     "write_graphml",
     "write_prediction_batch",
     "write_predictions",
+    "write_segments",
 ]

@@ -46,6 +46,7 @@ from kg._jsonl import iter_observations_jsonl, located, read_jsonl, read_observa
 from kg._progress import progress_bar, progress_callback
 from kg._stored import image_timestamps, refuse_legacy_keys, stored_digests, stored_person
 from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
+from kg._video import VideoFrames, stage_video_graph
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
 from ontology import (
@@ -55,6 +56,7 @@ from ontology import (
     PersonAnnotation,
     PersonObservation,
     StoreError,
+    VideoInfo,
     image_key,
     observation_dict,
     person_key,
@@ -131,6 +133,7 @@ def ingest_observations(
     replace: bool = False,
     ontology: Ontology | None = None,
     annotation_run: str | None = None,
+    video_info: Mapping[str, VideoInfo] | None = None,
 ) -> IngestReport:
     """Write persons (and their images, part states, parts, objects), all or nothing.
 
@@ -157,6 +160,12 @@ def ingest_observations(
             terms are checked against the store's ontology.
         annotation_run: the id of the ``Run`` the ground truth is written under (default a
             fresh one; :func:`ingest_annotated` passes its own to write triplets under it).
+        video_info: video id -> :class:`ontology.VideoInfo` (fps, frame count, duration) of
+            videos whose frames are ingested; unknown values stay null.
+
+    Observations of video frames (a ``frame_index``) also build the video graph in the same
+    load: ``Video``, ``IN_VIDEO``, ``NEXT`` between consecutive stored frames, ``Track`` and
+    ``OF_TRACK`` (only what is missing; see :mod:`kg._video`).
     """
     onto = require_ontology(store, ontology)
 
@@ -204,6 +213,7 @@ def ingest_observations(
         label,
         replace,
         annotation_run,
+        video_info or {},
     )
 
 
@@ -218,6 +228,7 @@ def ingest_observations_jsonl(
     label: str | None = None,
     replace: bool = False,
     ontology: Ontology | None = None,
+    video_info: Mapping[str, VideoInfo] | None = None,
 ) -> IngestReport:
     """Ingest an observations file (see :func:`iter_observations_jsonl`), all or nothing.
 
@@ -230,7 +241,8 @@ def ingest_observations_jsonl(
     chunk and writes the persons and their predictions in one load: ``into`` is a bulk load
     the caller holds open (the ingest then writes nothing itself), ``on_chunk`` is called with
     every checked chunk; ``label`` names the progress bar; ``replace`` and ``ontology`` as for
-    :func:`ingest_observations` (terms are checked against the store's ontology).
+    :func:`ingest_observations` (terms are checked against the store's ontology), and so
+    are ``video_info`` and the video graph.
     """
     path = Path(path)
     onto = require_ontology(store, ontology)
@@ -246,7 +258,21 @@ def ingest_observations_jsonl(
 
     items = ((row, None, where) for where, row in read_jsonl(path, light))
     return _ingest_items(
-        store, onto, items, None, {}, path.name, progress, chunk_size, recheck, into, on_chunk, label, replace
+        store,
+        onto,
+        items,
+        None,
+        {},
+        path.name,
+        progress,
+        chunk_size,
+        recheck,
+        into,
+        on_chunk,
+        label,
+        replace,
+        None,
+        video_info or {},
     )
 
 
@@ -265,6 +291,7 @@ def _ingest_items(
     label: str | None = None,
     replace: bool = False,
     annotation_run: str | None = None,
+    video_info: Mapping[str, VideoInfo] | None = None,
 ) -> IngestReport:
     """Write observation dicts with their ground-truth activities in one
     :meth:`GraphStore.bulk_load` (or into the open load ``into``), ``chunk_size`` at a time.
@@ -287,6 +314,7 @@ def _ingest_items(
     )
     if annotation_run is not None:
         state.run = annotation_run
+    videos = VideoFrames()
     bar = progress_bar(progress, total, label or f"ingesting {source}")
     # Rows hold no reference cycles, so the cyclic collector only costs time here
     # (measured: 13% of a 200K-person ingest); reference counting still frees everything.
@@ -305,6 +333,7 @@ def _ingest_items(
                     if maps is None:
                         raise StoreError("internal error: rechecked records failed the column-wise check")
                 keys, images, added, replaced = _write_chunk(bulk, chunk, maps, state)
+                videos.add([row for row, _, _ in chunk], keys, images, added)
                 if on_chunk is not None:
                     on_chunk(
                         CheckedChunk(
@@ -325,6 +354,7 @@ def _ingest_items(
                     "SET i.width = r.width, i.height = r.height",
                     [{"id": k, "width": w, "height": h} for k, (w, h) in sizes.items()],
                 )
+            state.report.extra.update(stage_video_graph(bulk, store, videos, video_info or {}, source))
             if state.report.activities_added:
                 _annotation_run(bulk, state.run, state)
             if into is None:

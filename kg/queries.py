@@ -11,15 +11,20 @@ Not portable: list indexing (LadybugDB lists are 1-based, Neo4j's 0-based), ``la
 ``shortestPath``, ``ORDER BY`` an alias that has the name of a node variable
 (``RETURN p.id AS p ORDER BY p`` orders by the node on LadybugDB, which it refuses), and
 ``IN`` as a relationship type (reserved in LadybugDB; the schema uses
-``IN_IMAGE``). Always pass values as parameters, never format them into the query text.
+``IN_IMAGE`` and ``IN_VIDEO``), nor ``end`` as an alias (a keyword of LadybugDB's parser).
+``CASE WHEN ... THEN ... ELSE ... END`` is portable (the interval queries take the later start
+and the earlier end with it). Always pass values as
+parameters, never format them into the query text.
 
 >>> from kg.queries import EXAMPLES
 >>> sorted(EXAMPLES)[:4]
-['activities_sharing_part_states', 'activities_under', 'composite_of_prediction', 'instances_nobody_uses']
+['activities_sharing_part_states', 'activities_under', 'clips_showing', 'composite_of_prediction']
 >>> sorted(EXAMPLES)[4:8]
-['part_states_implying_activity', 'person_part_states', 'persons_doing_under', 'persons_sharing_instance']
->>> sorted(EXAMPLES)[8:]
-['who_does_what_with_which', 'why_prediction']
+['instances_nobody_uses', 'longest_segment', 'overlapping_segments', 'part_states_implying_activity']
+>>> sorted(EXAMPLES)[8:12]
+['person_part_states', 'persons_doing_under', 'persons_sharing_instance', 'track_in_window']
+>>> sorted(EXAMPLES)[12:]
+['tracks_doing_while', 'who_does_what_with_which', 'why_prediction']
 """
 
 from __future__ import annotations
@@ -128,6 +133,62 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "RETURN DISTINCT o.id AS instance, c.name AS object, p.id AS person, q.id AS other "
             "ORDER BY instance, person, other LIMIT $limit",
             {"source": "annotation", "limit": 20},
+        ),
+        # ---- time: tracks, activity segments and clip labels of videos (kg.schema, "Time") ----
+        # A segment is the interval [start, end] of frames (both included) and, where known, of
+        # seconds; two intervals overlap when each starts before the other ends.
+        ExampleQuery(
+            "track_in_window",
+            "What did a track do between two times (seconds)? Its segments that overlap the window",
+            "MATCH (t:Track {id: $track})-[s:SEGMENT]->(a:Activity) "
+            "WHERE s.start_time <= $until AND s.end_time >= $since "
+            "RETURN a.name AS activity, s.start_time AS start_time, s.end_time AS end_time, "
+            "s.score AS score, s.source AS source, s.model AS model "
+            "ORDER BY start_time, activity, source, model",
+            {"track": "street.mp4@1", "since": 0.1, "until": 0.2},
+        ),
+        ExampleQuery(
+            "overlapping_segments",
+            "Which segments of different tracks of a video overlap, and over which frames (each pair once)?",
+            "MATCH (v:Video {id: $video})<-[:IN_VIDEO]-(t:Track)-[s:SEGMENT]->(a:Activity) "
+            "MATCH (v)<-[:IN_VIDEO]-(u:Track)-[r:SEGMENT]->(b:Activity) "
+            "WHERE t.id < u.id AND s.source = $source AND r.source = $source "
+            "AND s.start_frame <= r.end_frame AND r.start_frame <= s.end_frame "
+            "RETURN t.id AS track, a.name AS activity, u.id AS other, b.name AS other_activity, "
+            "CASE WHEN s.start_frame > r.start_frame THEN s.start_frame ELSE r.start_frame END "
+            "AS first_frame, "
+            "CASE WHEN s.end_frame < r.end_frame THEN s.end_frame ELSE r.end_frame END AS last_frame "
+            "ORDER BY first_frame, track, other, activity, other_activity",
+            {"video": "street.mp4", "source": "model"},
+        ),
+        ExampleQuery(
+            "tracks_doing_while",
+            "Which tracks do one activity while another track of the same video does another?",
+            "MATCH (t:Track)-[s:SEGMENT]->(:Activity {name: $activity}) "
+            "MATCH (t)-[:IN_VIDEO]->(v:Video)<-[:IN_VIDEO]-(u:Track)-[r:SEGMENT]->(:Activity {name: $other}) "
+            "WHERE t.id <> u.id AND s.score >= $min_score AND r.score >= $min_score "
+            "AND s.start_frame <= r.end_frame AND r.start_frame <= s.end_frame "
+            "RETURN DISTINCT v.id AS video, t.id AS track, u.id AS other "
+            "ORDER BY video, track, other LIMIT $limit",
+            {"activity": "ride bicycle", "other": "hold bicycle", "min_score": 0.5, "limit": 20},
+        ),
+        ExampleQuery(
+            "longest_segment",
+            "Which is the longest segment of an activity (in frames), in which video and track?",
+            "MATCH (v:Video)<-[:IN_VIDEO]-(t:Track)-[s:SEGMENT]->(a:Activity {name: $activity}) "
+            "WHERE s.source = $source "
+            "RETURN v.id AS video, t.id AS track, s.start_frame AS start_frame, s.end_frame AS end_frame, "
+            "s.end_frame - s.start_frame + 1 AS frames, s.end_time - s.start_time AS seconds, "
+            "s.model AS model ORDER BY frames DESC, video, track, start_frame LIMIT $limit",
+            {"activity": "ride bicycle", "source": "model", "limit": 1},
+        ),
+        ExampleQuery(
+            "clips_showing",
+            "Which clips show an activity (clip-level labels), best first?",
+            "MATCH (v:Video)-[c:CLIP_LABEL]->(a:Activity {name: $activity}) WHERE c.score >= $min_score "
+            "RETURN v.id AS video, c.score AS score, c.source AS source, c.model AS model, "
+            "v.duration AS duration ORDER BY score DESC, video, source, model LIMIT $limit",
+            {"activity": "ride bicycle", "min_score": 0.5, "limit": 20},
         ),
         ExampleQuery(
             "instances_nobody_uses",

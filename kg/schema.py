@@ -42,6 +42,17 @@ Instances::
     (:Run {id, kind, model, version, ontology, created, method, top_k, min_share, persons,
         predictions})
 
+Time (videos, their frames, tracks, segments and clip labels)::
+
+    (:Video {id, fps, frame_count, duration})
+    (:Image)-[:IN_VIDEO]->(:Video)                 a frame of the video (Image.frame_index)
+    (:Image)-[:NEXT]->(:Image)                     the next stored frame of the same video
+    (:Track {id, track_id})-[:IN_VIDEO]->(:Video)
+    (:Person)-[:OF_TRACK]->(:Track)                a person of a frame is one moment of a track
+    (:Track)-[:SEGMENT {start_frame, end_frame, start_time, end_time, score, source, model, run}]
+        ->(:Activity)                              the track does the activity in that interval
+    (:Video)-[:CLIP_LABEL {score, source, model, run}]->(:Activity)   what the whole clip shows
+
 Triplets (<person, activity, object instance>, HICO-DET's human-object pairs): an
 ``ObjectInstance`` is one object of an image, ``id`` its key ``"<image key>/<object id>"``
 (:func:`ontology.identity.object_key`, the same form as a person's; the label tells them
@@ -59,6 +70,26 @@ before object instances (2026-12-06) opens read-write as before: :meth:`Embedded
 <kg.store.embedded.EmbeddedStore.ensure_schema>` creates the new tables and adds the
 ``ObjectInstance -> Image`` pair to its ``IN_IMAGE`` table (:func:`ladybug_added_pairs`); opened
 read-only it is read as it is (no triplets).
+
+Time: ``Video.id`` is the video key (:func:`ontology.identity.video_key`: the video id, with
+``%`` and ``#`` encoded as in an image key, so a frame's ``Image.id`` is ``"<video key>#<frame>"``)
+and ``Track.id`` the track key ``"<video key>@<track id>"`` (:func:`ontology.identity.track_key`;
+``track_id`` the perception's track number). ``fps``, ``frame_count`` and ``duration`` (seconds)
+are what the ingest was told (:class:`ontology.VideoInfo`), null when unknown: ``frame_count``
+counts the video's frames, not the stored ones (a store may hold every 5th frame). ``NEXT`` joins
+consecutive *stored* frames of a video by ``frame_index``, whatever their gap; a frame ingested
+later between two stored ones takes its place in the chain (their ``NEXT`` edge is replaced by
+two). Segments are intervals of frames, both ends included, with their times in seconds where
+known (null otherwise); ``source``, ``model`` and ``run`` as for ``DOES`` (ground truth:
+``source = "annotation"``), each write one ``Run`` (``kind = "segments"`` or ``"clip_labels"``,
+with the model's version): a model's segments of a track (its clip labels of a video) are replaced
+as a whole by the model's next write naming that track (video). Written and read as records:
+:func:`kg.write_segments`, :func:`kg.write_clip_labels`, :func:`kg.read_segments`,
+:func:`kg.read_clip_labels` (:mod:`kg._video`, which also says how the ingest builds the video
+graph). A store made before videos (2026-12-06) opens read-write with the new tables, empty; its
+frames gain ``Video``, ``IN_VIDEO``, ``NEXT``, ``Track`` and ``OF_TRACK`` when their video's
+observations are ingested again (which writes nothing else); opened read-only it reads as it is
+(no video tables: the readers return nothing).
 
 Internal: ``(:BulkLoad {id, created})`` marks a bulk load of the embedded store as committed
 until it is finished (no row exists between commands).
@@ -116,7 +147,7 @@ from dataclasses import dataclass
 
 # The key rule is defined once, in ontology (records carry their keys); named here too, as
 # the schema's ids are these keys.
-from ontology.identity import image_key, object_key, person_key
+from ontology.identity import image_key, object_key, person_key, track_key, video_key
 
 __all__ = [
     "NODES",
@@ -130,6 +161,8 @@ __all__ = [
     "object_key",
     "person_key",
     "properties_of",
+    "track_key",
+    "video_key",
 ]
 
 
@@ -268,6 +301,11 @@ NODES: tuple[NodeTable, ...] = (
             ("predictions", "INT64"),
         ),
     ),
+    NodeTable(
+        "Video",
+        (("id", "STRING"), ("fps", "DOUBLE"), ("frame_count", "INT64"), ("duration", "DOUBLE")),
+    ),
+    NodeTable("Track", (("id", "STRING"), ("track_id", "INT64"))),
     # The embedded store's commit marker of a bulk load (see EmbeddedStore.bulk_load): a row
     # exists only from the load's commit until it is finished.
     NodeTable("BulkLoad", (("id", "STRING"), ("created", "STRING"))),
@@ -312,6 +350,28 @@ RELS: tuple[RelTable, ...] = (
             ("model", "STRING"),
             ("run", "STRING"),
         ),
+    ),
+    RelTable("IN_VIDEO", (("Image", "Video"), ("Track", "Video"))),
+    RelTable("NEXT", (("Image", "Image"),)),
+    RelTable("OF_TRACK", (("Person", "Track"),)),
+    RelTable(
+        "SEGMENT",
+        (("Track", "Activity"),),
+        (
+            ("start_frame", "INT64"),
+            ("end_frame", "INT64"),
+            ("start_time", "DOUBLE"),
+            ("end_time", "DOUBLE"),
+            ("score", "DOUBLE"),
+            ("source", "STRING"),
+            ("model", "STRING"),
+            ("run", "STRING"),
+        ),
+    ),
+    RelTable(
+        "CLIP_LABEL",
+        (("Video", "Activity"),),
+        (("score", "DOUBLE"), ("source", "STRING"), ("model", "STRING"), ("run", "STRING")),
     ),
     RelTable("EXPLAINED_BY", (("Person", "Explanation"),)),
     RelTable("EXPLAINS", (("Explanation", "Activity"),)),

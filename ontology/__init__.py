@@ -35,7 +35,7 @@ from ontology.errors import (
     UnknownTermError,
 )
 from ontology.hake import MERGE_IOU, read_hake_image, read_hake_instance, read_hake_pairs
-from ontology.identity import image_key, object_key, person_key
+from ontology.identity import image_key, object_key, person_key, track_key, video_key
 from ontology.ontology import (
     COARSE_PART_ORDER,
     ActivityVocabulary,
@@ -49,7 +49,9 @@ from ontology.ontology import (
 from ontology.records import (
     COCO_KEYPOINTS,
     ActivityPrediction,
+    ActivitySegment,
     Box,
+    ClipLabel,
     Contribution,
     DetectedObject,
     EvidenceEdge,
@@ -62,6 +64,7 @@ from ontology.records import (
     ObjectInstance,
     PersonAnnotation,
     PersonObservation,
+    VideoInfo,
     observation_dict,
 )
 from ontology.statistics import cond_prob, npmi
@@ -77,10 +80,12 @@ __all__ = [
     "NAMESPACE",
     "Activity",
     "ActivityPrediction",
+    "ActivitySegment",
     "ActivityVocabulary",
     "AnnotationFormatError",
     "BodyPart",
     "Box",
+    "ClipLabel",
     "Contribution",
     "CountError",
     "DetectedObject",
@@ -107,6 +112,7 @@ __all__ = [
     "StoreError",
     "UnknownTermError",
     "Verb",
+    "VideoInfo",
     "Vocabulary",
     "__version__",
     "cond_prob",
@@ -121,5 +127,7 @@ __all__ = [
     "read_hake_instance",
     "read_hake_pairs",
     "read_ontology",
+    "track_key",
     "turtle_path",
+    "video_key",
 ]

@@ -11,7 +11,13 @@ these keys (``kg.schema``):
 - the person key: ``"<image key>/<person id>"``;
 - the object-instance key: ``"<image key>/<object id>"`` (the same form as a person's: an
   object instance and a person are told apart by what they are, ``ObjectInstance`` or
-  ``Person`` nodes, ``hake:ObjectInstance`` or ``hake:Person`` IRIs, never by their key).
+  ``Person`` nodes, ``hake:ObjectInstance`` or ``hake:Person`` IRIs, never by their key);
+- the video key: ``"<video id>"``, encoded as an image id is (a frame's key is the video
+  key plus ``#<frame>``);
+- the track key: ``"<video key>@<track id>"``. A track spans frames, so its key names the
+  video, not a frame: ``#`` would read as a frame number (``clip.mp4#3`` is frame 3,
+  ``clip.mp4@3`` track 3). The track id is a whole number (digits only), so the last ``@``
+  separates it from the video key, even when the video id holds ``@`` itself.
 
 ``%`` and ``#`` inside an image id and ``%`` and ``/`` inside a person id are
 percent-encoded, so two different (image, frame, person) never share a key, and the person
@@ -28,7 +34,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["image_key", "object_key", "person_key", "split_image_key", "split_person_key"]
+__all__ = [
+    "image_key",
+    "object_key",
+    "person_key",
+    "split_image_key",
+    "split_person_key",
+    "split_track_key",
+    "track_key",
+    "video_key",
+]
 
 _ENCODED = re.compile(r"%(25|23|2F)")
 _DECODE = {"25": "%", "23": "#", "2F": "/"}
@@ -69,6 +84,41 @@ def object_key(image_node: str, object_id: str) -> str:
     ('a.jpg/0', 'clip.mp4#2/1')
     """
     return person_key(image_node, object_id)
+
+
+def video_key(video_id: str) -> str:
+    """The key of a video: its id encoded as :func:`image_key` encodes an image id, so that
+    ``image_key(video_id, frame)`` is ``video_key(video_id) + "#<frame>"``.
+
+    >>> video_key("clip.mp4"), video_key("a#b"), image_key("a#b", 3)
+    ('clip.mp4', 'a%23b', 'a%23b#3')
+    """
+    return image_key(video_id)
+
+
+def track_key(video_id: str, track_id: int) -> str:
+    """The store-wide key of track ``track_id`` of video ``video_id``: ``"<video key>@<track
+    id>"``. The track id is a non-negative whole number, written in decimal, so the key's
+    last ``@`` ends the video key and two different (video, track) never share a key:
+
+    >>> track_key("clip.mp4", 3), track_key("a@1", 2), track_key("a", 12)
+    ('clip.mp4@3', 'a@1@2', 'a@12')
+    """
+    if type(track_id) is not int or track_id < 0:
+        raise ValueError(f"track_key: expected a non-negative int track id, got {track_id!r}")
+    return f"{video_key(video_id)}@{track_id}"
+
+
+def split_track_key(key: str) -> tuple[str, int]:
+    """The video id and track id a :func:`track_key` was made from (its inverse).
+
+    >>> split_track_key(track_key("a@1#x", 2))
+    ('a@1#x', 2)
+    """
+    head, sep, track = key.rpartition("@")
+    if not sep or not track.isascii() or not track.isdigit():
+        raise ValueError(f"split_track_key: expected '<video key>@<track id>', got {key!r}")
+    return split_image_key(head)[0], int(track)
 
 
 def _decode(text: str) -> str:

@@ -54,7 +54,9 @@ __all__ = [
     "COCO_KEYPOINTS",
     "CONTRIBUTION_KINDS",
     "ActivityPrediction",
+    "ActivitySegment",
     "Box",
+    "ClipLabel",
     "Contribution",
     "DetectedObject",
     "EvidenceEdge",
@@ -67,6 +69,7 @@ __all__ = [
     "ObjectInstance",
     "PersonAnnotation",
     "PersonObservation",
+    "VideoInfo",
     "observation_dict",
 ]
 
@@ -1223,3 +1226,149 @@ class EvidenceEdge:
             raise RecordError(rec, "npmi", npmi, "a value in [-1, 1]")
         object.__setattr__(self, "npmi", npmi)
         object.__setattr__(self, "weight", _number(rec, "weight", self.weight))
+
+
+# ---- video: what a video is, what a track did, what a clip shows ---------------------------
+
+
+def _seconds(record: str, name: str, value: object) -> float:
+    number = _number(record, name, value)
+    if number < 0.0:
+        raise RecordError(record, name, value, "a number of seconds >= 0")
+    return number
+
+
+def _source(record: str, value: object) -> str:
+    if value not in SOURCES:
+        raise RecordError(record, "source", value, f"one of {SOURCES} ('annotation' for ground truth)")
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What is known of a video as a whole: frames per second, number of frames and duration
+    in seconds (each ``None`` when unknown; the store keeps it null, nothing is derived).
+
+    >>> VideoInfo(fps=25.0, frame_count=250, duration=10.0)
+    VideoInfo(fps=25.0, frame_count=250, duration=10.0)
+    >>> VideoInfo(fps=0)
+    Traceback (most recent call last):
+    ontology.errors.RecordError: VideoInfo.fps: expected a number of frames per second > 0 or None, got 0
+    """
+
+    fps: float | None = None
+    frame_count: int | None = None
+    duration: float | None = None
+
+    def __post_init__(self) -> None:
+        rec = "VideoInfo"
+        if self.fps is not None:
+            fps = _number(rec, "fps", self.fps)
+            if fps <= 0.0:
+                raise RecordError(rec, "fps", self.fps, "a number of frames per second > 0 or None")
+            object.__setattr__(self, "fps", fps)
+        if self.frame_count is not None:
+            _int64(rec, "frame_count", self.frame_count)
+        if self.duration is not None:
+            object.__setattr__(self, "duration", _seconds(rec, "duration", self.duration))
+
+
+@dataclass(frozen=True)
+class ActivitySegment:
+    """A track doing an activity from frame ``start_frame`` to frame ``end_frame`` (both
+    included), with the times of those frames in seconds where known, a score, and the model
+    that said so (``source = "annotation"`` for ground truth, named by its dataset as
+    ``model``). :attr:`key` is the track's key (:func:`ontology.identity.track_key`), as a
+    prediction's key is its person's.
+
+    >>> s = ActivitySegment("clip.mp4", 3, "ride bicycle", 10, 40, 0.9, "tcn", start_time=0.4, end_time=1.6)
+    >>> s.key, s.activity, s.frames
+    ('clip.mp4@3', 'ride-bicycle', 31)
+    >>> ActivitySegment("clip.mp4", 3, "ride bicycle", 40, 10, 0.9, "tcn")
+    Traceback (most recent call last):
+    ontology.errors.RecordError: ActivitySegment.end_frame: expected a frame >= start_frame (40), got 10
+    """
+
+    video_id: str
+    track_id: int
+    activity: str
+    start_frame: int
+    end_frame: int
+    score: float
+    model: str
+    model_version: str = "unversioned"
+    ontology: InitVar[Ontology | None] = None
+    start_time: float | None = field(default=None, kw_only=True)
+    end_time: float | None = field(default=None, kw_only=True)
+    #: ``"model"`` for a prediction, ``"annotation"`` for ground truth
+    source: str = field(default="model", kw_only=True)
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "ActivitySegment"
+        set_ = object.__setattr__
+        set_(self, "video_id", _text(rec, "video_id", self.video_id))
+        _int64(rec, "track_id", self.track_id)
+        set_(self, "activity", _term(rec, "activity", _onto(ontology).activities, self.activity))
+        _int64(rec, "start_frame", self.start_frame)
+        _int64(rec, "end_frame", self.end_frame)
+        if self.end_frame < self.start_frame:
+            raise RecordError(
+                rec, "end_frame", self.end_frame, f"a frame >= start_frame ({self.start_frame})"
+            )
+        set_(self, "score", _probability(rec, "score", self.score))
+        set_(self, "model", _text(rec, "model", self.model))
+        set_(self, "model_version", _text(rec, "model_version", self.model_version))
+        if self.start_time is not None:
+            set_(self, "start_time", _seconds(rec, "start_time", self.start_time))
+        if self.end_time is not None:
+            set_(self, "end_time", _seconds(rec, "end_time", self.end_time))
+        if (self.start_time is None) != (self.end_time is None):
+            raise RecordError(rec, "end_time", self.end_time, "both times or neither (start and end)")
+        if self.start_time is not None and self.end_time is not None and self.end_time < self.start_time:
+            raise RecordError(rec, "end_time", self.end_time, f"a time >= start_time ({self.start_time})")
+        set_(self, "source", _source(rec, self.source))
+
+    @property
+    def key(self) -> str:
+        """The track's store-wide key (:func:`ontology.identity.track_key`; the store's ``Track.id``)."""
+        return identity.track_key(self.video_id, self.track_id)
+
+    @property
+    def frames(self) -> int:
+        """How many frames the segment spans (both ends included)."""
+        return self.end_frame - self.start_frame + 1
+
+
+@dataclass(frozen=True)
+class ClipLabel:
+    """An activity a whole video (clip) shows, with a score and the model that said so
+    (``source = "annotation"`` for ground truth). :attr:`key` is the video's key
+    (:func:`ontology.identity.video_key`).
+
+    >>> ClipLabel("clip.mp4", "ride bicycle", 0.7, "tcn").key
+    'clip.mp4'
+    """
+
+    video_id: str
+    activity: str
+    score: float
+    model: str
+    model_version: str = "unversioned"
+    ontology: InitVar[Ontology | None] = None
+    #: ``"model"`` for a prediction, ``"annotation"`` for ground truth
+    source: str = field(default="model", kw_only=True)
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "ClipLabel"
+        set_ = object.__setattr__
+        set_(self, "video_id", _text(rec, "video_id", self.video_id))
+        set_(self, "activity", _term(rec, "activity", _onto(ontology).activities, self.activity))
+        set_(self, "score", _probability(rec, "score", self.score))
+        set_(self, "model", _text(rec, "model", self.model))
+        set_(self, "model_version", _text(rec, "model_version", self.model_version))
+        set_(self, "source", _source(rec, self.source))
+
+    @property
+    def key(self) -> str:
+        """The video's store-wide key (:func:`ontology.identity.video_key`; the store's ``Video.id``)."""
+        return identity.video_key(self.video_id)
