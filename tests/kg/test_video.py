@@ -434,7 +434,31 @@ def test_neo4j_statements_use_index_lookups(bolt_server: tuple[str, str, str, st
         assert video_graph(store) == EXPECTED
 
 
-def test_readers_on_a_store_without_video_tables(monkeypatch: pytest.MonkeyPatch, clip: GraphStore) -> None:
-    """A store of an earlier version opened read-only has no video tables: nothing to read."""
-    monkeypatch.setattr(kg._video, "has_video_tables", lambda store: False)
-    assert read_segments(clip) == [] and read_clip_labels(clip) == []
+def test_store_of_the_schema_before_videos_opens_and_takes_them(tmp_path: Any) -> None:
+    """A store made before videos (no Video, Track, IN_VIDEO, NEXT, OF_TRACK, SEGMENT or
+    CLIP_LABEL tables) reads as it is read-only (no segments), and opened read-write it gains
+    the tables; its frames gain the video graph when the video is ingested again."""
+    import ladybug
+
+    from kg import read_observations
+    from kg._video import has_video_tables
+    from kg.store.embedded import DB_FILE
+
+    with EmbeddedStore(tmp_path / "g") as new:  # a store of today, taken back to the old schema
+        init_store(new)
+        ingest_observations(new, frames(), video_info=INFO)
+    db = ladybug.Database(str(tmp_path / "g" / DB_FILE))
+    conn = ladybug.Connection(db)
+    for table in ("CLIP_LABEL", "SEGMENT", "OF_TRACK", "NEXT", "IN_VIDEO", "Track", "Video"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.close()
+    db.close()
+    with EmbeddedStore(tmp_path / "g", read_only=True) as old:
+        assert not has_video_tables(old)
+        assert read_segments(old) == [] and read_clip_labels(old) == []
+        assert len(read_observations(old)) == 8
+    with EmbeddedStore(tmp_path / "g") as store:
+        assert has_video_tables(store) and video_graph(store)["videos"] == []
+        again = ingest_observations(store, frames(), video_info=INFO)
+        assert (again.persons_skipped, again.persons_added) == (8, 0)
+        assert video_graph(store) == EXPECTED
