@@ -139,9 +139,15 @@ def test_appearance_embeddings_pool_the_box_region_at_the_image_scale() -> None:
     left, right = Box(0, 0, 70, 100), Box(130, 0, 200, 100)
     [emb] = appearance_embeddings([fmap], [[left, right]], [(200, 100)])
     assert emb.shape == (2, 2 * 3)  # channels x stripes
-    channels = emb.view(2, 2, 3).sum(-1)
-    assert channels[0, 0] > 0.99 * channels[0].sum() and channels[1, 1] > 0.99 * channels[1].sum()
-    torch.testing.assert_close(emb.norm(dim=1), torch.ones(2))
+    # minus the frame's mean (0.5 in both channels): each stripe is (+0.5, -0.5) on the left
+    # and (-0.5, +0.5) on the right, normalised
+    one = 6**-0.5
+    expected = torch.tensor([[one] * 3 + [-one] * 3, [-one] * 3 + [one] * 3])
+    torch.testing.assert_close(emb, expected, atol=1e-5, rtol=0)
+    # the same person against another background gives a different vector (centred)
+    fmap[0, 1] = 0.0
+    [moved] = appearance_embeddings([fmap], [[left]], [(200, 100)])
+    assert float(moved[0] @ emb[0]) < 0.99
 
 
 def test_appearance_embeddings_weigh_levels_equally_and_check_shapes() -> None:
