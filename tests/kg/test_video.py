@@ -462,3 +462,53 @@ def test_store_of_the_schema_before_videos_opens_and_takes_them(tmp_path: Any) -
         again = ingest_observations(store, frames(), video_info=INFO)
         assert (again.persons_skipped, again.persons_added) == (8, 0)
         assert video_graph(store) == EXPECTED
+
+
+def test_infer_on_a_video_builds_its_graph(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hake infer clip.mp4` (tiny random-weight models, a video written here with PyAV): the
+    stored frames and tracked persons have their Video, IN_VIDEO, NEXT, Track and OF_TRACK."""
+    import av
+    import torch
+    from PIL import Image, ImageDraw
+
+    from kg import read_observations
+    from kg.cli import main
+    from perception._random_models import save_random_models
+
+    torch.set_num_threads(1)
+    models = save_random_models(tmp_path / "models", "tiny", seed=0)
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=5)
+        stream.width, stream.height = 64, 48
+        stream.pix_fmt = "yuv420p"
+        for i in range(4):
+            img = Image.new("RGB", (64, 48), (20, 120, 60))
+            ImageDraw.Draw(img).rectangle([10 + 2 * i, 10, 30 + 2 * i, 40], fill=(250, 250, 250))
+            for packet in stream.encode(av.VideoFrame.from_image(img)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    store_dir = tmp_path / "graph"
+    assert main(["init", "--store", str(store_dir)]) == 0
+    args = ["infer", str(path), "--threshold", "0", "--device", "cpu", "--store", str(store_dir)]
+    for name in ("detector", "pose", "clip"):
+        args += [f"--{name}", str(models[name])]
+    assert main([*args, "--out", str(tmp_path / "obs.jsonl"), "--json", "--no-progress"]) == 0, (
+        capsys.readouterr()
+    )
+    with EmbeddedStore(store_dir, read_only=True) as store:
+        persons = read_observations(store)
+        assert persons and all(p.frame_index is not None and p.track_id is not None for p in persons)
+        stored_frames = sorted({p.frame_index for p in persons if p.frame_index is not None})
+        graph = video_graph(store)
+    key = video_key(path.name)
+    assert [v["id"] for v in graph["videos"]] == [key]
+    assert len(stored_frames) >= 2
+    pairs = zip(stored_frames, stored_frames[1:], strict=False)
+    assert graph["next"] == {(f"{key}#{a}", f"{key}#{b}") for a, b in pairs}
+    tracks = {track_key(path.name, p.track_id) for p in persons if p.track_id is not None}
+    assert graph["in_video"] == {(f"{key}#{f}", key) for f in stored_frames} | {(t, key) for t in tracks}
+    assert graph["of_track"] == {
+        (p.key, track_key(path.name, p.track_id)) for p in persons if p.track_id is not None
+    }
