@@ -20,7 +20,10 @@ It writes only what is missing, so re-ingesting changes nothing, and a store mad
 videos gains the video graph of a video when its observations are ingested again (the
 persons themselves are skipped as usual). What is read first: the touched videos' stored
 frames, ``NEXT`` and ``IN_VIDEO`` edges, tracks and tracked persons (filtered scans, one
-statement each, not per batch).
+statement each, not per batch). New rows go in by the bulk path (``COPY`` on the embedded
+store); two rare corrections are ``UNWIND`` statements by id (a scan per batch of a few rows
+on LadybugDB 0.22, an index lookup on Neo4j): a stored video that gains a value it lacked,
+and a ``NEXT`` edge that a frame ingested in between replaces.
 
 Segments and clip labels (:class:`ontology.ActivitySegment`, :class:`ontology.ClipLabel`):
 :func:`write_segments` / :func:`write_clip_labels` validate every record against the store

@@ -120,6 +120,18 @@ def test_ingest_builds_the_video_graph(store: GraphStore) -> None:
     assert video_graph(store) == EXPECTED
 
 
+def test_an_observations_file_builds_the_same_graph(store: GraphStore, tmp_path: Any) -> None:
+    import json
+
+    from kg import ingest_observations_jsonl
+
+    init_store(store)
+    path = tmp_path / "obs.jsonl"
+    path.write_text("".join(json.dumps(o.to_dict()) + "\n" for o in frames()))
+    ingest_observations_jsonl(store, path, video_info=INFO)
+    assert video_graph(store) == EXPECTED
+
+
 def test_frames_in_several_ingests_make_one_chain(store: GraphStore) -> None:
     init_store(store)
     ingest_observations(store, frames((0, 4, 8)))  # no video_info: unknown values stay null
