@@ -138,6 +138,12 @@ def stage_video_graph(
 ) -> dict[str, int]:
     """Add to ``load`` what the store lacks of the video graph of the videos in ``seen``
     (module docstring); returns counts of what is added, by kind."""
+    for video, info in video_info.items():
+        if not isinstance(info, VideoInfo):
+            raise TypeError(
+                f"video_info[{video!r}]: expected an ontology.VideoInfo(fps, frame_count, duration), "
+                f"got {type(info).__name__}"
+            )
     unknown = sorted(set(video_info) - set(seen.frames))
     if unknown:
         raise StoreError(

@@ -143,6 +143,8 @@ def test_frames_in_several_ingests_make_one_chain(store: GraphStore) -> None:
         StoreError, match=r"video 'street.mp4' is stored with fps 25.0, but video_info gives 30.0"
     ):
         ingest_observations(store, frames((8,)), video_info={VIDEO: VideoInfo(fps=30.0)})
+    with pytest.raises(TypeError, match=r"video_info\['street.mp4'\]: expected an ontology.VideoInfo"):
+        ingest_observations(store, frames((8,)), video_info={VIDEO: {"fps": 25.0}})  # type: ignore[dict-item]
     with pytest.raises(StoreError, match="video_info names 'other.mp4', but no observation"):
         ingest_observations(store, frames((8,)), video_info={"other.mp4": VideoInfo(fps=30.0)})
     assert video_graph(store) == EXPECTED
