@@ -28,8 +28,8 @@ novel-verb protocol), :mod:`~reasoning.pairing` (which object instance each acti
 ``hicodet-pairs`` protocol, ``reasoning.evaluate_pairs(data_dir)``), :mod:`~reasoning.fidelity`
 (explanation fidelity curves against other explainers; ``benchmarks/explanations.py``) with
 :mod:`~reasoning.pyg_adapter` (``torch_geometric.explain.Explainer`` wraps a reasoner),
-:mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.metrics`, :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`,
-:mod:`~reasoning.embeddings`.
+:mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.metrics`,
+:mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`, :mod:`~reasoning.embeddings`.
 """
 
 from __future__ import annotations
