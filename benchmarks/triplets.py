@@ -41,7 +41,8 @@ its own:
            ``pair_predictions`` call over every scene), then one bulk load of the persons, the
            instances, the predictions and the model triplets. Its seconds include the
            reasoner and the pairing; ``scenes_store_s_estimate`` subtracts this size's
-           ``reason_s`` and ``pair_s`` measured above
+           ``reason_s`` and ``pair_s`` measured above (rough: it carries the noise of both,
+           and the pairing here is one call, not batches; meaningless at small sizes)
   query    the documented triplet queries of ``kg.queries.EXAMPLES``
            (``who_does_what_with_which``, ``persons_sharing_instance`` for annotation and for
            model triplets, ``instances_nobody_uses``) with their documented parameters, on
@@ -52,6 +53,16 @@ its own:
            another model name per run (nothing to replace), and ``reason_scenes`` of them
            under new image ids (``extra<r>_<image id>``): what a write costs whatever its
            size, i.e. the parts of it that grow with the store
+
+Measured (2-core VM, ``OMP_NUM_THREADS=2``, load average 1.1-2.8 from others' tests; the
+100K size: 184,268 persons, 150,958 instances, 311,006 ground-truth and 526,445 model
+triplets): pairing 18.3K triplets/s (28.7 s; 1.0 GB); ``ingest_hoi`` 21.4 s (1.8 GB);
+``write_predictions`` 11.6 s, 45K triplets/s (1.1 GB); ``reason_scenes`` 46.6 s (2.9 GB);
+10 more images: ``write_predictions`` 2.2 s (0.22 s into the 5K stores: a COMMIT after a
+``COPY`` into the large relationship tables, ~0.75 s, and full scans of ``Person`` and of
+``ObjectInstance``, ~0.37 s each, grow with the store), ``reason_scenes`` 2.0 s; queries p50
+``who_does_what_with_which`` 24 ms, ``persons_sharing_instance`` 1.2 s (annotation) / 3.0 s
+(model), ``instances_nobody_uses`` 240 ms (0 rows: every annotated instance is used).
 
 Usage:
     OMP_NUM_THREADS=2 python benchmarks/triplets.py                    # 100K images
