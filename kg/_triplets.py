@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kg._stored import all_ids, existing_ids
+from kg._stored import LOOKUP_MAX
 from kg.store.base import BulkLoad, GraphStore
 from ontology import HoiAnnotation, ObjectInstance, Ontology, StoreError
 from ontology.identity import image_key, object_key, person_key
@@ -46,20 +46,9 @@ def has_triplet_tables(store: GraphStore) -> bool:
 
 
 def instance_classes(store: GraphStore, keys: Sequence[str]) -> dict[str, str]:
-    """Object key -> object class of the stored instances among ``keys``: index lookups on
-    Neo4j, one scan on the embedded store (where an UNWIND of ids scans per batch)."""
-    if not keys:
-        return {}
-    if store.backend == "neo4j":
-        rows = store.query(
-            "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
-            "RETURN o.id AS id, c.id AS c",
-            ids=list(keys),
-        )
-    else:
-        rows = store.query("MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) RETURN o.id AS id, c.id AS c")
-    wanted = set(keys)
-    return {r["id"]: r["c"] for r in rows if r["id"] in wanted}
+    """Object key -> object class of the stored instances among ``keys``
+    (:func:`_stored_instances`)."""
+    return {k: v[0] for k, v in _stored_instances(store, keys).items()}
 
 
 def stored_triplets(store: GraphStore, source: str = "annotation") -> dict[str, set[tuple[str, str]]]:
@@ -258,27 +247,24 @@ def _f32(values: list[float]) -> list[float]:
 
 
 def _stored_instances(store: GraphStore, keys: Sequence[str]) -> dict[str, tuple[str, list[float], float]]:
-    """Object key -> (class, box, score) of the stored instances among ``keys``."""
+    """Object key -> (class, box, score) of the stored instances among ``keys``: index
+    lookups on Neo4j; on the embedded store a primary-key lookup per key for a few keys
+    (:data:`kg._stored.LOOKUP_MAX`), else one scan (an UNWIND of ids scans per batch there)."""
     if not keys or not has_triplet_tables(store):
         return {}
-    found = (
-        existing_ids(store, "ObjectInstance", keys)
-        if store.backend == "neo4j"
-        else all_ids(store, "ObjectInstance")
-    )
-    hits = [k for k in keys if k in found]
-    if not hits:
-        return {}
+    columns = "RETURN o.id AS id, c.id AS c, o.bbox AS box, o.score AS s"
     if store.backend == "neo4j":
         rows = store.query(
-            "UNWIND $ids AS i MATCH (o:ObjectInstance {id: i})-[:IS_A]->(c:Object) "
-            "RETURN o.id AS id, c.id AS c, o.bbox AS box, o.score AS s",
-            ids=hits,
+            f"UNWIND $ids AS i MATCH (o:ObjectInstance {{id: i}})-[:IS_A]->(c:Object) {columns}",
+            ids=list(keys),
         )
+    elif len(keys) <= LOOKUP_MAX:
+        rows = [r for k in dict.fromkeys(keys) for r in store.query(f"{_INSTANCE_BY_KEY} {columns}", id=k)]
     else:
-        rows = store.query(
-            "MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) "
-            "RETURN o.id AS id, c.id AS c, o.bbox AS box, o.score AS s"
-        )
-    wanted = set(hits)
+        rows = store.query(f"MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) {columns}")
+    wanted = set(keys)
     return {r["id"]: (r["c"], _f32(list(r["box"])), r["s"]) for r in rows if r["id"] in wanted}
+
+
+#: An instance and its class by the instance's key (a scalar parameter: the primary-key index).
+_INSTANCE_BY_KEY = "MATCH (o:ObjectInstance {id: $id})-[:IS_A]->(c:Object)"

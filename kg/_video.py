@@ -286,11 +286,10 @@ def _checked_activities(records: Sequence[ActivitySegment] | Sequence[ClipLabel]
 
 
 def _missing(store: GraphStore, label: str, keys: Sequence[str]) -> list[str]:
-    """Which of ``keys`` are not stored as ``label`` nodes (one scan on the embedded store,
-    index lookups on Neo4j)."""
-    from kg._stored import all_ids, existing_ids
+    """Which of ``keys`` are not stored as ``label`` nodes (:func:`kg._stored.stored_ids`)."""
+    from kg._stored import stored_ids
 
-    present = existing_ids(store, label, keys) if store.backend == "neo4j" else all_ids(store, label)
+    present = stored_ids(store, label, keys)
     return [k for k in keys if k not in present]
 
 

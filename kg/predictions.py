@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kg._stored import all_ids, existing_ids
+from kg._stored import stored_ids
 from kg.ingest import _run_id
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import store_ontology
@@ -506,10 +506,10 @@ def _columns(table: Any) -> dict[str, Any]:
 
 
 def _missing_persons(store: GraphStore, keys: Any) -> list[str]:
-    """Which person keys (an Arrow string array, distinct) are not stored: index lookups on
-    Neo4j, one scan on the embedded store (where an UNWIND of ids is a full scan per batch)."""
+    """Which person keys (an Arrow string array, distinct) are not stored
+    (:func:`kg._stored.stored_ids`)."""
     ids = keys.to_pylist()
-    found = existing_ids(store, "Person", ids) if store.backend == "neo4j" else all_ids(store, "Person")
+    found = stored_ids(store, "Person", ids)
     return [k for k in ids if k not in found]
 
 

@@ -292,7 +292,7 @@ def reason_scenes(
     Without a ``pairer`` the predictions name no instance. Returns per person (scene order)
     the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
-    from kg._stored import existing_ids
+    from kg._stored import stored_ids
     from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
     from reasoning import encode_observations
     from reasoning.pairing import pair_predictions
@@ -311,7 +311,7 @@ def reason_scenes(
         report = ingest_observations(store, persons, source=source, progress=progress, into=load_)
         present = {p.image_key for p in persons}
         others = sorted({o.image_key for o in instances} - present)
-        present |= existing_ids(store, "Image", others) if others else set()
+        present |= stored_ids(store, "Image", others) if others else set()
         stage_annotated_triplets(
             load_,
             store,
