@@ -255,6 +255,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             )
             + f", {report.persons_skipped} already stored, {report.images_added} images, "
             f"{report.observations_added} part-state observations, {report.activities_added} activity labels"
+            + (
+                f", {report.extra['object_instances_added']} object instances, "
+                f"{report.extra['interactions_added']} triplets"
+                if "object_instances_added" in report.extra
+                else ""
+            )
             + ("" if report.evidence_edges is None else f", {report.evidence_edges} evidence edges")
             + f" ({report.seconds:.1f} s)"
         )

@@ -84,6 +84,12 @@ def test_init_ingest_query_export(capsys: pytest.CaptureFixture[str], tmp_path: 
         capsys, "ingest", "hake-instance", str(fixture), "--store", store, "--json", "--no-progress"
     )
     assert json.loads(out)["persons_skipped"] == 3
+    # the summary line says what the file's pairs added besides persons
+    assert _run(capsys, "init", "--store", str(tmp_path / "other"))[0] == 0
+    code, out, _ = _run(
+        capsys, "ingest", "hake-instance", str(fixture), "--store", str(tmp_path / "other"), "--no-progress"
+    )
+    assert code == 0 and "3 persons added" in out and " object instances, " in out and " triplets" in out
     code, out, _ = _run(
         capsys,
         "query",
