@@ -426,7 +426,18 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     ingested = None
     if args.store is not None or args.neo4j is not None:
         with _open_store(args) as store:
-            ingested = ingest_observations(store, records, source="hake infer", progress=not args.no_progress)
+            ingested = ingest_observations(
+                store,
+                records,
+                source="hake infer",
+                progress=not args.no_progress,
+                # (a video in which nobody was seen has no frames to hang its Video node on)
+                video_info={
+                    v: i
+                    for v, i in perceiver.video_info.items()
+                    if any(r.image_id == v and r.frame_index is not None for r in records)
+                },
+            )
     if not args.out and ingested is None:
         sys.stdout.write(lines)
         return EXIT_OK

@@ -249,7 +249,15 @@ class Engine:
                 "(train one with reasoning.pairing.train_pairing and pass it as Engine(store, pairer=...))",
                 stacklevel=2,
             )
-        return reason_scenes(self.store, self.reasoner, scenes, pairer=pairer, top_k=top_k, progress=progress)
+        return reason_scenes(
+            self.store,
+            self.reasoner,
+            scenes,
+            pairer=pairer,
+            top_k=top_k,
+            progress=progress,
+            video_info=perceiver.video_info,
+        )
 
     def explain(self, person: str, activity: str | None = None) -> PersonExplanations:
         """The stored explanations of person ``"<image>/<person>"`` (one activity, or all)."""

@@ -9,10 +9,10 @@ import torch); these Protocols are the types the engine and :mod:`kg.reason` acc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ontology import ImageObservation, Ontology, PersonObservation
+from ontology import ImageObservation, Ontology, PersonObservation, VideoInfo
 
 if TYPE_CHECKING:
     from reasoning import PredictionBatch
@@ -69,3 +69,8 @@ class Perceiver(Protocol):
         stride: int = ...,
         on_error: str = ...,
     ) -> Iterator[ImageObservation]: ...
+
+    @property
+    def video_info(self) -> Mapping[str, VideoInfo]:
+        """Video id -> fps, frame count, duration of the videos it has read."""
+        ...

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
-from ontology import ActivityPrediction, ImageObservation, Ontology, PersonObservation, StoreError
+from ontology import ActivityPrediction, ImageObservation, Ontology, PersonObservation, StoreError, VideoInfo
 
 if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
     from reasoning import PredictionBatch
@@ -282,6 +282,7 @@ def reason_scenes(
     min_share: float | None = None,
     progress: bool = False,
     source: str = "perception",
+    video_info: Mapping[str, VideoInfo] | None = None,
 ) -> list[list[ActivityPrediction]]:
     """What perception saw, into the store with the triplets it implies, in one load (all
     or nothing): the scenes' persons (as :func:`reason_records`), their object instances
@@ -289,7 +290,8 @@ def reason_scenes(
     activity with an object the instance it concerns (``pairer``: a
     :class:`reasoning.pairing.PairingModel` of the store's ontology;
     :func:`reasoning.pairing.pair_predictions` chooses) as an ``INTERACTS_WITH`` edge.
-    Without a ``pairer`` the predictions name no instance. Returns per person (scene order)
+    Without a ``pairer`` the predictions name no instance; ``video_info`` (video id -> fps,
+    frames, duration) goes on the videos' ``Video`` nodes. Returns per person (scene order)
     the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
     from kg._stored import stored_ids
@@ -308,7 +310,11 @@ def reason_scenes(
     if pairer is not None and persons:
         predictions = pair_predictions(pairer, scenes, predictions, onto)
     with store.bulk_load() as load_:
-        report = ingest_observations(store, persons, source=source, progress=progress, into=load_)
+        videos = {p.image_id for p in persons if p.frame_index is not None}  # (with someone in them)
+        info = {v: i for v, i in (video_info or {}).items() if v in videos}
+        report = ingest_observations(
+            store, persons, source=source, progress=progress, into=load_, video_info=info
+        )
         present = {p.image_key for p in persons}
         others = sorted({o.image_key for o in instances} - present)
         present |= stored_ids(store, "Image", others) if others else set()

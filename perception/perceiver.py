@@ -43,6 +43,7 @@ from ontology import (
     ObjectInstance,
     Ontology,
     PersonObservation,
+    VideoInfo,
     load,
 )
 from perception._io import expand_paths, is_video_path, load_image
@@ -51,7 +52,14 @@ from perception.detector import DEFAULT_DETECTOR, Detection, Detector
 from perception.errors import CheckpointMismatchError, EmptyVideoError, ImageReadError, VideoReadError
 from perception.part_boxes import PartBoxes, part_boxes_from_keypoints
 from perception.pose import DEFAULT_POSE, PoseEstimator
-from perception.video import AppearanceTracker, IoUTracker, appearance_embeddings, count_frames, read_frames
+from perception.video import (
+    AppearanceTracker,
+    IoUTracker,
+    appearance_embeddings,
+    count_frames,
+    read_frames,
+    read_video_info,
+)
 from perception.zero_shot import DEFAULT_CLIP, ZeroShotPartStates
 
 if TYPE_CHECKING:
@@ -185,6 +193,9 @@ class Perceiver:
         #: pose, part_boxes, part_states, records. Stages end in a host copy, so GPU work
         #: is counted in its own stage.
         self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        #: video id -> what its container header says (fps, frames, duration), for every video
+        #: the video methods have opened (the store keeps it on the ``Video`` node)
+        self.video_info: dict[str, VideoInfo] = {}
 
     def reset_timings(self) -> None:
         """Zero :attr:`stage_seconds`."""
@@ -474,6 +485,7 @@ class Perceiver:
 
         path = Path(path)
         video_id = image_id or path.name
+        self.video_info[video_id] = read_video_info(path)
         tracker = AppearanceTracker() if tracker is None else tracker
         total = None
         if progress:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ontology import Box
+from ontology import Box, VideoInfo
 from perception._io import VIDEO_EXTENSIONS
 from perception.errors import EmptyVideoError, UnsupportedFormatError, VideoReadError
 
@@ -40,6 +40,7 @@ __all__ = [
     "appearance_embeddings",
     "count_frames",
     "read_frames",
+    "read_video_info",
 ]
 
 
@@ -80,6 +81,29 @@ def count_frames(path: str | os.PathLike[str]) -> int | None:
             return None
         n = int(streams[0].frames)
         return n or None
+    finally:
+        container.close()  # type: ignore[attr-defined]
+
+
+def read_video_info(path: str | os.PathLike[str]) -> VideoInfo:
+    """What the container header says of the video: frames per second (the stream's average
+    rate), frame count and duration in seconds; each ``None`` when the header does not say
+    (nothing is derived from the others)."""
+    container = _open(Path(path))
+    try:
+        streams = container.streams.video  # type: ignore[attr-defined]
+        if not streams:
+            return VideoInfo()
+        stream = streams[0]
+        rate = stream.average_rate
+        fps = float(rate) if rate else None
+        frames = int(stream.frames) or None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base) or None
+        elif container.duration is not None:  # type: ignore[attr-defined]
+            duration = container.duration / 1_000_000 or None  # type: ignore[attr-defined]  # (microseconds)
+        return VideoInfo(fps=fps, frame_count=frames, duration=duration)
     finally:
         container.close()  # type: ignore[attr-defined]
 

@@ -526,3 +526,11 @@ def test_infer_on_a_video_builds_its_graph(tmp_path: Any, capsys: pytest.Capture
     assert graph["of_track"] == {
         (p.key, track_key(path.name, p.track_id)) for p in persons if p.track_id is not None
     }
+    # the Video node holds what the container header says (written at 5 fps, 4 frames)
+    from perception.video import read_video_info
+
+    info = read_video_info(path)
+    assert info.fps == pytest.approx(5.0) and info.frame_count in (4, None)
+    with EmbeddedStore(store_dir, read_only=True) as store:
+        (video,) = store.query("MATCH (v:Video) RETURN v.fps AS fps, v.frame_count AS n, v.duration AS d")
+    assert (video["fps"], video["n"], video["d"]) == (info.fps, info.frame_count, info.duration)
