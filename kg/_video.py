@@ -21,9 +21,9 @@ videos gains the video graph of a video when its observations are ingested again
 persons themselves are skipped as usual). What is read first: the touched videos' stored
 frames, ``NEXT`` and ``IN_VIDEO`` edges, tracks and tracked persons (filtered scans, one
 statement each, not per batch). New rows go in by the bulk path (``COPY`` on the embedded
-store); two rare corrections are ``UNWIND`` statements by id (a scan per batch of a few rows
-on LadybugDB 0.22, an index lookup on Neo4j): a stored video that gains a value it lacked,
-and a ``NEXT`` edge that a frame ingested in between replaces.
+store); two rare corrections are one statement per row by primary key (scalar parameters):
+a stored video that gains a value it lacked, and a ``NEXT`` edge that a frame ingested in
+between replaces.
 
 Segments and clip labels (:class:`ontology.ActivitySegment`, :class:`ontology.ClipLabel`):
 :func:`write_segments` / :func:`write_clip_labels` validate every record against the store
@@ -57,11 +57,11 @@ __all__ = [
     "write_segments",
 ]
 
-_DROP_NEXT = "UNWIND $rows AS r MATCH (a:Image {id: r.a})-[n:NEXT]->(b:Image {id: r.b}) DELETE n"
-_SET_INFO = (
-    "UNWIND $rows AS r MATCH (v:Video {id: r.id}) "
-    "SET v.fps = r.fps, v.frame_count = r.frame_count, v.duration = r.duration"
-)
+#: The two rare corrections, one statement per row with scalar parameters (a primary-key
+#: lookup on LadybugDB 0.22, where an ``UNWIND`` of ids scans the table per batch; the id
+#: index on Neo4j), after the load's rows are in (idempotent, as finishing statements are).
+_DROP_NEXT = "MATCH (a:Image {id: $a})-[n:NEXT]->(b:Image {id: $b}) DELETE n"
+_SET_INFO = "MATCH (v:Video {id: $id}) SET v.fps = $fps, v.frame_count = $frame_count, v.duration = $duration"
 #: Replacing a model's earlier segments / clip labels, after the new rows are in: on the
 #: embedded store one filtered statement per run (a per-batch ``UNWIND ... {id: r.id}`` is a
 #: scan per batch on LadybugDB 0.22), on Neo4j an id-index lookup per track or video.
@@ -185,8 +185,8 @@ def stage_video_graph(
         if any(value is not None and row[name] is None for name, value in given.items()):
             updates.append({"id": keys[video], **{n: row[n] if v is None else v for n, v in given.items()}})
     load.insert("Video", new_videos)
-    if updates:
-        load.then(_SET_INFO, updates)
+    for update in updates:
+        load.then_once(_SET_INFO, update)
     counts["videos_added"] = len(new_videos["id"])
 
     # Frames: IN_VIDEO for each, NEXT between consecutive stored frames
@@ -221,8 +221,8 @@ def stage_video_graph(
                 member["to"].append(keys[video])
         chain.update(zip(ordered, ordered[1:], strict=False))
     stale = sorted(linked - chain)
-    if stale:  # a frame landed between two linked ones: their edge goes, two new ones come
-        load.first(_DROP_NEXT, [{"a": a, "b": b} for a, b in stale])
+    for a, b in stale:  # a frame landed between two linked ones: their edge goes, two new ones come
+        load.then_once(_DROP_NEXT, {"a": a, "b": b})
     added = sorted(chain - linked)
     load.relate("IN_VIDEO", "Image", "Video", member)
     load.relate("NEXT", "Image", "Image", {"from": [a for a, _ in added], "to": [b for _, b in added]})

@@ -414,6 +414,29 @@ def test_embedded_runs_no_statement_per_batch(tmp_path: Any, monkeypatch: pytest
     assert not any(c.lstrip().upper().startswith("UNWIND") for c in seen), [c for c in seen if "UNWIND" in c]
 
 
+@pytest.mark.parametrize("name", ["_DROP_NEXT", "_SET_INFO"])
+def test_embedded_corrections_find_their_rows_by_primary_key(tmp_path: Any, name: str) -> None:
+    """The two rare corrections (a frame landing between two linked ones, a video gaining a
+    value it lacked) run one statement per row by primary key on LadybugDB, whose plans look
+    every node up by its key: their cost does not grow with the store."""
+    import re
+
+    import kg._video
+
+    cypher = getattr(kg._video, name)
+    params = (
+        {"a": "v#0", "b": "v#2"}
+        if name == "_DROP_NEXT"
+        else {"id": "v", "fps": 25.0, "frame_count": 3, "duration": 0.1}
+    )
+    with EmbeddedStore(tmp_path / "g") as store:
+        init_store(store)
+        plan = store.execute(f"EXPLAIN {cypher}", **params)[0]["explain result"]
+    looked_up = re.findall(r"PRIMARY_KEY_SCAN_NODE_TABLE\[\d+\][^┘]*?Key: \$(\w+)", plan)
+    assert sorted(looked_up) == sorted(k for k in params if k in ("a", "b", "id")), plan
+    assert not re.findall(r" SCAN_NODE_TABLE\[\d+\]", plan), plan
+
+
 def test_neo4j_statements_use_index_lookups(bolt_server: tuple[str, str, str, str]) -> None:
     """Every per-batch statement the video writes run on Neo4j finds its nodes by the id index
     (PROFILE in a rolled-back transaction)."""
@@ -430,8 +453,8 @@ def test_neo4j_statements_use_index_lookups(bolt_server: tuple[str, str, str, st
         statements: list[tuple[str, dict[str, Any]]] = [
             (_DROP_SEGMENTS_NEO4J, {"rows": [{"id": T1, "source": "model", "model": "tcn", "run": "r"}]}),
             (_DROP_LABELS_NEO4J, {"rows": [{"id": VIDEO, "source": "model", "model": "tcn", "run": "r"}]}),
-            (_DROP_NEXT, {"rows": [{"a": a, "b": b}]}),
-            (_SET_INFO, {"rows": [{"id": VIDEO, "fps": FPS, "frame_count": 10, "duration": 0.4}]}),
+            (_DROP_NEXT, {"a": a, "b": b}),
+            (_SET_INFO, {"id": VIDEO, "fps": FPS, "frame_count": 10, "duration": 0.4}),
             ("UNWIND $ids AS i MATCH (n:Track {id: i}) RETURN n.id AS id", {"ids": [T1]}),
         ]
         for rel, (x, y), ends in (
