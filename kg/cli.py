@@ -730,6 +730,10 @@ def load_activity_name(activity_id: str) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.task in ("kinetics-tps", "clip-topk"):
+        return _eval_video(args)
+    if args.predictions is not None:
+        raise _UsageError("--predictions is the prediction file of --task kinetics-tps")
     import reasoning
 
     if args.novel_verbs is not None:
@@ -754,6 +758,42 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         raise _Failed(str(err)) from None
     return _print_metrics(metrics, args.json)
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    """``hake eval --task kinetics-tps|clip-topk``: scores read from files, nothing trained
+    (reasoning.video_eval)."""
+    given = (args.novel_verbs, args.out, args.unseen, args.ap)
+    changed = (args.model != "gnn", args.split_seed != 0, args.test_fraction != 0.2, args.device != "cpu")
+    if any(v is not None for v in given) or any(changed):
+        files = "--data and --predictions" if args.task == "kinetics-tps" else "--data"
+        raise _UsageError(
+            f"--task {args.task} scores files: it takes {files} and --json, none of the training "
+            "options (--model, --split-seed, --test-fraction, --unseen, --ap, --novel-verbs, --out, --device)"
+        )
+    from reasoning import video_eval
+
+    if args.task == "clip-topk":
+        if args.predictions is not None:
+            raise _UsageError("--task clip-topk reads its scores from --data; leave out --predictions")
+        clips = video_eval.read_clip_scores(args.data)
+        report = video_eval.clip_topk(clips.scores, clips.labels, clips.activities).to_dict()
+    else:
+        if args.predictions is None:
+            raise _UsageError("--task kinetics-tps needs --predictions PRED.json beside --data GT.json")
+        truth = video_eval.read_tps_ground_truth(args.data)
+        guesses = video_eval.read_tps_predictions(args.predictions)
+        report = video_eval.evaluate_tps(truth, guesses).to_dict()
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    for key, value in report.items():
+        if key == "videos":
+            continue  # per-video PSC: in --json
+        if key == "curve":
+            value = ", ".join(f"{t}: {a}" for t, a in value.items())
+        print(f"{key:<22} {value}")
+    return EXIT_OK
 
 
 def _eval_pairs(args: argparse.Namespace) -> int:
@@ -1256,17 +1296,32 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "eval",
         "Train on a seeded split of the HAKE annotations and report held-out metrics (mAP, few@k, "
-        "unseen compositions).",
+        "unseen compositions); or score video predictions from files (kinetics-tps, clip-topk).",
         "hake eval --data ../shared/datasets/hake --task hake-image --model gnn --split-seed 0 "
-        "--test-fraction 0.2 --unseen default --json",
+        "--test-fraction 0.2 --unseen default --json\n"
+        "  hake eval --task kinetics-tps --data gt.json --predictions pred.json --json\n"
+        "  hake eval --task clip-topk --data clips.jsonl",
     )
-    evaluate.add_argument("--data", required=True, help="folder with the HAKE archives")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        help="folder with the HAKE archives; kinetics-tps: the ground-truth JSON; clip-topk: the clips "
+        "JSONL (formats: reasoning/video_eval.py)",
+    )
     evaluate.add_argument(
         "--task",
         default="hake-image",
-        choices=["hake-image", "hake-instance", "hicodet-pairs"],
+        choices=["hake-image", "hake-instance", "hicodet-pairs", "kinetics-tps", "clip-topk"],
         help="image-level or instance-level (per person) labels (default hake-image); hicodet-pairs: "
-        "which object instance each activity concerns (triplets, VOC AP; reasoning.pairing)",
+        "which object instance each activity concerns (triplets, VOC AP; reasoning.pairing); "
+        "kinetics-tps: the Kinetics-TPS part-state metric (PSC-conditioned accuracy, its area); "
+        "clip-topk: clip-level top-1/top-3 accuracy (reasoning.video_eval)",
+    )
+    evaluate.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="--task kinetics-tps only: the predictions JSON (persons, part boxes and states, actions) "
+        "scored against --data",
     )
     _add_model_option(evaluate)
     evaluate.add_argument(

@@ -28,7 +28,9 @@ novel-verb protocol), :mod:`~reasoning.pairing` (which object instance each acti
 ``hicodet-pairs`` protocol, ``reasoning.evaluate_pairs(data_dir)``), :mod:`~reasoning.fidelity`
 (explanation fidelity curves against other explainers; ``benchmarks/explanations.py``) with
 :mod:`~reasoning.pyg_adapter` (``torch_geometric.explain.Explainer`` wraps a reasoner),
-:mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.metrics`,
+:mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.video_eval`
+(video protocols read from files: the Kinetics-TPS part-state metric, ``evaluate_tps``, and
+clip-level top-k accuracy, ``clip_topk``), :mod:`~reasoning.metrics`,
 :mod:`~reasoning.faithfulness`, :mod:`~reasoning.features`, :mod:`~reasoning.embeddings`.
 """
 
@@ -58,6 +60,21 @@ from reasoning.pyg_adapter import ReasonerAdapter, pyg_explainer
 from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
 from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
 from reasoning.training import TrainOptions, default_options, evaluate, fit, train
+from reasoning.video_eval import (
+    ClipScores,
+    ClipTopKResult,
+    TPSPart,
+    TPSPerson,
+    TPSPersonPrediction,
+    TPSResult,
+    TPSVideo,
+    TPSVideoPrediction,
+    clip_topk,
+    evaluate_tps,
+    read_clip_scores,
+    read_tps_ground_truth,
+    read_tps_predictions,
+)
 
 __all__ = [
     "BODY_PART_TO_VERB",
@@ -71,6 +88,8 @@ __all__ = [
     "ActivityGNN",
     "ActivityReasoner",
     "Attribution",
+    "ClipScores",
+    "ClipTopKResult",
     "DeletionResult",
     "Evidence",
     "GNNConfig",
@@ -84,10 +103,17 @@ __all__ = [
     "ReasonerAdapter",
     "RuleConfig",
     "RuleReasoner",
+    "TPSPart",
+    "TPSPerson",
+    "TPSPersonPrediction",
+    "TPSResult",
+    "TPSVideo",
+    "TPSVideoPrediction",
     "TrainOptions",
     "average_precision",
     "benchmark_metrics",
     "build_graph",
+    "clip_topk",
     "default_model_path",
     "default_novel_verbs_path",
     "default_options",
@@ -99,6 +125,7 @@ __all__ = [
     "evaluate",
     "evaluate_novel_verbs",
     "evaluate_pairs",
+    "evaluate_tps",
     "fine_tune",
     "fit",
     "fit_pairing",
@@ -106,7 +133,10 @@ __all__ = [
     "load_task",
     "pair_graph",
     "pyg_explainer",
+    "read_clip_scores",
     "read_novel_verbs",
+    "read_tps_ground_truth",
+    "read_tps_predictions",
     "read_unseen",
     "split_by_image",
     "train",
