@@ -50,6 +50,30 @@ export format in the tests::
     data:evidence/<state>/<target> a hake:Evidence ; hake:partState ; hake:target ; hake:count ;
                              hake:npmi ; hake:weight   (and <state> hake:implies <target>)
 
+Videos (:mod:`kg._video`), their frames, tracks, segments and clip labels::
+
+    data:video/<key>    a hake:Video, prov:Entity ; hake:videoId ; hake:fps (xsd:double) ;
+                        hake:frameCount (xsd:integer) ; hake:duration (xsd:double, seconds)
+                        (each only when known)
+    data:image/<frame>  ... ; hake:inVideo data:video/<key> ; hake:next <the next stored frame>
+    data:track/<key>    a hake:Track, prov:Entity ; hake:trackId ; hake:inVideo data:video/<key>
+    data:person/<key>   ... ; hake:track data:track/<key> (a person of a frame is a moment of it)
+    data:segment/<track>/<act>/<start frame>/<source>/<model>
+                        a hake:ActivitySegment, prov:Entity ; hake:track ; hake:activity ;
+                        hake:startFrame, hake:endFrame (xsd:integer, both included) ;
+                        hake:startTime, hake:endTime (xsd:double, seconds; when known) ;
+                        hake:score ; hake:source ; hake:modelVersion ; and, as a prediction,
+                        prov:wasGeneratedBy <run> ; prov:wasAttributedTo <model> ;
+                        prov:generatedAtTime - or, ground truth (hake:source "annotation"),
+                        prov:wasAttributedTo data:dataset/<its model: the dataset's name>
+    data:clip/<video>/<act>/<source>/<model>
+                        a hake:ClipLabel, prov:Entity ; hake:clip data:video/<key> ;
+                        hake:activity ; hake:score ; hake:source ; hake:modelVersion ; and
+                        the provenance of a segment
+    data:run/<model>/<version>/<created>/segments (or .../clip_labels)
+                        a hake:ReasoningRun, prov:Activity, as a reasoning run ; prov:used
+                        <each track (video) it wrote segments (labels) of>
+
 A triplet ``<person, activity, object instance>`` (an ``INTERACTS_WITH`` edge of the store,
 :mod:`kg.schema`) is the activity's annotation or prediction with ``hake:objectInstance``:
 ground truth on the ``hake:ActivityAnnotation`` (one per person and activity, naming every
@@ -112,7 +136,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -120,19 +144,23 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from kg._triplets import GroundTruthTriplets, has_triplet_tables
+from kg._video import has_video_tables, write_clip_labels, write_segments
 from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
 from kg.store_ontology import require_ontology, store_ontology
 from ontology import (
     COCO_KEYPOINTS,
     NAMESPACE,
+    ActivitySegment,
     Box,
+    ClipLabel,
     DetectedObject,
     Keypoint,
     ObjectInstance,
     Ontology,
     PersonObservation,
     StoreError,
+    VideoInfo,
     load,
 )
 from ontology.files import atomic_write, check_file_target
@@ -325,10 +353,16 @@ class _Run:
     min_share: float | None = None
     persons: int | None = None
     predictions: int | None = None
+    #: the ``Run`` node's kind: ``"reasoning"`` (predictions), ``"segments"`` or ``"clip_labels"``
+    kind: str = "reasoning"
 
     @property
     def iri(self) -> str:
-        return run_iri(self.model, self.version, self.created)
+        """:func:`run_iri`; a run that wrote segments or clip labels has its kind appended
+        (``.../segments``), so that a model's segment and clip-label writes started in the
+        same second stay two activities."""
+        iri = run_iri(self.model, self.version, self.created)
+        return iri if self.kind == "reasoning" else iri + "/" + quote(self.kind, safe="")
 
 
 class _Provenance:
@@ -518,6 +552,87 @@ class _Provenance:
             t.add(s, PROV + "wasAttributedTo", agent)
         return s
 
+    def video(self, key: str, fps: float | None, frame_count: int | None, duration: float | None) -> None:
+        """A video (``key`` its store key, :func:`ontology.identity.video_key`) with what its
+        container said; unknown values are left out."""
+        t, h = self.t, NAMESPACE
+        s = _iri("video", key)
+        t.a(s, h + "Video", PROV + "Entity")  # an entity: what clip-label runs prov:used
+        t.add(s, h + "videoId", split_image_key(key)[0])
+        t.add(s, h + "fps", None if fps is None else float(fps))
+        t.add(s, h + "frameCount", None if frame_count is None else int(frame_count))
+        t.add(s, h + "duration", None if duration is None else float(duration))
+
+    def track(self, key: str, track_id: int, video: str) -> None:
+        """Track ``track_id`` (``key`` its store key, :func:`ontology.identity.track_key`) of
+        the video of key ``video``."""
+        t, h = self.t, NAMESPACE
+        s = _iri("track", key)
+        t.a(s, h + "Track", PROV + "Entity")  # what segment runs prov:used
+        t.add(s, h + "trackId", int(track_id))
+        t.add(s, h + "inVideo", t.node(_iri("video", video)))
+
+    def link(self, kind: str, key: str, prop: str, other_kind: str, other: str) -> None:
+        """``data:<kind>/<key> hake:<prop> data:<other_kind>/<other>``: a frame's video and next
+        frame, a person's track."""
+        self.t.add(_iri(kind, key), NAMESPACE + prop, self.t.node(_iri(other_kind, other)))
+
+    def segment(
+        self,
+        track: str,
+        activity: str,
+        activity_iri: str,
+        start_frame: int,
+        end_frame: int,
+        start_time: float | None,
+        end_time: float | None,
+        score: float,
+        source: str,
+        run: _Run,
+    ) -> str:
+        """An activity segment of the track of key ``track``: a model's is generated by its
+        run, ground truth (``source = "annotation"``, ``run.model`` naming its dataset) is
+        attributed to the dataset."""
+        t, h = self.t, NAMESPACE
+        s = _iri("segment", track, activity, str(start_frame), source, run.model)
+        t.a(s, h + "ActivitySegment", PROV + "Entity")
+        t.add(s, h + "track", t.node(_iri("track", track)))
+        t.add(s, h + "activity", t.node(activity_iri))
+        t.add(s, h + "startFrame", int(start_frame))
+        t.add(s, h + "endFrame", int(end_frame))
+        t.add(s, h + "startTime", None if start_time is None else float(start_time))
+        t.add(s, h + "endTime", None if end_time is None else float(end_time))
+        self._made(s, score, source, run, _iri("track", track))
+        return s
+
+    def clip_label(
+        self, video: str, activity: str, activity_iri: str, score: float, source: str, run: _Run
+    ) -> str:
+        """A label of the whole video of key ``video``, attributed as :meth:`segment` is."""
+        t, h = self.t, NAMESPACE
+        s = _iri("clip", video, activity, source, run.model)
+        t.a(s, h + "ClipLabel", PROV + "Entity")
+        t.add(s, h + "clip", t.node(_iri("video", video)))
+        t.add(s, h + "activity", t.node(activity_iri))
+        self._made(s, score, source, run, _iri("video", video))
+        return s
+
+    def _made(self, s: str, score: float, source: str, run: _Run, used: str) -> None:
+        """Score, source and provenance of a segment or clip label ``s``: a model's is
+        generated by its run (which used ``used``, the track or video) at the run's time and
+        attributed to the model; ground truth is attributed to its dataset (``run.model``)."""
+        t, h = self.t, NAMESPACE
+        t.add(s, h + "score", float(score))
+        t.add(s, h + "source", source)
+        t.add(s, h + "modelVersion", run.version)
+        if source == "annotation":
+            t.add(s, PROV + "wasAttributedTo", self.dataset(run.model))
+            return
+        t.add(s, PROV + "wasGeneratedBy", self.run(run))
+        t.add(run.iri, PROV + "used", t.node(used))
+        t.add(s, PROV + "wasAttributedTo", self.agent(run.model))
+        t.time(s, PROV + "generatedAtTime", run.created)
+
     def concerns(self, activity_node: str, instance: str) -> None:
         """An annotation or prediction (``activity_node``) concerns the instance of store key
         ``instance``: the triplet."""
@@ -607,7 +722,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=12, desc="exporting RDF", unit="query")
+        bar = tqdm(total=19, desc="exporting RDF", unit="query")
 
     def rows(cypher: str) -> list[dict[str, Any]]:
         if bar is not None:
@@ -625,6 +740,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     }
 
     def reasoning_run(run_id: str | None, model: str) -> _Run:
+        """The run that wrote a prediction, explanation, segment or clip label."""
         r = runs.get(run_id or "")
         if r is None:  # a prediction whose run the store does not hold: what is known
             return _Run(model, None, None, run_id)
@@ -639,6 +755,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
             r["min_share"],
             r["persons"],
             r["predictions"],
+            r["kind"] or "reasoning",
         )
 
     datasets: dict[str, set[str | None]] = {}  # person key -> files of its annotations
@@ -721,6 +838,8 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
             by = [] if files is None else prov.source("annotation", None, files)
             obj = term_iri["Object"][r["object"]]
             prov.instance(r["id"], r["image"], r["object_id"], obj, r["bbox"], r["score"], by)
+    if has_video_tables(store):  # (not in a store of an earlier version opened read-only)
+        _video_triples(prov, rows, term_iri["Activity"], reasoning_run)
     for label in ("Activity", "Verb"):
         for r in rows(
             # The label comes from the fixed pair above.
@@ -740,6 +859,52 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if bar is not None:
         bar.close()
     return t
+
+
+def _video_triples(
+    prov: _Provenance,
+    rows: Callable[[str], list[dict[str, Any]]],
+    activity_iri: dict[str, str],
+    run_of: Callable[[str | None, str], _Run],
+) -> None:
+    """The video graph (videos, frames in order, tracks, persons' tracks) and the segments
+    and clip labels on it."""
+    for r in rows(
+        "MATCH (v:Video) RETURN v.id AS id, v.fps AS fps, v.frame_count AS frame_count, "
+        "v.duration AS duration"
+    ):
+        prov.video(r["id"], r["fps"], r["frame_count"], r["duration"])
+    for r in rows("MATCH (i:Image)-[:IN_VIDEO]->(v:Video) RETURN i.id AS i, v.id AS v"):
+        prov.link("image", r["i"], "inVideo", "video", r["v"])
+    for r in rows("MATCH (a:Image)-[:NEXT]->(b:Image) RETURN a.id AS a, b.id AS b"):
+        prov.link("image", r["a"], "next", "image", r["b"])
+    for r in rows("MATCH (t:Track)-[:IN_VIDEO]->(v:Video) RETURN t.id AS id, t.track_id AS n, v.id AS v"):
+        prov.track(r["id"], r["n"], r["v"])
+    for r in rows("MATCH (p:Person)-[:OF_TRACK]->(t:Track) RETURN p.id AS p, t.id AS t"):
+        prov.link("person", r["p"], "track", "track", r["t"])
+    for r in rows(
+        "MATCH (t:Track)-[s:SEGMENT]->(a:Activity) RETURN t.id AS track, a.id AS a, "
+        "s.start_frame AS start_frame, s.end_frame AS end_frame, s.start_time AS start_time, "
+        "s.end_time AS end_time, s.score AS score, s.source AS source, s.model AS model, s.run AS run"
+    ):
+        prov.segment(
+            r["track"],
+            r["a"],
+            activity_iri[r["a"]],
+            r["start_frame"],
+            r["end_frame"],
+            r["start_time"],
+            r["end_time"],
+            r["score"],
+            r["source"],
+            run_of(r["run"], r["model"]),
+        )
+    for r in rows(
+        "MATCH (v:Video)-[c:CLIP_LABEL]->(a:Activity) RETURN v.id AS video, a.id AS a, c.score AS score, "
+        "c.source AS source, c.model AS model, c.run AS run"
+    ):
+        run = run_of(r["run"], r["model"])
+        prov.clip_label(r["video"], r["a"], activity_iri[r["a"]], r["score"], r["source"], run)
 
 
 def _person_triples(data: PersonExplanations) -> _Triples:
@@ -1208,6 +1373,17 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
     ``hake:objectInstance``) are imported with them (:func:`kg.ingest_hoi`'s rules). Model
     predictions and explanations in the file (and the instances they name) are not
     imported: re-run reasoning to recreate them.
+
+    Videos: the ingest of the frames' persons builds the video graph again (frames in order,
+    tracks; :mod:`kg._video`), with each ``hake:Video``'s fps, frame count and duration.
+    Ground-truth segments and clip labels (``hake:source "annotation"``) are written after
+    the persons, by :func:`kg.write_segments` and :func:`kg.write_clip_labels` (each all or
+    nothing; one that is stored already is replaced, with a new run), their model being
+    their dataset's ``hake:file``; counted in the report's ``extra`` as
+    ``segments_added`` / ``clip_labels_added``. A model's segments and clip labels are not
+    imported, as its predictions are not. When the file holds annotations the persons go in
+    by :func:`kg.ingest_annotated`, which takes no video information: the videos' values are
+    then set by a second ingest of their frames (every person skipped).
     """
     import pyoxigraph
 
@@ -1308,6 +1484,56 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
             [(keys[person], activity, instances[instance].key) for person, activity, instance in pairs],
             sizes,
         )
+        videos = {s: props for s, props in _by_subject(ox, h + "Video")}
+        video_info = {
+            one(props, "videoId"): VideoInfo(
+                one(props, "fps"), one(props, "frameCount"), one(props, "duration")
+            )
+            for props in videos.values()
+            if any(one(props, name) is not None for name in ("fps", "frameCount", "duration"))
+        }
+        framed = {p["image_id"] for p in persons.values() if p["frame_index"] is not None}
+        video_info = {video: info for video, info in video_info.items() if video in framed}
+        tracks = {s: props for s, props in _by_subject(ox, h + "Track")}
+        datasets = {s: props for s, props in _by_subject(ox, h + "Dataset")}
+
+        def truth(props: dict[str, list[Any]]) -> tuple[str, str] | None:
+            """(model, version) of a ground-truth segment or clip label, else None."""
+            if one(props, "source") != "annotation":
+                return None
+            dataset = datasets[props[PROV + "wasAttributedTo"][0].value]
+            return one(dataset, "file"), one(props, "modelVersion") or "unversioned"
+
+        segments = []
+        for _, props in _by_subject(ox, h + "ActivitySegment"):
+            made = truth(props)
+            if made is None:
+                continue
+            track = tracks[one(props, "track")]
+            segments.append(
+                ActivitySegment(
+                    one(videos[one(track, "inVideo")], "videoId"),
+                    one(track, "trackId"),
+                    term_id[one(props, "activity")],
+                    one(props, "startFrame"),
+                    one(props, "endFrame"),
+                    one(props, "score"),
+                    *made,
+                    onto,
+                    start_time=one(props, "startTime"),
+                    end_time=one(props, "endTime"),
+                    source="annotation",
+                )
+            )
+        labels = []
+        for _, props in _by_subject(ox, h + "ClipLabel"):
+            made = truth(props)
+            if made is not None:
+                video = one(videos[one(props, "clip")], "videoId")
+                activity = term_id[one(props, "activity")]
+                labels.append(
+                    ClipLabel(video, activity, one(props, "score"), *made, onto, source="annotation")
+                )
     except (KeyError, TypeError) as err:
         raise StoreError(
             f"{path}: cannot rebuild persons: a reference points at nothing ({err!r}); import only "
@@ -1316,7 +1542,7 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
     # a person's image size is given by image id, for still images (a frame's is its video's)
     sizes = {split_image_key(key)[0]: size for key, size in sizes.items() if split_image_key(key)[1] is None}
     if any(activities) or instances:  # annotations: stored with the evidence they imply, in one load
-        return ingest_annotated(
+        report = ingest_annotated(
             store,
             observations,
             activities,
@@ -1325,4 +1551,15 @@ def import_rdf(store: GraphStore, path: str | os.PathLike[str], progress: bool =
             progress=progress,
             triplets=triplets,
         )
-    return ingest_observations(store, observations, image_sizes=sizes, source=path.name, progress=progress)
+        frames = [o for o in observations if o.frame_index is not None and o.image_id in video_info]
+        if frames:  # (ingest_annotated takes no video information)
+            ingest_observations(store, frames, source=path.name, video_info=video_info)
+    else:
+        report = ingest_observations(
+            store, observations, image_sizes=sizes, source=path.name, progress=progress, video_info=video_info
+        )
+    if segments:
+        report.extra["segments_added"] = write_segments(store, segments)
+    if labels:
+        report.extra["clip_labels_added"] = write_clip_labels(store, labels)
+    return report
