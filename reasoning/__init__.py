@@ -28,6 +28,9 @@ novel-verb protocol), :mod:`~reasoning.pairing` (which object instance each acti
 ``hicodet-pairs`` protocol, ``reasoning.evaluate_pairs(data_dir)``), :mod:`~reasoning.fidelity`
 (explanation fidelity curves against other explainers; ``benchmarks/explanations.py``) with
 :mod:`~reasoning.pyg_adapter` (``torch_geometric.explain.Explainer`` wraps a reasoner),
+:mod:`~reasoning.temporal` (``TemporalReasoner``: a track's per-frame part states -> per-frame
+scores, segments and a clip label, with exact explanations; designs compared on tracks
+SIMULATED from HAKE persons by :mod:`~reasoning.simulation`, ``benchmarks/temporal.py``),
 :mod:`~reasoning.tasks` (HAKE tasks, splits, unseen lists), :mod:`~reasoning.video_eval`
 (video protocols read from files: the Kinetics-TPS part-state metric, ``evaluate_tps``, and
 clip-level top-k accuracy, ``clip_topk``), :mod:`~reasoning.metrics`,
@@ -58,7 +61,20 @@ from reasoning.novel import default_novel_verbs_path, evaluate_novel_verbs, read
 from reasoning.pairing import PAIR_TASK, PairingConfig, PairingModel, evaluate_pairs, fit_pairing, pair_graph
 from reasoning.pyg_adapter import ReasonerAdapter, pyg_explainer
 from reasoning.reasoner import MODELS, ActivityReasoner, default_model_path
+from reasoning.simulation import NOISE_LEVELS, NoiseLevel, ScriptConfig, SimulatedTracks, simulate_tracks
 from reasoning.tasks import TASKS, default_unseen_path, load_task, read_unseen, split_by_image
+from reasoning.temporal import (
+    DESIGNS,
+    Segment,
+    SegmentExplanation,
+    TemporalConfig,
+    TemporalReasoner,
+    TemporalResult,
+    TrackBatch,
+    encode_tracks,
+    evaluate_temporal,
+    train_temporal,
+)
 from reasoning.training import TrainOptions, default_options, evaluate, fit, train
 from reasoning.video_eval import (
     ClipScores,
@@ -79,8 +95,11 @@ from reasoning.video_eval import (
 __all__ = [
     "BODY_PART_TO_VERB",
     "DEFAULT_MIN_SHARE",
+    "DESIGNS",
     "MODELS",
+    "NOISE_LEVELS",
     "OBJECT_TO_ACTIVITY",
+    "PAIR_TASK",
     "PART_STATE_TO_ACTIVITY",
     "PART_STATE_TO_VERB",
     "TASKS",
@@ -96,19 +115,27 @@ __all__ = [
     "LinearReasoner",
     "MLPConfig",
     "MLPReasoner",
-    "PAIR_TASK",
+    "NoiseLevel",
     "PairingConfig",
     "PairingModel",
     "PredictionBatch",
     "ReasonerAdapter",
     "RuleConfig",
     "RuleReasoner",
+    "ScriptConfig",
+    "Segment",
+    "SegmentExplanation",
+    "SimulatedTracks",
     "TPSPart",
     "TPSPerson",
     "TPSPersonPrediction",
     "TPSResult",
     "TPSVideo",
     "TPSVideoPrediction",
+    "TemporalConfig",
+    "TemporalReasoner",
+    "TemporalResult",
+    "TrackBatch",
     "TrainOptions",
     "average_precision",
     "benchmark_metrics",
@@ -122,9 +149,11 @@ __all__ = [
     "encode_indexed",
     "encode_labels",
     "encode_observations",
+    "encode_tracks",
     "evaluate",
     "evaluate_novel_verbs",
     "evaluate_pairs",
+    "evaluate_temporal",
     "evaluate_tps",
     "fine_tune",
     "fit",
@@ -138,7 +167,9 @@ __all__ = [
     "read_tps_ground_truth",
     "read_tps_predictions",
     "read_unseen",
+    "simulate_tracks",
     "split_by_image",
     "train",
+    "train_temporal",
     "transfer",
 ]

@@ -33,6 +33,8 @@ __all__ = [
     "benchmark_metrics",
     "check_ap",
     "per_class_ap",
+    "segment_f1",
+    "temporal_iou",
     "voc_average_precision",
 ]
 
@@ -192,3 +194,68 @@ def benchmark_metrics(
     out["n_classes"] = int(present.sum())
     out["ap"] = ap
     return out
+
+
+def temporal_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two frame intervals ``(start, end)``, ends included.
+
+    >>> temporal_iou((0, 9), (5, 14)), temporal_iou((0, 9), (10, 19))
+    (0.3333333333333333, 0.0)
+    """
+    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
+    if inter <= 0:
+        return 0.0
+    return inter / ((a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter)
+
+
+def segment_f1(
+    predicted: Sequence[Sequence[tuple[int, int, int, float]]],
+    truth: Sequence[Sequence[tuple[int, int, int]]],
+    iou: float = 0.5,
+) -> dict[str, float]:
+    """Precision, recall and F1 (percent, rounded to 0.01) of activity segments at temporal
+    IoU >= ``iou``.
+
+    ``predicted[n]``: track ``n``'s ``(activity, start, end, score)``; ``truth[n]``: its
+    ``(activity, start, end)``. Within a track, predictions are taken by descending score
+    (ties: earlier start first); each is a true positive when a not yet matched ground-truth
+    segment of the same activity overlaps it at IoU >= ``iou`` (the one of highest IoU),
+    else a false positive. Unmatched ground truth are false negatives.
+
+    >>> segment_f1([[(1, 0, 9, 0.9), (1, 10, 12, 0.8), (2, 20, 29, 0.7)]], [[(1, 0, 11), (2, 25, 40)]])
+    {'precision': 33.33, 'recall': 50.0, 'f1': 40.0, 'tp': 1, 'fp': 2, 'fn': 1}
+    """
+    if len(predicted) != len(truth):
+        raise ReasoningError(
+            f"segment_f1: expected as many predicted tracks as true ones, "
+            f"got {len(predicted)} and {len(truth)}"
+        )
+    tp = fp = n_true = 0
+    for pred, gt in zip(predicted, truth, strict=True):
+        n_true += len(gt)
+        used = [False] * len(gt)
+        for act, start, end, _ in sorted(pred, key=lambda p: (-p[3], p[1])):
+            best, best_iou = -1, iou
+            for j, (g_act, g_start, g_end) in enumerate(gt):
+                if used[j] or g_act != act:
+                    continue
+                overlap = temporal_iou((start, end), (g_start, g_end))
+                if overlap >= best_iou:
+                    best, best_iou = j, overlap
+            if best >= 0:
+                used[best] = True
+                tp += 1
+            else:
+                fp += 1
+    fn = n_true - tp
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(100 * precision, 2),
+        "recall": round(100 * recall, 2),
+        "f1": round(100 * f1, 2),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
