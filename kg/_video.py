@@ -38,7 +38,7 @@ Neo4j). :func:`read_segments` / :func:`read_clip_labels` give the same records b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -360,6 +360,23 @@ def write_segments(store: GraphStore, segments: Iterable[ActivitySegment]) -> in
     from kg.store_ontology import store_ontology
 
     records = list(segments)
+    if not records:
+        return 0
+    with store.bulk_load() as load:
+        return stage_segments(load, store, records, store_ontology(store))
+
+
+def stage_segments(
+    load: BulkLoad,
+    store: GraphStore,
+    segments: Sequence[ActivitySegment],
+    onto: Ontology,
+    staged_tracks: Set[str] = frozenset(),
+) -> int:
+    """Check ``segments`` as :func:`write_segments` does and stage them into ``load`` (the
+    caller's bulk load: they land with it, all or nothing). ``staged_tracks``: track keys the
+    same load creates (they count as stored)."""
+    records = list(segments)
     for s in records:
         if not isinstance(s, ActivitySegment):
             raise TypeError(
@@ -367,7 +384,6 @@ def write_segments(store: GraphStore, segments: Iterable[ActivitySegment]) -> in
             )
     if not records:
         return 0
-    onto = store_ontology(store)
     _checked_activities(records, onto)
     seen: set[tuple[str, str, str, str, int]] = set()
     for s in records:
@@ -379,7 +395,7 @@ def write_segments(store: GraphStore, segments: Iterable[ActivitySegment]) -> in
             )
         seen.add(ident)
     keys = [s.key for s in records]
-    missing = _missing(store, "Track", sorted(set(keys)))
+    missing = _missing(store, "Track", sorted(set(keys) - staged_tracks))
     if missing:
         raise StoreError(
             f"write_segments: track {missing[0]!r} is not stored ({len(missing)} tracks missing); "
@@ -388,25 +404,24 @@ def write_segments(store: GraphStore, segments: Iterable[ActivitySegment]) -> in
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, s in enumerate(records):
         groups.setdefault((s.source, s.model, s.model_version), []).append(i)
-    with store.bulk_load() as load:
-        runs = _stage_runs(load, store, "segments", "SEGMENT", groups, keys, onto)
-        load.relate(
-            "SEGMENT",
-            "Track",
-            "Activity",
-            {
-                "from": keys,
-                "to": [s.activity for s in records],
-                "start_frame": [s.start_frame for s in records],
-                "end_frame": [s.end_frame for s in records],
-                "start_time": [s.start_time for s in records],
-                "end_time": [s.end_time for s in records],
-                "score": [s.score for s in records],
-                "source": [s.source for s in records],
-                "model": [s.model for s in records],
-                "run": runs,
-            },
-        )
+    runs = _stage_runs(load, store, "segments", "SEGMENT", groups, keys, onto)
+    load.relate(
+        "SEGMENT",
+        "Track",
+        "Activity",
+        {
+            "from": keys,
+            "to": [s.activity for s in records],
+            "start_frame": [s.start_frame for s in records],
+            "end_frame": [s.end_frame for s in records],
+            "start_time": [s.start_time for s in records],
+            "end_time": [s.end_time for s in records],
+            "score": [s.score for s in records],
+            "source": [s.source for s in records],
+            "model": [s.model for s in records],
+            "run": runs,
+        },
+    )
     return len(records)
 
 
@@ -420,12 +435,27 @@ def write_clip_labels(store: GraphStore, labels: Iterable[ClipLabel]) -> int:
     from kg.store_ontology import store_ontology
 
     records = list(labels)
+    if not records:
+        return 0
+    with store.bulk_load() as load:
+        return stage_clip_labels(load, store, records, store_ontology(store))
+
+
+def stage_clip_labels(
+    load: BulkLoad,
+    store: GraphStore,
+    labels: Sequence[ClipLabel],
+    onto: Ontology,
+    staged_videos: Set[str] = frozenset(),
+) -> int:
+    """Check ``labels`` as :func:`write_clip_labels` does and stage them into ``load``;
+    ``staged_videos``: video keys the same load creates."""
+    records = list(labels)
     for c in records:
         if not isinstance(c, ClipLabel):
             raise TypeError(f"write_clip_labels: expected ontology.ClipLabel records, got {type(c).__name__}")
     if not records:
         return 0
-    onto = store_ontology(store)
     _checked_activities(records, onto)
     seen: set[tuple[str, str, str, str]] = set()
     for c in records:
@@ -437,7 +467,7 @@ def write_clip_labels(store: GraphStore, labels: Iterable[ClipLabel]) -> int:
             )
         seen.add(ident)
     keys = [c.key for c in records]
-    missing = _missing(store, "Video", sorted(set(keys)))
+    missing = _missing(store, "Video", sorted(set(keys) - staged_videos))
     if missing:
         raise StoreError(
             f"write_clip_labels: video {missing[0]!r} is not stored ({len(missing)} videos missing); "
@@ -446,21 +476,20 @@ def write_clip_labels(store: GraphStore, labels: Iterable[ClipLabel]) -> int:
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(records):
         groups.setdefault((c.source, c.model, c.model_version), []).append(i)
-    with store.bulk_load() as load:
-        runs = _stage_runs(load, store, "clip_labels", "CLIP_LABEL", groups, keys, onto)
-        load.relate(
-            "CLIP_LABEL",
-            "Video",
-            "Activity",
-            {
-                "from": keys,
-                "to": [c.activity for c in records],
-                "score": [c.score for c in records],
-                "source": [c.source for c in records],
-                "model": [c.model for c in records],
-                "run": runs,
-            },
-        )
+    runs = _stage_runs(load, store, "clip_labels", "CLIP_LABEL", groups, keys, onto)
+    load.relate(
+        "CLIP_LABEL",
+        "Video",
+        "Activity",
+        {
+            "from": keys,
+            "to": [c.activity for c in records],
+            "score": [c.score for c in records],
+            "source": [c.source for c in records],
+            "model": [c.model for c in records],
+            "run": runs,
+        },
+    )
     return len(records)
 
 

@@ -407,56 +407,168 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         )
     except ValueError as err:  # option values only the perception config can judge (e.g. --device)
         raise _UsageError(str(err)) from None
-    try:
-        records = list(
-            perceiver.infer_paths(
+    from contextlib import ExitStack, nullcontext
+
+    from ontology.files import atomic_write
+
+    temporal = None if args.no_temporal else _TemporalVideos(onto, args.device)
+    records: list[Any] = []  # kept only for the store's all-or-nothing write
+    persons = 0
+    with ExitStack() as stack:
+        sink: Any = stack.enter_context(atomic_write(out) if out is not None else nullcontext(None))
+        to_stdout = sink is None and args.store is None and args.neo4j is None
+        try:
+            for scene in perceiver.iter_scenes(
                 args.inputs,
                 progress=not args.no_progress,
                 stride=args.stride,
                 on_error="skip" if args.skip_errors else "raise",
-            )
-        )
-    except ValueError as err:  # e.g. two inputs with the same image id
-        raise _UsageError(str(err)) from None
-    lines = "".join(json.dumps(r.to_dict()) + "\n" for r in records)
-    if out is not None:
-        from ontology.files import write_text_atomic
-
-        write_text_atomic(out, lines)
+            ):
+                if temporal is not None and scene.frame_index is not None:
+                    info = perceiver.video_info.get(scene.image_id)
+                    temporal.push(scene, None if info is None else info.fps)
+                for r in scene.persons:
+                    line = json.dumps(r.to_dict()) + "\n"
+                    persons += 1
+                    if sink is not None:
+                        sink.write(line)
+                    elif to_stdout:
+                        sys.stdout.write(line)
+                    if args.store is not None or args.neo4j is not None:
+                        records.append(r)
+        except ValueError as err:  # e.g. two inputs with the same image id
+            raise _UsageError(str(err)) from None
+        segments, clip_labels = temporal.close() if temporal is not None else ([], [])
     ingested = None
     if args.store is not None or args.neo4j is not None:
+        from kg._video import stage_clip_labels, stage_segments
+        from kg.store_ontology import store_ontology
+        from ontology.identity import track_key, video_key
+
         with _open_store(args) as store:
-            ingested = ingest_observations(
-                store,
-                records,
-                source="hake infer",
-                progress=not args.no_progress,
-                # (a video in which nobody was seen has no frames to hang its Video node on)
-                video_info={
-                    v: i
-                    for v, i in perceiver.video_info.items()
-                    if any(r.image_id == v and r.frame_index is not None for r in records)
-                },
-            )
-    if not args.out and ingested is None:
-        sys.stdout.write(lines)
+            videos = {r.image_id for r in records if r.frame_index is not None}
+            with store.bulk_load() as load:
+                ingested = ingest_observations(
+                    store,
+                    records,
+                    source="hake infer",
+                    progress=not args.no_progress,
+                    into=load,
+                    # (a video in which nobody was seen has no frames to hang its Video node on)
+                    video_info={v: i for v, i in perceiver.video_info.items() if v in videos},
+                )
+                tracks = {
+                    track_key(r.image_id, r.track_id)
+                    for r in records
+                    if r.frame_index is not None and r.track_id is not None
+                }
+                onto_ = store_ontology(store)
+                stage_segments(load, store, segments, onto_, staged_tracks=tracks)
+                stage_clip_labels(
+                    load, store, clip_labels, onto_, staged_videos={video_key(v) for v in videos}
+                )
+    video_summary = [
+        {
+            "video": c.video_id,
+            "clip_label": c.activity,
+            "score": round(c.score, 4),
+            "segments": [
+                {
+                    "track": s.track_id,
+                    "activity": s.activity,
+                    "start_frame": s.start_frame,
+                    "end_frame": s.end_frame,
+                    "start_time": s.start_time,
+                    "end_time": s.end_time,
+                    "score": round(s.score, 4),
+                }
+                for s in segments
+                if s.video_id == c.video_id
+            ],
+        }
+        for c in clip_labels
+    ]
+    if to_stdout:
+        for v in video_summary:
+            print(_video_line(v), file=sys.stderr)
         return EXIT_OK
     summary = {
-        "persons": len(records),
+        "persons": persons,
         "out": args.out,
         "ingested": None if ingested is None else ingested.to_dict(),
+        "videos": video_summary,
+        "temporal_model": None if temporal is None or temporal.reasoner is None else temporal.reasoner.name,
     }
     if args.json:
         _print_json(summary)
         return EXIT_OK
-    message = f"{len(records)} persons" + (f" written to {args.out}" if args.out else "")
+    message = f"{persons} persons" + (f" written to {args.out}" if args.out else "")
     if ingested is not None:
         message += (
             f"; {ingested.persons_added} added to the store, {ingested.persons_skipped} already "
             "there (same image and person id)"
         )
     print(message)
+    for v in video_summary:
+        print(_video_line(v))
     return EXIT_OK
+
+
+def _video_line(v: dict[str, Any]) -> str:
+    return (
+        f"{v['video']}: clip label {v['clip_label']} ({v['score']:.2f}); {len(v['segments'])} activity "
+        "segments: "
+        + (
+            ", ".join(
+                f"track {s['track']} {s['activity']} frames {s['start_frame']}-{s['end_frame']}"
+                for s in v["segments"][:5]
+            )
+            + (" ..." if len(v["segments"]) > 5 else "")
+            if v["segments"]
+            else "none"
+        )
+    )
+
+
+class _TemporalVideos:
+    """The temporal reasoning of ``hake infer``: one ``reasoning.TemporalStream`` per video,
+    fed while its frames decode (memory bounded by the stream's window); the reasoner loads
+    at the first video frame."""
+
+    def __init__(self, onto: Any, device: str) -> None:
+        self.onto = onto
+        self.device = device
+        self.reasoner: Any = None
+        self.streams: dict[str, Any] = {}
+        self.segments: list[Any] = []
+        self.labels: list[Any] = []
+
+    def push(self, scene: Any, fps: float | None) -> None:
+        from reasoning import ActivityReasoner, TemporalReasoner, TemporalStream
+
+        if self.reasoner is None:
+            frame_reasoner: Any = ActivityReasoner.from_pretrained(
+                device="cpu" if self.device == "auto" else self.device
+            )
+            if self.onto is not None and self.onto.id != frame_reasoner.ontology.id:
+                frame_reasoner = frame_reasoner.for_ontology(self.onto)
+            self.reasoner = TemporalReasoner.from_pretrained(reasoner=frame_reasoner, other_reasoner="smooth")
+        stream = self.streams.get(scene.image_id)
+        if stream is None:
+            for video in list(self.streams):  # videos are read one after another
+                self._close(video)
+            stream = self.streams[scene.image_id] = TemporalStream(self.reasoner, scene.image_id, fps=fps)
+        self.segments += stream.push(scene.frame_index, scene.persons)
+
+    def _close(self, video: str) -> None:
+        segments, labels = self.streams.pop(video).close()
+        self.segments += segments
+        self.labels += labels
+
+    def close(self) -> tuple[list[Any], list[Any]]:
+        for video in list(self.streams):
+            self._close(video)
+        return self.segments, self.labels
 
 
 def _reasoner(args: argparse.Namespace) -> Any:
@@ -1175,6 +1287,12 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument(
         "--out",
         help="write observations JSONL to this file, atomically (not a directory; its folder must exist)",
+    )
+    infer.add_argument(
+        "--no-temporal",
+        action="store_true",
+        help="videos: skip temporal reasoning (by default each video's tracks get activity segments and "
+        "the video a clip label, reasoned while its frames decode; stored with --store)",
     )
     infer.add_argument("--json", action="store_true", help="print a JSON summary")
     infer.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -49,10 +49,13 @@ class Engine:
             runs as ``reasoner.for_ontology(store's ontology)`` (:mod:`reasoning.extended`).
     """
 
-    def __init__(self, store: GraphStore, reasoner: Reasoner | None = None, pairer: Any = None) -> None:
+    def __init__(
+        self, store: GraphStore, reasoner: Reasoner | None = None, pairer: Any = None, temporal: Any = None
+    ) -> None:
         self.store = store
         self._reasoner = reasoner
         self._pairer = pairer
+        self._temporal = temporal
 
     @classmethod
     def open(
@@ -93,6 +96,19 @@ class Engine:
 
                 self._pairer = load_pairing(onto=onto)
         return self._pairer
+
+    @property
+    def temporal(self) -> Any:
+        """The temporal reasoner (``reasoning.TemporalReasoner``) that turns the tracks of the
+        videos :meth:`infer` reads into activity segments and a clip label: the one given,
+        else the packaged one over :attr:`reasoner` (its learned head was trained on the
+        packaged GNN's logits; over another reasoner it runs the ``"smooth"`` design with the
+        packaged options, which has nothing learned)."""
+        if self._temporal is None:
+            from reasoning import TemporalReasoner
+
+            self._temporal = TemporalReasoner.from_pretrained(reasoner=self.reasoner, other_reasoner="smooth")  # type: ignore[arg-type]
+        return self._temporal
 
     def init(self) -> dict[str, int]:
         """Create the schema and load the ontology (idempotent)."""
@@ -224,7 +240,9 @@ class Engine:
     ) -> list[list[ActivityPrediction]]:
         """Images, directories or videos -> perception -> store -> reasoning -> store, with
         each image's (and frame's) object instances and, for each prediction of an activity
-        with an object, the instance it concerns (:attr:`pairer`; ``INTERACTS_WITH``).
+        with an object, the instance it concerns (:attr:`pairer`; ``INTERACTS_WITH``); each
+        video's tracks get activity segments and the video a clip label (:attr:`temporal`),
+        all in one load.
 
         ``perceiver`` is a ``perception.Perceiver``; without one, one is built with
         ``Perceiver.from_pretrained(**perceiver_options)`` (checkpoint names or folders) and
@@ -257,6 +275,7 @@ class Engine:
             top_k=top_k,
             progress=progress,
             video_info=perceiver.video_info,
+            temporal=self.temporal if any(scene.frame_index is not None for scene in scenes) else None,
         )
 
     def explain(self, person: str, activity: str | None = None) -> PersonExplanations:

@@ -36,7 +36,16 @@ from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
-from ontology import ActivityPrediction, ImageObservation, Ontology, PersonObservation, StoreError, VideoInfo
+from ontology import (
+    ActivityPrediction,
+    ActivitySegment,
+    ClipLabel,
+    ImageObservation,
+    Ontology,
+    PersonObservation,
+    StoreError,
+    VideoInfo,
+)
 
 if TYPE_CHECKING:  # reasoning imports torch: imported where a reasoner runs
     from reasoning import PredictionBatch
@@ -283,6 +292,7 @@ def reason_scenes(
     progress: bool = False,
     source: str = "perception",
     video_info: Mapping[str, VideoInfo] | None = None,
+    temporal: Any = None,
 ) -> list[list[ActivityPrediction]]:
     """What perception saw, into the store with the triplets it implies, in one load (all
     or nothing): the scenes' persons (as :func:`reason_records`), their object instances
@@ -291,11 +301,15 @@ def reason_scenes(
     :class:`reasoning.pairing.PairingModel` of the store's ontology;
     :func:`reasoning.pairing.pair_predictions` chooses) as an ``INTERACTS_WITH`` edge.
     Without a ``pairer`` the predictions name no instance; ``video_info`` (video id -> fps,
-    frames, duration) goes on the videos' ``Video`` nodes. Returns per person (scene order)
-    the predictions, best first. Scenes are held in memory: this is for a run of images or
+    frames, duration) goes on the videos' ``Video`` nodes. With a ``temporal`` reasoner
+    (``reasoning.TemporalReasoner``) each video's tracks get their activity segments and the
+    video its clip label (:func:`temporal_records`), in the same load. Returns per person
+    (scene order) the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
     from kg._stored import stored_ids
     from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
+    from kg._video import stage_clip_labels, stage_segments
+    from ontology.identity import track_key, video_key
     from reasoning import encode_observations
     from reasoning.pairing import pair_predictions
 
@@ -309,6 +323,9 @@ def reason_scenes(
         predictions = batch.records([(p.image_key, p.person_id) for p in persons])
     if pairer is not None and persons:
         predictions = pair_predictions(pairer, scenes, predictions, onto)
+    segments, clip_labels = (
+        temporal_records(temporal, scenes, video_info) if temporal is not None else ([], [])
+    )
     with store.bulk_load() as load_:
         videos = {p.image_id for p in persons if p.frame_index is not None}  # (with someone in them)
         info = {v: i for v, i in (video_info or {}).items() if v in videos}
@@ -335,12 +352,52 @@ def reason_scenes(
             staged_instances={o.key: o.object for o in instances},
         )
         writer.close()
+        tracks = {
+            track_key(p.image_id, p.track_id)
+            for p in persons
+            if p.frame_index is not None and p.track_id is not None
+        }
+        stage_segments(load_, store, segments, onto, staged_tracks=tracks)
+        stage_clip_labels(load_, store, clip_labels, onto, staged_videos={video_key(v) for v in videos})
     _note(
         progress,
         f"{report.persons_added} persons added, {len(instances)} object instances, "
-        f"{writer.predictions} predictions",
+        f"{writer.predictions} predictions"
+        + (
+            f", {len(segments)} activity segments, {len(clip_labels)} clip labels"
+            if temporal is not None
+            else ""
+        ),
     )
     return predictions
+
+
+def temporal_records(
+    temporal: Any,
+    scenes: Iterable[ImageObservation],
+    video_info: Mapping[str, VideoInfo] | None = None,
+) -> tuple[list[ActivitySegment], list[ClipLabel]]:
+    """The activity segments of the videos' tracks and each video's clip label, by
+    ``temporal`` (``reasoning.TemporalReasoner``) run as a ``reasoning.TemporalStream`` per
+    video over its frames in order (the same path ``hake infer`` streams through), timed by
+    the video's fps where ``video_info`` knows it. Scenes of still images are skipped."""
+    from reasoning import TemporalStream
+
+    frames: dict[str, list[ImageObservation]] = {}
+    for scene in scenes:
+        if scene.frame_index is not None:
+            frames.setdefault(scene.image_id, []).append(scene)
+    segments: list[ActivitySegment] = []
+    labels: list[ClipLabel] = []
+    for video, video_scenes in frames.items():
+        info = (video_info or {}).get(video)
+        stream = TemporalStream(temporal, video, fps=None if info is None else info.fps)
+        for scene in sorted(video_scenes, key=lambda sc: sc.frame_index or 0):
+            segments += stream.push(scene.frame_index or 0, scene.persons)
+        more, label = stream.close()
+        segments += more
+        labels += label
+    return segments, labels
 
 
 def _empty_inputs(onto: Ontology) -> Any:

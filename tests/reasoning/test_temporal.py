@@ -16,6 +16,7 @@ from reasoning.simulation import NOISE_LEVELS, NoiseLevel, ScriptConfig, simulat
 from reasoning.temporal import (
     TemporalConfig,
     TemporalReasoner,
+    TemporalStream,
     default_temporal_path,
     encode_tracks,
     evaluate_temporal,
@@ -356,3 +357,84 @@ def test_a_track_scores_the_same_alone_and_padded_in_a_batch(
         assert [(s.activity, s.start, s.end) for s in alone.segments[0]] == [
             (s.activity, s.start, s.end) for s in batch.segments[n]
         ]
+
+
+def _ride_then_drink(
+    frames: int = 120, missing: tuple[int, ...] = (30, 31, 77)
+) -> list[ontology.PersonObservation]:
+    """Track 0 rides a bicycle, then holds and drinks from a cup (from frame 60); track 1
+    appears at frame 20 and drinks throughout; track 0 is missed in ``missing``."""
+    ride = {"hip: sit on": 0.8, "foot: tread on": 0.7, "hand: hold": 0.6}
+    drink = {"hand: hold": 0.8, "head: drink with": 0.9}
+    out = []
+    for f in range(frames):
+        if f not in missing:
+            states, obj = (ride, "bicycle") if f < 60 else (drink, "cup")
+            out.append(
+                ontology.PersonObservation(
+                    "v.mp4",
+                    "0",
+                    part_states=states,
+                    objects=(ontology.DetectedObject(obj, 0.9),),
+                    frame_index=f,
+                    track_id=0,
+                )
+            )
+        if f >= 20:
+            out.append(
+                ontology.PersonObservation(
+                    "v.mp4",
+                    "1",
+                    part_states=drink,
+                    objects=(ontology.DetectedObject("cup", 0.9),),
+                    frame_index=f,
+                    track_id=1,
+                )
+            )
+    return out
+
+
+@pytest.mark.parametrize("chunk", [7, 32, 1000])
+def test_streaming_gives_the_whole_track_segments(packaged: ActivityReasoner, chunk: int) -> None:
+    tr = TemporalReasoner(packaged, TemporalConfig(window=9, switch_penalty=8.0))
+    observations = _ride_then_drink()
+    batch = encode_tracks(observations)
+    whole, clip = tr.segment_records(
+        tr.run(batch.x, batch.present, batch.length),
+        batch.video_ids,
+        batch.track_ids,
+        batch.frames,
+        fps=[25.0, 25.0],
+    )
+    stream = TemporalStream(tr, "v.mp4", fps=25.0, chunk=chunk)
+    streamed = []
+    for f in range(120):
+        streamed += stream.push(f, [o for o in observations if o.frame_index == f])
+        assert len(stream._frames) <= chunk + 2 * stream.context  # bounded
+    rest, labels = stream.close()
+    streamed += rest
+    key = lambda s: (s.track_id, s.start_frame)  # noqa: E731
+    assert [(s.track_id, s.activity, s.start_frame, s.end_frame) for s in sorted(streamed, key=key)] == [
+        (s.track_id, s.activity, s.start_frame, s.end_frame) for s in sorted(whole, key=key)
+    ]
+    for a, b in zip(sorted(streamed, key=key), sorted(whole, key=key), strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-5) and a.end_time == pytest.approx(b.end_time)
+    assert [(c.activity, round(c.score, 5)) for c in labels] == [
+        (c.activity, round(c.score, 5)) for c in clip
+    ]
+    # what the clip shows: track 0 rides then drinks, track 1 drinks
+    by_track = {(s.track_id, s.activity.split("-")[-1]) for s in streamed}
+    assert {(0, "bicycle"), (0, "cup"), (1, "cup")} <= by_track
+
+
+def test_stream_refuses_frames_out_of_order_and_after_close(packaged: ActivityReasoner) -> None:
+    stream = TemporalStream(TemporalReasoner(packaged), "v.mp4")
+    stream.push(3, [])
+    with pytest.raises(ReasoningError, match="in order"):
+        stream.push(3, [])
+    untracked = ontology.PersonObservation("v.mp4", "0", frame_index=4, part_states={"hand: hold": 1.0})
+    with pytest.raises(ReasoningError, match="no track id"):
+        stream.push(4, [untracked])
+    assert stream.close() == ([], [])
+    with pytest.raises(ReasoningError, match="closed"):
+        stream.push(5, [])
