@@ -160,3 +160,27 @@ def test_hake_infer_streams_a_video_into_segments(
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["videos"] == []
     with EmbeddedStore(other, read_only=True) as store:
         assert read_segments(store) == [] and store.query("MATCH (t:Track) RETURN count(t) AS n")[0]["n"] > 0
+
+
+def test_hake_infer_writes_a_videos_segments_to_neo4j(
+    tiny_models: dict[str, Path],
+    clip_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    bolt_server: tuple[str, str, str, str],
+    neo4j_store: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.kg.conftest import _empty
+
+    _empty(neo4j_store)  # the server is shared between tests
+    uri, user, password, database = bolt_server
+    for name, value in (("NEO4J_USER", user), ("NEO4J_PASSWORD", password), ("NEO4J_DATABASE", database)):
+        monkeypatch.setenv(name, value)
+    assert main(["init", "--neo4j", uri]) == 0
+    infer = ["infer", str(clip_path), "--threshold", "0", "--device", "cpu", "--neo4j", uri]
+    for name in ("detector", "pose", "clip"):
+        infer += [f"--{name}", str(tiny_models[name])]
+    assert main([*infer, "--json", "--no-progress"]) == 0
+    (video,) = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["videos"]
+    _check_documented_queries(neo4j_store, clip_path.name)
+    assert len(read_segments(neo4j_store, clip_path.name)) == len(video["segments"])
