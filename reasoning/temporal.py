@@ -293,27 +293,44 @@ class TemporalReasoner:
             out[present] = torch.cat([self.reasoner.logits(c).cpu() for c in torch.split(rows, batch_size)])
         return out
 
-    def weights(self, present: torch.Tensor) -> torch.Tensor:
-        """``(N, T, T)`` smoothing weights ``w[t, u]`` (rows sum to 1, or 0 where frame ``t``
-        has no observed frame in its window); ``"frame"``: the identity on observed frames."""
-        n, t = present.shape
-        idx = torch.arange(t)
-        half = 0 if self.config.design == "frame" else self.config.window // 2
-        band = ((idx[:, None] - idx[None, :]).abs() <= half).float()  # (T, T)
-        w = band[None] * present[:, None, :].float()
+    @property
+    def half_window(self) -> int:
+        """Frames on each side of a frame that its smoothed score averages (0 for ``"frame"``)."""
+        return 0 if self.config.design == "frame" else self.config.window // 2
+
+    def weights(self, present: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Smoothing weights ``w[t, u]`` of the frames ``rows`` ``(R,)`` of one track with
+        presence ``present`` ``(T,)``: ``(R, T)``, each row summing to 1 (or 0 where frame
+        ``t`` has no observed frame in its window); ``"frame"``: the identity on observed
+        frames. (Only the rows asked for: a long track's ``(T, T)`` would not fit.)"""
+        idx = torch.arange(present.shape[0])
+        w = ((rows[:, None] - idx[None, :]).abs() <= self.half_window).double() * present[None, :].double()
         total = w.sum(-1, keepdim=True)
-        return torch.where(total > 0, w / total.clamp(min=1e-12), torch.zeros(()))
+        return torch.where(total > 0, w / total.clamp(min=1e-12), torch.zeros((), dtype=torch.float64))
 
     def _smooth(
         self, z: torch.Tensor, present: torch.Tensor, inside: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Smoothed logits ``(N, T, K)`` and which frames have a score ``(N, T)`` (frames
-        outside ``inside``, past a track's end, have none)."""
-        w = self.weights(present)
-        has = w.sum(-1) > 0
+        outside ``inside``, past a track's end, have none): the mean probability over the
+        observed frames of each window, by running sums (linear in ``T``)."""
+        h = self.half_window
+        t = z.shape[1]
+        mask = present.double()[..., None]  # (N, T, 1)
+        p = torch.sigmoid(z.double()) * mask
+        hi = torch.arange(t).add(h + 1).clamp(max=t)
+        lo = torch.arange(t).sub(h).clamp(min=0)
+
+        def window_sum(v: torch.Tensor) -> torch.Tensor:  # sum of v over frames [t - h, t + h]
+            c = torch.nn.functional.pad(v.cumsum(1), (0, 0, 1, 0))  # c[:, i] = sum of v[:, :i]
+            return c[:, hi] - c[:, lo]
+
+        den = window_sum(mask)  # observed frames in each window
+        has = den[..., 0] > 0.5
         if inside is not None:
             has &= inside
-        return torch.logit(torch.bmm(w, torch.sigmoid(z)).clamp(_EPS, 1 - _EPS)), has
+        mean = window_sum(p) / den.clamp(min=1.0)
+        return torch.logit(mean.float().clamp(_EPS, 1 - _EPS)), has
 
     def _head_inputs(
         self, s: torch.Tensor, z: torch.Tensor, present: torch.Tensor, has: torch.Tensor, cand: torch.Tensor
@@ -475,7 +492,6 @@ class TemporalReasoner:
         self._check(x[None], present[None])
         a, t0, t1 = segment.activity, segment.start, segment.end
         z = self.frame_logits(x[None], present[None])
-        w = self.weights(present[None])
         s, has = self._smooth(z, present[None])
         d = self.corrections(s, z, present[None], has)
         scored = torch.nonzero(has[0, t0 : t1 + 1]).flatten() + t0  # the frames the score averages
@@ -483,7 +499,7 @@ class TemporalReasoner:
             raise ReasoningError(
                 f"segment {segment} has no scored frame in this track; pass the track it came from"
             )
-        seg_w = w[0, scored].mean(0)  # (T,) W[u]
+        seg_w = self.weights(present, scored).mean(0).float()  # (T,) W[u]
         used = torch.nonzero(seg_w > 0).flatten()
         contrib, base = self.reasoner.attribute_terms(
             x[used], torch.full((used.numel(), 1), a, dtype=torch.long)
