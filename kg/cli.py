@@ -349,9 +349,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     _out_file(args.out, f"graph.{args.format or 'ttl'}")
     fmt = args.format or args.out.rsplit(".", 1)[-1]
+    if args.ontology_only and fmt != "graphml":
+        raise _UsageError(
+            f"--ontology-only is for GraphML (got format {fmt!r}); for RDF without the ontology use "
+            "--no-ontology"
+        )
     with _open_store(args, read_only=True) as store:
         if fmt == "graphml":
-            n = write_graphml(store, args.out)
+            n = write_graphml(store, args.out, instances=not args.ontology_only)
             what = "edges"
         else:
             n = export_rdf(
@@ -384,6 +389,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         raise _UsageError(f"--stride must be >= 1 (got {args.stride})")
     if not 0.0 <= args.threshold <= 1.0:
         raise _UsageError(f"--threshold must be in [0, 1] (got {args.threshold})")
+    if not 0.0 <= args.object_threshold <= 1.0:
+        raise _UsageError(f"--object-threshold must be in [0, 1] (got {args.object_threshold})")
     if args.batch_size < 1:
         raise _UsageError(f"--batch-size must be >= 1 (got {args.batch_size})")
     out = _out_file(args.out, "observations.jsonl") if args.out else None
@@ -404,6 +411,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
             device=args.device,
             batch_size=args.batch_size,
             person_threshold=args.threshold,
+            object_threshold=args.object_threshold,
         )
     except ValueError as err:  # option values only the perception config can judge (e.g. --device)
         raise _UsageError(str(err)) from None
@@ -412,11 +420,13 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from ontology.files import atomic_write
 
     temporal = None if args.no_temporal else _TemporalVideos(onto, args.device)
+    storing = args.store is not None or args.neo4j is not None
     records: list[Any] = []  # kept only for the store's all-or-nothing write
+    instances: list[Any] = []  # the scenes' object instances, likewise
     persons = 0
     with ExitStack() as stack:
         sink: Any = stack.enter_context(atomic_write(out) if out is not None else nullcontext(None))
-        to_stdout = sink is None and args.store is None and args.neo4j is None
+        to_stdout = sink is None and not storing
         try:
             for scene in perceiver.iter_scenes(
                 args.inputs,
@@ -434,13 +444,17 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                         sink.write(line)
                     elif to_stdout:
                         sys.stdout.write(line)
-                    if args.store is not None or args.neo4j is not None:
+                    if storing:
                         records.append(r)
+                if storing:
+                    instances += scene.objects
         except ValueError as err:  # e.g. two inputs with the same image id
             raise _UsageError(str(err)) from None
         segments, clip_labels = temporal.close() if temporal is not None else ([], [])
     ingested = None
-    if args.store is not None or args.neo4j is not None:
+    if storing:
+        from kg._stored import stored_ids
+        from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
         from kg._video import stage_clip_labels, stage_segments
         from kg.store_ontology import store_ontology
         from ontology.identity import track_key, video_key
@@ -463,6 +477,24 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                     if r.frame_index is not None and r.track_id is not None
                 }
                 onto_ = store_ontology(store)
+                # the object instances, as reason_scenes stages them: an instance already
+                # stored (same key, class, box and score) is skipped, a changed one refused
+                present = {r.image_key for r in records}
+                others = sorted({o.image_key for o in instances} - present)
+                present |= stored_ids(store, "Image", others) if others else set()
+                added = stage_annotated_triplets(
+                    load,
+                    store,
+                    GroundTruthTriplets(instances, []),
+                    run="hake infer",  # (no interactions are given: run and model label none)
+                    model=args.detector,
+                    persons_written=[],
+                    images_present=present,
+                    source="hake infer",
+                    ontology=onto_,
+                )
+                ingested.extra["object_instances_added"] = added.instances_added
+                ingested.extra["object_instances_skipped"] = added.instances_skipped
                 stage_segments(load, store, segments, onto_, staged_tracks=tracks)
                 stage_clip_labels(
                     load, store, clip_labels, onto_, staged_videos={video_key(v) for v in videos}
@@ -506,7 +538,9 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     if ingested is not None:
         message += (
             f"; {ingested.persons_added} added to the store, {ingested.persons_skipped} already "
-            "there (same image and person id)"
+            "there (same image and person id); "
+            f"{ingested.extra['object_instances_added']} object instances added, "
+            f"{ingested.extra['object_instances_skipped']} already there"
         )
     print(message)
     for v in video_summary:
@@ -1235,7 +1269,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = _command(
         commands,
         "export",
-        "Export the graph: RDF (ttl, jsonld, nt; ontology + instances, PROV-O) or the ontology as GraphML.",
+        "Export the graph: RDF (ttl, jsonld, nt; ontology + instances, PROV-O) or GraphML (the ontology "
+        "with evidence weights, and the instance graph of videos and object instances).",
         "hake export --format ttl --out graph.ttl --store graph/",
     )
     export.add_argument(
@@ -1249,6 +1284,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: from the --out extension",
     )
     export.add_argument("--no-ontology", action="store_true", help="RDF: instances and evidence only")
+    export.add_argument(
+        "--ontology-only",
+        action="store_true",
+        help="GraphML: the ontology graph only, without the instance graph (videos, frames, tracks, "
+        "segments, clip labels, object instances and their persons)",
+    )
     export.add_argument("--json", action="store_true", help="print a JSON summary")
     export.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_store_options(export)
@@ -1258,7 +1299,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "infer",
         "Run perception on images, directories and videos: persons, keypoints, part boxes and "
-        "part-state probabilities as observations JSONL (stdout or --out), optionally ingested.",
+        "part-state probabilities as observations JSONL (stdout or --out), optionally ingested "
+        "with the object instances detected.",
         "hake infer photos/ clip.mp4 --detector PekingU/rtdetr_r50vd "
         "--pose usyd-community/vitpose-base-simple --out observations.jsonl",
     )
@@ -1282,6 +1324,12 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--device", default="auto", help="auto, cpu or cuda")
     infer.add_argument("--batch-size", type=int, default=8, help="images per model batch (default 8)")
     infer.add_argument("--threshold", type=float, default=0.5, help="person detection threshold")
+    infer.add_argument(
+        "--object-threshold",
+        type=float,
+        default=0.5,
+        help="object detection threshold (objects kept become object instances, stored with --store)",
+    )
     infer.add_argument("--stride", type=int, default=1, help="video: use every N-th frame")
     infer.add_argument("--skip-errors", action="store_true", help="skip unreadable files instead of failing")
     infer.add_argument(

@@ -289,14 +289,18 @@ class Engine:
         check_parameters(cypher, params)
         return self.store.query(cypher, **params)
 
-    def export(self, path: str | os.PathLike[str], format: str | None = None) -> int:
-        """RDF (ttl, jsonld, nt) or GraphML (by ``format`` or extension); returns the size."""
+    def export(
+        self, path: str | os.PathLike[str], format: str | None = None, *, instances: bool = True
+    ) -> int:
+        """RDF (ttl, jsonld, nt) or GraphML (by ``format`` or extension); returns the size
+        (triples or edges). The GraphML holds the ontology and, unless ``instances`` is false,
+        the instance graph of videos and object instances (:func:`kg.export.to_networkx`)."""
         from kg.export import write_graphml
         from kg.rdf import export_rdf
 
         fmt = format or Path(path).suffix.lstrip(".")
         if fmt == "graphml":
-            return write_graphml(self.store, path)
+            return write_graphml(self.store, path, instances=instances)
         return export_rdf(self.store, path, fmt)
 
     def close(self) -> None:

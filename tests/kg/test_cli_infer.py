@@ -64,6 +64,77 @@ def test_infer_writes_valid_observations_and_ingests(
     assert summary["ingested"]["persons_added"] == len(records)
 
 
+def test_infer_stores_the_object_instances_once(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hake infer --store` writes the object instances perception detected in the same load
+    as the persons (each person's detected objects name stored instances); the same inputs
+    again add nothing. `hake export --format graphml` then holds them, `--ontology-only` not."""
+    import networkx as nx
+
+    from kg import EmbeddedStore
+    from ontology.identity import object_key
+    from perception import Perceiver
+
+    images = tmp_path / "photos"
+    images.mkdir()
+    for i in range(2):
+        Image.new("RGB", (96, 128), color=(40 * i, 90, 160)).save(images / f"p{i}.png")
+    perceiver = Perceiver.from_pretrained(
+        detector=tiny_models["detector"],
+        pose=tiny_models["pose"],
+        clip=tiny_models["clip"],
+        device="cpu",
+        person_threshold=0.0,
+        object_threshold=0.0,
+    )
+    perceived = {o.key: o.object for s in perceiver.iter_scenes([images], progress=False) for o in s.objects}
+    assert perceived  # (the tiny detector at threshold 0 finds objects)
+    store = tmp_path / "graph"
+    out = tmp_path / "obs.jsonl"
+    assert main(["init", "--store", str(store)]) == 0
+    args = ["infer", str(images), "--detector", str(tiny_models["detector"])]
+    args += ["--pose", str(tiny_models["pose"]), "--clip", str(tiny_models["clip"]), "--device", "cpu"]
+    args += ["--threshold", "0", "--object-threshold", "0", "--store", str(store), "--no-progress"]
+    code = main([*args, "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    ingested = json.loads(captured.out.strip().splitlines()[-1])["ingested"]
+    assert ingested["object_instances_added"] == len(perceived)
+    assert ingested["object_instances_skipped"] == 0
+    count = "MATCH (o:ObjectInstance)-[:IN_IMAGE]->(:Image) RETURN count(o) AS n"
+    with EmbeddedStore(store, read_only=True) as s:
+        assert s.query(count) == [{"n": len(perceived)}]
+        stored = {
+            r["id"]: r["c"]
+            for r in s.query("MATCH (o:ObjectInstance)-[:IS_A]->(c:Object) RETURN o.id AS id, c.id AS c")
+        }
+    assert stored == perceived
+    records = read_observations_jsonl(out)
+    named = [
+        (object_key(r.image_key, o.object_id), o.object) for r in records for o in r.objects if o.object_id
+    ]
+    assert named and all(stored.get(key) == cls for key, cls in named)
+
+    assert main(args) == 0  # the same inputs again: persons skipped, instances not duplicated
+    said = capsys.readouterr().out
+    assert f"0 added to the store, {len(records)} already there" in said
+    assert f"0 object instances added, {len(perceived)} already there" in said
+    with EmbeddedStore(store, read_only=True) as s:
+        assert s.query(count) == [{"n": len(perceived)}]
+
+    export = ["export", "--format", "graphml", "--store", str(store), "--no-progress"]
+    assert main([*export, "--out", str(tmp_path / "all.graphml")]) == 0
+    assert main([*export, "--out", str(tmp_path / "onto.graphml"), "--ontology-only"]) == 0
+    labels = [d["label"] for _, d in nx.read_graphml(tmp_path / "all.graphml").nodes(data=True)]
+    assert labels.count("ObjectInstance") == len(perceived)
+    onto = nx.read_graphml(tmp_path / "onto.graphml")
+    assert "ObjectInstance" not in {d["label"] for _, d in onto.nodes(data=True)}
+    assert main(["export", "--format", "ttl", "--out", str(tmp_path / "g.ttl"), "--store", str(store),
+                 "--ontology-only"]) == 2  # fmt: skip
+    assert "--ontology-only is for GraphML" in capsys.readouterr().err
+
+
 def test_infer_missing_checkpoint_is_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
