@@ -262,6 +262,10 @@ class TemporalReasoner:
                 "design 'tcn' needs a trained TemporalHead: fit one with reasoning.fit_temporal_head"
             )
         self.head = None if head is None else head.eval()
+        #: the activities segments and clip labels may name: the atomic ones (a composite's
+        #: score is its best descendant's, so it would tie with it; the store's hierarchy
+        #: gives the composites of what a track did)
+        self.atomic = torch.tensor([level == "atomic" for level in reasoner.layout.activity_levels])
 
     @property
     def ontology(self) -> Ontology:
@@ -366,7 +370,8 @@ class TemporalReasoner:
         probability over its scored frames."""
         p = torch.sigmoid(s) * has[..., None]
         mean = p.sum(1) / has.sum(1, keepdim=True).clamp(min=1)
-        return mean.topk(min(self.config.candidates, s.shape[2]), dim=1).indices
+        mean = mean.masked_fill(~self.atomic, -1.0)
+        return mean.topk(min(self.config.candidates, int(self.atomic.sum())), dim=1).indices
 
     # ---- the whole pass ---------------------------------------------------------------
 
@@ -434,7 +439,7 @@ class TemporalReasoner:
     # ---- decoding -------------------------------------------------------------------
 
     def _per_frame_labels(self, scores: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
-        best = scores.max(2)
+        best = scores.masked_fill(~self.atomic, -1.0).max(2)
         return torch.where(has & (best.values >= self.config.background), best.indices, torch.full((), -1))
 
     def _runs(
@@ -490,6 +495,12 @@ class TemporalReasoner:
         presence ``present`` ``(T,)`` (the same track :meth:`run` was given); the shares add
         up to the segment's score (see the module docstring)."""
         self._check(x[None], present[None])
+        if not hasattr(self.reasoner, "attribute_terms"):
+            raise ReasoningError(
+                f"segment explanations split each frame's score by the per-frame reasoner's exact "
+                f"attribution (attribute_terms), which {type(self.reasoner).__name__} does not offer; "
+                "explain with an ActivityReasoner of this ontology (reasoning.fine_tune makes one)"
+            )
         a, t0, t1 = segment.activity, segment.start, segment.end
         z = self.frame_logits(x[None], present[None])
         s, has = self._smooth(z, present[None])
@@ -571,7 +582,7 @@ class TemporalReasoner:
             by_video.setdefault(video, []).append(n)
         for video, rows in by_video.items():
             mean = result.clip[rows].mean(0)
-            best = int(mean.argmax())
+            best = int(mean.masked_fill(~self.atomic, -1.0).argmax())
             labels.append(ClipLabel(video, ids[best], float(mean[best]), self.name, version, onto))
         return segments, labels
 
@@ -984,7 +995,7 @@ class TemporalStream:
         means = [s.clip_sum / s.clip_frames for s in self._tracks.values() if s.clip_frames]
         if means:
             mean = torch.stack(means).mean(0)
-            best = int(mean.argmax())
+            best = int(mean.masked_fill(~self.temporal.atomic, -1.0).argmax())
             ids = self.temporal.reasoner.layout.activity_ids
             labels.append(
                 ClipLabel(

@@ -438,3 +438,26 @@ def test_stream_refuses_frames_out_of_order_and_after_close(packaged: ActivityRe
     assert stream.close() == ([], [])
     with pytest.raises(ReasoningError, match="closed"):
         stream.push(5, [])
+
+
+def test_on_an_extended_ontology_segments_name_atomic_activities() -> None:
+    from pathlib import Path as _Path
+
+    onto = ontology.load(_Path(ontology.__file__).parent / "data" / "extensions" / "everyday-actions.yaml")
+    frame_reasoner = ActivityReasoner.from_pretrained().for_ontology(onto)
+    tr = TemporalReasoner.from_pretrained(reasoner=frame_reasoner, other_reasoner="smooth")  # type: ignore[arg-type]
+    assert tr.config.design == "smooth"  # the head was trained on another reasoner's logits
+    frames = [
+        ontology.PersonObservation(
+            "v.mp4", "0", part_states={"hand: hold": 0.9}, frame_index=f, track_id=0, ontology=onto
+        )
+        for f in range(12)
+    ]
+    batch = encode_tracks(frames, onto)
+    result = tr.run(batch.x, batch.present, batch.length)
+    segments, labels = tr.segment_records(result, batch.video_ids, batch.track_ids, batch.frames)
+    assert segments and labels
+    for activity in [s.activity for s in segments] + [c.activity for c in labels]:
+        assert not onto.activities[activity].is_composite
+    with pytest.raises(ReasoningError, match="attribute_terms"):
+        tr.explain_segment(batch.x[0], batch.present[0], result.segments[0][0])
