@@ -156,8 +156,9 @@ def stage_annotated_triplets(
             raise StoreError(
                 f"{source}: object instance {o.key!r} is stored as {old[0]!r} at {old[1]} (score {old[2]}), "
                 f"but the input gives {mine[0]!r} at {mine[1]} (score {mine[2]}); an instance is written "
-                "once: ingest with --replace (replace=True) or into a new store (`hake init --store NEW`) "
-                "to change it"
+                "once: to change it, ingest annotations with `hake ingest --replace` (replace=True), or "
+                "write into a new store (`hake init --store NEW`); perception run again with other "
+                "models or thresholds needs a new store"
             )
         counts.instances_skipped += 1
     if replaced:  # the stored instances go first (with the interactions that name them)
