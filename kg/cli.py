@@ -499,15 +499,22 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                 stage_clip_labels(
                     load, store, clip_labels, onto_, staged_videos={video_key(v) for v in videos}
                 )
+    names = (
+        {}
+        if temporal is None or temporal.reasoner is None
+        else {a.id: a.name for a in temporal.reasoner.ontology.activities}
+    )
     video_summary = [
         {
             "video": c.video_id,
             "clip_label": c.activity,
+            "clip_label_name": names.get(c.activity, c.activity),
             "score": round(c.score, 4),
             "segments": [
                 {
                     "track": s.track_id,
                     "activity": s.activity,
+                    "activity_name": names.get(s.activity, s.activity),
                     "start_frame": s.start_frame,
                     "end_frame": s.end_frame,
                     "start_time": s.start_time,
@@ -550,11 +557,11 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
 def _video_line(v: dict[str, Any]) -> str:
     return (
-        f"{v['video']}: clip label {v['clip_label']} ({v['score']:.2f}); {len(v['segments'])} activity "
+        f"{v['video']}: clip label {v['clip_label_name']} ({v['score']:.2f}); {len(v['segments'])} activity "
         "segments: "
         + (
             ", ".join(
-                f"track {s['track']} {s['activity']} frames {s['start_frame']}-{s['end_frame']}"
+                f"track {s['track']} {s['activity_name']} frames {s['start_frame']}-{s['end_frame']}"
                 for s in v["segments"][:5]
             )
             + (" ..." if len(v["segments"]) > 5 else "")
@@ -804,7 +811,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     from perception import DEFAULT_CLIP, DEFAULT_DETECTOR, DEFAULT_POSE
     from perception._loading import checkpoint_status, hub_reachable
+    from reasoning.pairing import default_pairing_path
     from reasoning.reasoner import default_model_path
+    from reasoning.temporal import default_temporal_path
 
     def installed(package: str) -> str:
         try:
@@ -834,6 +843,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         },
         "device": f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu (no CUDA device)",
         "reasoner": {"path": str(reasoner), "found": (reasoner / "model.pt").is_file()},
+        "pairing_model": {
+            "path": str(default_pairing_path()),
+            "found": (default_pairing_path() / "model.pt").is_file(),
+        },
+        "temporal_reasoner": {
+            "path": str(default_temporal_path()),
+            "found": (default_temporal_path() / "config.json").is_file(),
+        },
         "image_checkpoints": [
             {"what": c.what, "name": c.name, "cached": c.found, "size_mb": c.size_mb} for c in checkpoints
         ],
@@ -848,7 +865,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         ("python", report["python"]),
         *((name, v) for name, v in report["packages"].items()),
         ("device", report["device"]),
-        ("reasoner (offline)", f"{'found' if report['reasoner']['found'] else 'MISSING'}: {reasoner}"),
+        *(
+            (f"{label} (offline)", f"{'found' if report[key]['found'] else 'MISSING'}: {report[key]['path']}")
+            for label, key in (
+                ("reasoner", "reasoner"),
+                ("pairing model", "pairing_model"),
+                ("temporal reasoner", "temporal_reasoner"),
+            )
+        ),
         *((f"checkpoint: {c.what}", f"{c.name}: {c.state()}") for c in checkpoints),
         ("Hub cache", report["hub_cache"]),
         ("Hub reachable", "yes" if hub else "no (offline, or HF_HUB_OFFLINE is set)"),
@@ -1300,7 +1324,8 @@ def build_parser() -> argparse.ArgumentParser:
         "infer",
         "Run perception on images, directories and videos: persons, keypoints, part boxes and "
         "part-state probabilities as observations JSONL (stdout or --out), optionally ingested "
-        "with the object instances detected.",
+        "with the object instances detected; each video's tracks also get activity segments and "
+        "the video a clip label, reasoned while its frames decode.",
         "hake infer photos/ clip.mp4 --detector PekingU/rtdetr_r50vd "
         "--pose usyd-community/vitpose-base-simple --out observations.jsonl",
     )
