@@ -12,7 +12,7 @@ import ontology
 from ontology.errors import ReasoningError
 from reasoning import ActivityReasoner
 from reasoning.metrics import segment_f1, temporal_iou
-from reasoning.simulation import NOISE_LEVELS, NoiseLevel, ScriptConfig, simulate_tracks
+from reasoning.simulation import NOISE_LEVELS, NoiseLevel, ScriptConfig, SimulatedTracks, simulate_tracks
 from reasoning.temporal import (
     TemporalConfig,
     TemporalReasoner,
@@ -170,6 +170,29 @@ def test_inputs_are_checked(packaged: ActivityReasoner) -> None:
         tr.run(torch.zeros(2, 5, 183), torch.ones(2, 4, dtype=torch.bool))
 
 
+def _noisy_tracks_and_reasoner(
+    design: str,
+    reasoner: ActivityReasoner,
+    synthetic: tuple[torch.Tensor, torch.Tensor],
+    n: int,
+    seed: int,
+    frames: tuple[int, int],
+    epochs: int,
+) -> tuple[TemporalReasoner, SimulatedTracks]:
+    """``n`` noisy tracks from the synthetic pool and a reasoner of ``design`` over them
+    (``"tcn"``: its head fitted on those tracks for ``epochs``)."""
+    x, y = synthetic
+    noise = NoiseLevel("t", drop=0.2, flip=0.5, confidence=0.6, missing=0.15, occlusion=0.0, switch=0.0)
+    sim = simulate_tracks(x, y, n, seed=seed, noise=noise, script=ScriptConfig(frames=frames))
+    config = TemporalConfig(design=design, window=5, switch_penalty=2.0)
+    if design == "tcn":
+        tr = fit_temporal_head(
+            reasoner, sim.x, sim.present, sim.length, sim.frame_labels(y), config, epochs=epochs
+        )
+        return tr, sim
+    return TemporalReasoner(reasoner, config), sim
+
+
 # ---- explanations -------------------------------------------------------------------
 
 
@@ -177,16 +200,7 @@ def test_inputs_are_checked(packaged: ActivityReasoner) -> None:
 def test_segment_explanations_add_up_to_the_score(
     design: str, trained_gnn: ActivityReasoner, synthetic: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
-    x, y = synthetic
-    noise = NoiseLevel("t", drop=0.2, flip=0.5, confidence=0.6, missing=0.15, occlusion=0.0, switch=0.0)
-    sim = simulate_tracks(x, y, 8, seed=1, noise=noise, script=ScriptConfig(frames=(20, 30)))
-    config = TemporalConfig(design=design, window=5, switch_penalty=2.0)
-    if design == "tcn":
-        tr = fit_temporal_head(
-            trained_gnn, sim.x, sim.present, sim.length, sim.frame_labels(y), config, epochs=2
-        )
-    else:
-        tr = TemporalReasoner(trained_gnn, config)
+    tr, sim = _noisy_tracks_and_reasoner(design, trained_gnn, synthetic, 8, seed=1, frames=(20, 30), epochs=2)
     result = tr.run(sim.x, sim.present, sim.length)
     checked = 0
     for n, track in enumerate(result.segments):
@@ -337,17 +351,8 @@ def test_checkpoint_round_trip_and_packaged_default(
 def test_a_track_scores_the_same_alone_and_padded_in_a_batch(
     design: str, trained_gnn: ActivityReasoner, synthetic: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
-    x, y = synthetic
-    noise = NoiseLevel("t", drop=0.2, flip=0.5, confidence=0.6, missing=0.15, occlusion=0.0, switch=0.0)
-    sim = simulate_tracks(x, y, 6, seed=5, noise=noise, script=ScriptConfig(frames=(12, 30)))
+    tr, sim = _noisy_tracks_and_reasoner(design, trained_gnn, synthetic, 6, seed=5, frames=(12, 30), epochs=1)
     assert len(set(sim.length.tolist())) > 1  # some tracks are padded
-    config = TemporalConfig(design=design, window=5, switch_penalty=2.0)
-    if design == "tcn":
-        tr = fit_temporal_head(
-            trained_gnn, sim.x, sim.present, sim.length, sim.frame_labels(y), config, epochs=1
-        )
-    else:
-        tr = TemporalReasoner(trained_gnn, config)
     batch = tr.run(sim.x, sim.present, sim.length)
     for n in range(len(sim)):
         length = int(sim.length[n])
