@@ -323,7 +323,7 @@ def _stream_random_tracks(temporal: Any, frames: int, tracks: int, seed: int, tr
             for t in range(tracks)
         ]
         segments += len(stream.push(f, persons))
-        buffered = max(buffered, len(stream._frames))  # the stream's frame buffer
+        buffered = max(buffered, stream.buffered_frames)  # the stream's frame buffer
         if rss_peak is not None:
             rss_peak = max(rss_peak, _rss_bytes() or 0)
     rest, _ = stream.close()

@@ -951,6 +951,11 @@ class TemporalStream:
         self._closed = False
         self.frames_seen = 0
 
+    @property
+    def buffered_frames(self) -> int:
+        """Frames held now (at most ``chunk + 2 * context``)."""
+        return len(self._frames)
+
     def push(self, frame_index: int, persons: Sequence[PersonObservation]) -> list[ActivitySegment]:
         """Add the next frame and the persons seen in it; returns the segments that ended."""
         if self._closed:

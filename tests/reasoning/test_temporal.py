@@ -415,7 +415,7 @@ def test_streaming_gives_the_whole_track_segments(packaged: ActivityReasoner, ch
     streamed = []
     for f in range(120):
         streamed += stream.push(f, [o for o in observations if o.frame_index == f])
-        assert len(stream._frames) <= chunk + 2 * stream.context  # bounded
+        assert stream.buffered_frames <= chunk + 2 * stream.context  # bounded
     rest, labels = stream.close()
     streamed += rest
     key = lambda s: (s.track_id, s.start_frame)  # noqa: E731
