@@ -14,11 +14,27 @@ the test split's inputs (tensor in, probabilities out), the throughput of ``pred
 explanations (records in, records out), and the explanation deletion test (top-3 vs 3
 random active part states) on the seed-0 GNN trained here. The LAST line is one JSON object.
 
+``--pyg``: forward throughput of the packaged GNN, dense (``ActivityGNN``) against its PyG
+form (``reasoning.PyGActivityGNN``, person batch built from the rows included), on the first
+10,000 rows of the task, batches of 4096, best of 5.
+
+``--ceiling``: the mAP (sklearn AP, the test split) of an ORACLE that knows each test
+person's verbs: an activity scores 1 when its verb is among the verbs of the person's true
+activities and its object is present in the input, 0 otherwise, and within each group the
+GNN's probability ranks (score = 2 * oracle + probability). Printed beside the GNN that ranks it:
+the packaged checkpoint (trained on every example, this test split included: its row is not
+held out) and, when this run trains the seed-0 GNN (``gnn`` among ``--models``), that one.
+``unseen_mAP`` there is the mAP over the listed unseen compositions (no run holds them out).
+
 Usage::
 
     python benchmarks/reasoning.py --data ../shared/datasets/hake [--threads 2]
         [--models gnn,mlp] [--task hake-image] [--skip-unseen]
-        [--write-default reasoning/data/activity-gnn]
+        [--write-default reasoning/data/activity-gnn] [--pyg] [--ceiling]
+
+Only the ceiling and the PyG timing, from the packaged checkpoint (about a minute)::
+
+    python benchmarks/reasoning.py --models '' --skip-instance --ceiling --pyg
 """
 
 from __future__ import annotations
@@ -38,8 +54,17 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import reasoning  # noqa: E402
-from reasoning import ActivityReasoner, Evidence, default_unseen_path, deletion_test  # noqa: E402
-from reasoning.tasks import drop_unseen, load_task, split_by_image  # noqa: E402
+from reasoning import (  # noqa: E402
+    ActivityGNN,
+    ActivityReasoner,
+    Evidence,
+    PyGActivityGNN,
+    benchmark_metrics,
+    default_unseen_path,
+    deletion_test,
+)
+from reasoning.graph import composition_index  # noqa: E402
+from reasoning.tasks import drop_unseen, load_task, read_unseen, split_by_image  # noqa: E402
 from reasoning.training import build_model, default_options, fit  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "hake"
@@ -72,6 +97,64 @@ def _throughput(reasoner: ActivityReasoner, x: torch.Tensor, batch: int, repeats
     return x.shape[0] / best
 
 
+def _oracle_scores(x: torch.Tensor, y: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """2 where the activity's verb is one of the person's true verbs and its object is in the
+    input (a person-only action needs none), else 0; plus the model's probability, to rank within."""
+    verb_of, object_of = composition_index()
+    atomic = verb_of >= 0
+    true_verbs = torch.zeros(y.shape[0], int(verb_of.max()) + 1).index_add_(1, verb_of[atomic], y[:, atomic])
+    verb_known = (true_verbs[:, verb_of.clamp(min=0)] > 0) & atomic
+    layout = reasoning.features.input_layout()
+    present = x[:, layout.objects][:, object_of.clamp(min=0)] > 0
+    object_known = present | (object_of < 0)
+    return 2.0 * (verb_known & object_known).float() + probs
+
+
+def _ceiling(
+    x: torch.Tensor, y: torch.Tensor, train_counts: torch.Tensor, models: dict[str, torch.Tensor]
+) -> dict[str, dict[str, Any]]:
+    """Rows of metrics: each model's probabilities ``(N, 600)`` and the oracle ranked by them."""
+    unseen = read_unseen(default_unseen_path())
+    out: dict[str, dict[str, Any]] = {}
+
+    def metrics(scores: torch.Tensor) -> dict[str, Any]:
+        return benchmark_metrics(scores.numpy(), y.numpy(), train_counts.numpy(), unseen)
+
+    out["oracle verbs, unranked"] = metrics(_oracle_scores(x, y, torch.zeros_like(y)))
+    for name, probs in models.items():
+        out[f"oracle verbs, ranked by {name}"] = metrics(_oracle_scores(x, y, probs))
+        out[name] = metrics(probs)
+    return out
+
+
+def _pyg_speed(default: ActivityReasoner, x: torch.Tensor, batch: int = 4096) -> dict[str, Any]:
+    """Forward persons/s of the GNN, dense against its PyG form, and their largest difference."""
+    dense = default.model
+    if not isinstance(dense, ActivityGNN):
+        return {}
+    pyg = PyGActivityGNN.from_dense(dense).eval()
+
+    def rate(call: Any) -> float:
+        call(x[:batch])
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for chunk in torch.split(x, batch):
+                call(chunk)
+            best = min(best, time.perf_counter() - start)
+        return x.shape[0] / best
+
+    with torch.no_grad():
+        weights, states = dense.weights(), pyg.ontology_states()
+        return {
+            "rows": int(x.shape[0]),
+            "batch": batch,
+            "dense_persons_per_s": round(rate(lambda b: dense(b, weights))),
+            "pyg_persons_per_s": round(rate(lambda b: pyg.logits(b, states))),
+            "max_abs_logit_diff": float((dense(x, weights) - pyg.logits(x, states)).abs().max()),
+        }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +169,8 @@ def main() -> int:
     parser.add_argument(
         "--write-default", type=Path, default=None, help="re-train the default checkpoint into this folder"
     )
+    parser.add_argument("--ceiling", action="store_true", help="the verb-oracle ceiling beside the GNN")
+    parser.add_argument("--pyg", action="store_true", help="forward speed, dense GNN against PyG form")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -172,6 +257,25 @@ def main() -> int:
                 f"{result.random_drop:.3f} (ratio {result.ratio:.2f}x over {result.persons} persons)"
             )
 
+    pyg_speed: dict[str, Any] = {}
+    if args.pyg:
+        pyg_speed = _pyg_speed(default, data.x[:10_000])
+        print(
+            f"forward, {pyg_speed['rows']} rows, batch {pyg_speed['batch']}, {args.threads} threads: dense "
+            f"{pyg_speed['dense_persons_per_s']:,} persons/s, PyG {pyg_speed['pyg_persons_per_s']:,} "
+            f"persons/s; largest logit difference {pyg_speed['max_abs_logit_diff']:.1e}"
+        )
+
+    ceiling: dict[str, dict[str, Any]] = {}
+    if args.ceiling:
+        y_test = data.y[split.test]
+        ranking = {f"packaged gnn ({default.version}, trained on all)": default.scores(x_test)}
+        if "gnn" in models:
+            ranking["seed-0 gnn (held out)"] = seed0.scores(x_test)
+        ceiling = _ceiling(x_test, y_test, data.y[split.train].sum(0), ranking)
+        print(f"ceiling, {args.task}, split seed {args.seed}, test 20%, sklearn AP:")
+        print(_table(ceiling))
+
     summary = {
         "task": args.task,
         "split_seed": args.seed,
@@ -183,6 +287,8 @@ def main() -> int:
         "predict_with_explanations_persons_per_s": round(predict_per_s),
         "default_model_version": default.version,
         "faithfulness": faith,
+        "pyg_forward": pyg_speed,
+        "ceiling": ceiling,
     }
     print(json.dumps(summary))
     return 0

@@ -18,7 +18,11 @@ an extended ontology and fine-tunes it (:mod:`~reasoning.adapt`);
 ``reasoning.evaluate_novel_verbs(data_dir)`` is the novel-verb protocol (:mod:`~reasoning.novel`).
 
 Modules: :mod:`~reasoning.graph` (the ``HeteroData`` activity graph and its evidence),
-:mod:`~reasoning.gnn` (``ActivityGNN``), :mod:`~reasoning.baselines` (linear, MLP, rule),
+:mod:`~reasoning.gnn` (``ActivityGNN``, dense: the fast path the reasoner runs),
+:mod:`~reasoning.gnn_pyg` (``PyGActivityGNN.from_dense(model)``: the same weights and logits as
+PyG ``MessagePassing``/``HeteroConv`` over the ontology graph and a person batch,
+``person_batch(x)``, which ``torch_geometric.explain.Explainer`` wraps directly),
+:mod:`~reasoning.baselines` (linear, MLP, rule),
 :mod:`~reasoning.reasoner` (``ActivityReasoner``), :mod:`~reasoning.batch`
 (``PredictionBatch``: predictions and explanations as columns, and their granularity),
 :mod:`~reasoning.training` (``fit``/``train``/``evaluate``), :mod:`~reasoning.adapt` (a
@@ -47,6 +51,7 @@ from reasoning.embeddings import label_embeddings
 from reasoning.faithfulness import DeletionResult, deletion_test
 from reasoning.features import encode_indexed, encode_labels, encode_observations
 from reasoning.gnn import ActivityGNN, GNNConfig
+from reasoning.gnn_pyg import PyGActivityGNN, person_batch
 from reasoning.graph import (
     BODY_PART_TO_VERB,
     OBJECT_TO_ACTIVITY,
@@ -120,6 +125,7 @@ __all__ = [
     "PairingConfig",
     "PairingModel",
     "PredictionBatch",
+    "PyGActivityGNN",
     "ReasonerAdapter",
     "RuleConfig",
     "RuleReasoner",
@@ -163,6 +169,7 @@ __all__ = [
     "label_embeddings",
     "load_task",
     "pair_graph",
+    "person_batch",
     "pyg_explainer",
     "read_clip_scores",
     "read_novel_verbs",
