@@ -382,7 +382,6 @@ def _cmd_sparql(args: argparse.Namespace) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
-    from kg.ingest import ingest_observations
     from perception import Perceiver, check_inputs
 
     if args.stride < 1:
@@ -453,52 +452,24 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         segments, clip_labels = temporal.close() if temporal is not None else ([], [])
     ingested = None
     if storing:
-        from kg._stored import stored_ids
-        from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
-        from kg._video import stage_clip_labels, stage_segments
+        from kg.reason import stage_perceived
         from kg.store_ontology import store_ontology
-        from ontology.identity import track_key, video_key
 
-        with _open_store(args) as store:
-            videos = {r.image_id for r in records if r.frame_index is not None}
-            with store.bulk_load() as load:
-                ingested = ingest_observations(
-                    store,
-                    records,
-                    source="hake infer",
-                    progress=not args.no_progress,
-                    into=load,
-                    # (a video in which nobody was seen has no frames to hang its Video node on)
-                    video_info={v: i for v, i in perceiver.video_info.items() if v in videos},
-                )
-                tracks = {
-                    track_key(r.image_id, r.track_id)
-                    for r in records
-                    if r.frame_index is not None and r.track_id is not None
-                }
-                onto_ = store_ontology(store)
-                # the object instances, as reason_scenes stages them: an instance already
-                # stored (same key, class, box and score) is skipped, a changed one refused
-                present = {r.image_key for r in records}
-                others = sorted({o.image_key for o in instances} - present)
-                present |= stored_ids(store, "Image", others) if others else set()
-                added = stage_annotated_triplets(
-                    load,
-                    store,
-                    GroundTruthTriplets(instances, []),
-                    run="hake infer",  # (no interactions are given: run and model label none)
-                    model=args.detector,
-                    persons_written=[],
-                    images_present=present,
-                    source="hake infer",
-                    ontology=onto_,
-                )
-                ingested.extra["object_instances_added"] = added.instances_added
-                ingested.extra["object_instances_skipped"] = added.instances_skipped
-                stage_segments(load, store, segments, onto_, staged_tracks=tracks)
-                stage_clip_labels(
-                    load, store, clip_labels, onto_, staged_videos={video_key(v) for v in videos}
-                )
+        with _open_store(args) as store, store.bulk_load() as load:
+            ingested = stage_perceived(
+                load,
+                store,
+                records,
+                instances,
+                onto=store_ontology(store),
+                source="hake infer",
+                run="hake infer",  # (no interactions are given: run and model label none)
+                model=args.detector,
+                video_info=perceiver.video_info,
+                segments=segments,
+                clip_labels=clip_labels,
+                progress=not args.no_progress,
+            )
     names = (
         {}
         if temporal is None or temporal.reasoner is None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +34,14 @@ from kg._progress import progress_bar
 from kg.ingest import IngestReport, ingest_observations, ingest_observations_jsonl
 from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
-from kg.store.base import GraphStore
+from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import store_ontology
 from ontology import (
     ActivityPrediction,
     ActivitySegment,
     ClipLabel,
     ImageObservation,
+    ObjectInstance,
     Ontology,
     PersonObservation,
     StoreError,
@@ -306,10 +307,6 @@ def reason_scenes(
     video its clip label (:func:`temporal_records`), in the same load. Returns per person
     (scene order) the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
-    from kg._stored import stored_ids
-    from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
-    from kg._video import stage_clip_labels, stage_segments
-    from ontology.identity import track_key, video_key
     from reasoning import encode_observations
     from reasoning.pairing import pair_predictions
 
@@ -327,24 +324,19 @@ def reason_scenes(
         temporal_records(temporal, scenes, video_info) if temporal is not None else ([], [])
     )
     with store.bulk_load() as load_:
-        videos = {p.image_id for p in persons if p.frame_index is not None}  # (with someone in them)
-        info = {v: i for v, i in (video_info or {}).items() if v in videos}
-        report = ingest_observations(
-            store, persons, source=source, progress=progress, into=load_, video_info=info
-        )
-        present = {p.image_key for p in persons}
-        others = sorted({o.image_key for o in instances} - present)
-        present |= stored_ids(store, "Image", others) if others else set()
-        stage_annotated_triplets(
+        report = stage_perceived(
             load_,
             store,
-            GroundTruthTriplets(instances, []),
+            persons,
+            instances,
+            onto=onto,
+            source=source,
             run=run.id,
             model=run.model,
-            persons_written=[],
-            images_present=present,
-            source=source,
-            ontology=onto,
+            video_info=video_info,
+            segments=segments,
+            clip_labels=clip_labels,
+            progress=progress,
         )
         writer = PredictionWriter(load_, store, run)
         writer.add_records(
@@ -352,13 +344,6 @@ def reason_scenes(
             staged_instances={o.key: o.object for o in instances},
         )
         writer.close()
-        tracks = {
-            track_key(p.image_id, p.track_id)
-            for p in persons
-            if p.frame_index is not None and p.track_id is not None
-        }
-        stage_segments(load_, store, segments, onto, staged_tracks=tracks)
-        stage_clip_labels(load_, store, clip_labels, onto, staged_videos={video_key(v) for v in videos})
     _note(
         progress,
         f"{report.persons_added} persons added, {len(instances)} object instances, "
@@ -370,6 +355,63 @@ def reason_scenes(
         ),
     )
     return predictions
+
+
+def stage_perceived(
+    load: BulkLoad,
+    store: GraphStore,
+    persons: Sequence[PersonObservation],
+    instances: Sequence[ObjectInstance],
+    *,
+    onto: Ontology,
+    source: str,
+    run: str,
+    model: str,
+    video_info: Mapping[str, VideoInfo] | None = None,
+    segments: Sequence[ActivitySegment] = (),
+    clip_labels: Sequence[ClipLabel] = (),
+    progress: bool = False,
+) -> IngestReport:
+    """What perception saw, staged into the caller's ``load`` (it lands with it, all or
+    nothing): the persons (as :func:`~kg.ingest.ingest_observations`, with their videos'
+    graph and ``video_info`` on the ``Video`` nodes of videos someone was seen in), the object
+    instances (one already stored with the same class, box and score is skipped, a changed
+    one refused; ``run`` and ``model`` would label interactions, none are given here), and
+    the videos' activity segments and clip labels. What ``hake infer --store`` and
+    :func:`reason_scenes` write; the report's ``extra`` counts the instances added and
+    skipped."""
+    from kg._stored import stored_ids
+    from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
+    from kg._video import stage_clip_labels, stage_segments
+    from ontology.identity import track_key, video_key
+
+    videos = {p.image_id for p in persons if p.frame_index is not None}  # (with someone in them)
+    info = {v: i for v, i in (video_info or {}).items() if v in videos}
+    report = ingest_observations(store, persons, source=source, progress=progress, into=load, video_info=info)
+    present = {p.image_key for p in persons}
+    others = sorted({o.image_key for o in instances} - present)
+    present |= stored_ids(store, "Image", others) if others else set()
+    added = stage_annotated_triplets(
+        load,
+        store,
+        GroundTruthTriplets(list(instances), []),
+        run=run,
+        model=model,
+        persons_written=[],
+        images_present=present,
+        source=source,
+        ontology=onto,
+    )
+    report.extra["object_instances_added"] = added.instances_added
+    report.extra["object_instances_skipped"] = added.instances_skipped
+    tracks = {
+        track_key(p.image_id, p.track_id)
+        for p in persons
+        if p.frame_index is not None and p.track_id is not None
+    }
+    stage_segments(load, store, segments, onto, staged_tracks=tracks)
+    stage_clip_labels(load, store, clip_labels, onto, staged_videos={video_key(v) for v in videos})
+    return report
 
 
 def temporal_records(
