@@ -83,6 +83,39 @@ def test_ontology_states_are_the_dense_weights(packaged: ActivityGNN) -> None:
     torch.testing.assert_close(torch.cat([s.part_state, s.body_part]), w.msg, rtol=0, atol=0)
 
 
+def test_same_gradients_as_the_dense_model(trained_gnn: ActivityReasoner) -> None:
+    """The PyG module is the same function of the same parameters: training it would too."""
+    dense = _dense(trained_gnn)
+    pyg = PyGActivityGNN.from_dense(dense)
+    x = _rows()
+    target = torch.randn(x.shape[0], 600)
+    dense.zero_grad()
+    (dense(x) * target).sum().backward()
+    batch = person_batch(x)
+    (pyg(batch.x_dict, batch.edge_index_dict, batch.edge_weight_dict) * target).sum().backward()
+    used = dense.used_verbs
+    pairs = [
+        (dense.lin_part_state.weight, pyg.lin_part_state.weight),
+        (dense.body_part_residual, pyg.body_part_residual),
+        (dense.person_bias, pyg.person_bias),
+        (dense.ps_verb_weight, pyg.ps_verb_weight),
+        (dense.ps_act_weight, pyg.ps_act_weight),
+        (dense.query[0].weight, pyg.query[0].weight),
+        (dense.query_residual, pyg.query_residual),
+        (dense.object_gate, pyg.object_gate),
+        (dense.gate_residual, pyg.gate_residual),
+        (dense.bias, pyg.bias),
+    ]
+    for want, got in pairs:
+        assert want.grad is not None and got.grad is not None
+        torch.testing.assert_close(got.grad, want.grad, atol=1e-4, rtol=1e-4)
+    assert dense.verb_query_residual.grad is not None and pyg.verb_query_residual.grad is not None
+    torch.testing.assert_close(
+        pyg.verb_query_residual.grad[used], dense.verb_query_residual.grad, atol=1e-4, rtol=1e-4
+    )
+    dense.zero_grad()
+
+
 def test_person_batch_is_the_nonzeros(packaged: ActivityGNN) -> None:
     x = torch.zeros(3, 183)
     x[0, [3, 95]] = torch.tensor([1.0, 0.25])  # a part state and a body part
