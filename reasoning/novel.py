@@ -18,7 +18,8 @@ What ``hake eval --novel-verbs FILE`` runs (:func:`evaluate_novel_verbs`), on on
    drawn (seeded, from the training side's images that carry it; an image drawn for one
    activity brings all its labels), their counts are added to the evidence and the carried
    model is fine-tuned on the ``B`` training examples plus those images (repeated so that they
-   are about :data:`SHOT_SHARE` of an epoch) for ``fine_tune.epochs`` epochs.
+   are about :data:`SHOT_SHARE` of an epoch) for ``fine_tune.epochs`` epochs, the rows of the
+   terms ``B`` lacks learning ``new_term_lr`` times faster (:func:`reasoning.adapt.fit_new_terms`).
 6. **Seen activities**: ``B``'s activities' test mAP before (the checkpoint) and after each
    fine-tuning, to see what learning the new verbs costs the old ones.
 
@@ -48,14 +49,14 @@ import torch
 import ontology
 from ontology import Ontology
 from ontology.errors import ReasoningError
-from reasoning.adapt import FINE_TUNE, transfer
+from reasoning.adapt import FINE_TUNE, NEW_TERM_LR, fit_new_terms, transfer
 from reasoning.extended import ExtendedReasoner
 from reasoning.gnn import ActivityGNN
 from reasoning.graph import Evidence
 from reasoning.metrics import check_ap, per_class_ap
 from reasoning.reasoner import ActivityReasoner
 from reasoning.tasks import TASKS, drop_unseen, load_task, read_term_list, split_by_image
-from reasoning.training import TrainOptions, _device, _train_one, fit
+from reasoning.training import TrainOptions, _device, _train_one
 
 __all__ = [
     "SHOT_SHARE",
@@ -168,6 +169,7 @@ def evaluate_novel_verbs(
     out_dir: str | os.PathLike[str] | None = None,
     language_prior: bool = True,
     ap: str = "sklearn",
+    new_term_lr: float = NEW_TERM_LR,
 ) -> dict[str, Any]:
     """Run the novel-verb protocol (module docstring) and return JSON-ready metrics.
 
@@ -185,6 +187,8 @@ def evaluate_novel_verbs(
         ap: the AP convention (:data:`reasoning.metrics.AP_CONVENTIONS`), named as ``ap``.
         language_prior: give new verbs the language prior of
             :func:`reasoning.adapt.transfer` (False: no evidence edges until examples).
+        new_term_lr: how many times larger the fine-tuning steps are on the new terms' rows
+            (default :data:`reasoning.adapt.NEW_TERM_LR`; 1: every row alike).
 
     Returns:
         ``verbs``, ``n_novel_activities`` (with a test positive: ``n_novel_test``),
@@ -279,7 +283,7 @@ def evaluate_novel_verbs(
         model = model.to(dev)
         x_ft = torch.cat([data.x[train_idx], x_shot.repeat(repeat, 1)])
         y_ft = torch.cat([y_train_t, y_shot.repeat(repeat, 1)])
-        fit(model, x_ft.to(dev), y_ft.to(dev), ft, progress=progress)
+        fit_new_terms(model, base_onto, x_ft.to(dev), y_ft.to(dev), ft, new_term_lr, progress)
         aps = per_class_ap(_scores(model, x_test, dev), y_test, ap)
         few[str(k)] = {
             "novel_mAP": _map(aps, is_new),
@@ -292,6 +296,7 @@ def evaluate_novel_verbs(
         "epochs": ft.epochs,
         "batch_size": ft.batch_size,
         "lr": ft.lr,
+        "new_term_lr": new_term_lr,
         "shot_share": SHOT_SHARE,
     }
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -23,6 +23,7 @@ from reasoning import (
     fit,
     transfer,
 )
+from reasoning.adapt import fit_new_terms, new_term_rows
 from reasoning.extended import ExtendedReasoner
 from reasoning.features import input_layout, remap_labels
 from reasoning.metrics import per_class_ap
@@ -163,6 +164,49 @@ def test_fine_tuning_learns_the_new_verbs_and_keeps_the_old(
     )
     with pytest.raises(ontology.ReasoningError, match="target ontology's channels"):
         fine_tune(base, PACKAGED, x[:3], y[:3, :10])
+
+
+def test_new_terms_learn_faster_and_nothing_else_changes(
+    small_model: tuple[ActivityGNN, Evidence, torch.Tensor, torch.Tensor],
+) -> None:
+    """fit_new_terms scales the steps of the rows of terms the checkpoint lacks: 1 is fit,
+    0 keeps them where they start, 10 moves them further."""
+    model, evidence, x, y = small_model
+    opts = TrainOptions(epochs=2, batch_size=200, lr=1e-2)
+
+    new = [PACKAGED.activities[a].index for a in ("ride-bicycle", "ride-horse", "drink_with-cup")]
+    shots = Evidence.from_examples(x[y[:, new].sum(1) > 0], y[y[:, new].sum(1) > 0], PACKAGED)
+
+    def tuned(factor: float | None) -> tuple[ActivityGNN, dict[str, torch.Tensor]]:
+        carried, _ = transfer(model, evidence, PACKAGED, shots, node_features=_features(PACKAGED))
+        start = {n: p.detach().clone() for n, p in carried.named_parameters()}
+        torch.manual_seed(0)
+        if factor is None:
+            fit(carried, x, y, opts)
+        else:
+            fit_new_terms(carried, SMALL, x, y, opts, new_term_lr=factor)
+        return carried, start
+
+    rows = new_term_rows(tuned(None)[0], SMALL)
+    assert int(rows["verb_bias"].sum()) == 2 and int(rows["bias"].sum()) == len(PACKAGED.activities) - len(
+        SMALL.activities
+    )
+    plain, _ = tuned(None)
+    same, _ = tuned(1.0)
+    frozen, start = tuned(0.0)
+    fast, _ = tuned(10.0)
+    params = dict(plain.named_parameters())
+    for name, mask in rows.items():
+        assert torch.equal(dict(same.named_parameters())[name], params[name])
+        moved = dict(frozen.named_parameters())[name]
+        assert torch.equal(moved[mask], start[name][mask]) and not torch.equal(
+            moved[~mask], start[name][~mask]
+        )
+    slow = (params["query_residual"] - start["query_residual"])[new].detach()
+    quick = (dict(fast.named_parameters())["query_residual"] - start["query_residual"])[new].detach()
+    assert float(quick.norm()) > 3 * float(slow.norm()) > 0
+    with pytest.raises(ontology.ReasoningError, match="new_term_lr >= 0"):
+        fit_new_terms(plain, SMALL, x, y, opts, new_term_lr=-1.0)
 
 
 def test_a_gnn_trains_on_person_only_and_composite_activities() -> None:
