@@ -21,7 +21,8 @@ through its **label embedding** (``q_v = W_q e_v``, the projection learnt on the
 and a new activity, unseen until it has examples, by its verb and its object (see
 :mod:`reasoning.gnn`): this is the zero-shot model. Given examples of the new activities
 (``evidence`` includes them), the evidence edges of the new terms are built from their
-counts and :func:`reasoning.training.fit` fine-tunes the whole model.
+counts and :func:`fit_new_terms` fine-tunes the whole model, the new terms' rows with
+:data:`NEW_TERM_LR` times larger steps.
 
 >>> import torch, ontology
 >>> from reasoning.graph import Evidence, build_graph
