@@ -201,6 +201,8 @@ def evaluate_novel_verbs(
     check_ap(ap)
     if any(not isinstance(k, int) or k < 1 for k in shots):
         raise ReasoningError(f"shots must be positive ints, got {list(shots)}")
+    if not new_term_lr >= 0:
+        raise ReasoningError(f"new_term_lr must be >= 0 (1: every row alike), got {new_term_lr!r}")
     started = time.perf_counter()
     packaged = ontology.load()
     verbs = read_novel_verbs(default_novel_verbs_path() if verbs_file is None else verbs_file, packaged)
