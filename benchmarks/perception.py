@@ -107,14 +107,11 @@ def torch_no_grad() -> Any:
     return torch.no_grad()
 
 
-def run(
-    dirs: dict[str, Path], device: str, images: int, persons: int, batch: int, size: tuple[int, int]
-) -> dict[str, Any]:
-    import torch
-
+def _perceiver(dirs: dict[str, Path], device: str, batch: int, persons: int) -> Any:
+    """The benchmark's perceiver: every detection kept (thresholds 0), at most ``persons``."""
     from perception import Perceiver
 
-    perceiver = Perceiver.from_pretrained(
+    return Perceiver.from_pretrained(
         detector=dirs["detector"],
         pose=dirs["pose"],
         clip=dirs["clip"],
@@ -125,6 +122,15 @@ def run(
         object_threshold=0.0,
         max_persons=persons,
     )
+
+
+def run(
+    dirs: dict[str, Path], device: str, images: int, persons: int, batch: int, size: tuple[int, int]
+) -> dict[str, Any]:
+    import torch
+
+
+    perceiver = _perceiver(dirs, device, batch, persons)
     imgs = _images(images, size)
     ids = [f"img{i}" for i in range(images)]
     perceiver.infer_images(imgs[:batch], ids[:batch])  # warm-up (text embeddings, kernels)
@@ -194,20 +200,9 @@ def run_video(
     scenes through the packaged temporal reasoner on CPU."""
     import torch
 
-    from perception import Perceiver
     from reasoning import TemporalReasoner, TemporalStream
 
-    perceiver = Perceiver.from_pretrained(
-        detector=dirs["detector"],
-        pose=dirs["pose"],
-        clip=dirs["clip"],
-        device=device,
-        half=True,
-        batch_size=batch,
-        person_threshold=0.0,
-        object_threshold=0.0,
-        max_persons=persons,
-    )
+    perceiver = _perceiver(dirs, device, batch, persons)
     for _ in perceiver.iter_video_scenes(clip, max_frames=batch):  # warm-up (text embeddings, kernels)
         pass
     if device.startswith("cuda"):

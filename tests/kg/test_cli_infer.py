@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -22,13 +23,34 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return save_random_models(tmp_path_factory.mktemp("tiny-models"), "tiny", seed=0)
 
 
-def test_infer_writes_valid_observations_and_ingests(
-    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _two_photos(tmp_path: Path) -> Path:
+    """A folder of two plain photos."""
     images = tmp_path / "photos"
     images.mkdir()
     for i in range(2):
         Image.new("RGB", (96, 128), color=(40 * i, 90, 160)).save(images / f"p{i}.png")
+    return images
+
+
+def _tiny_perceiver(tiny_models: dict[str, Path], **options: Any) -> Any:
+    """The tiny random-weight models keeping every detection (thresholds 0)."""
+    from perception import Perceiver
+
+    return Perceiver.from_pretrained(
+        detector=tiny_models["detector"],
+        pose=tiny_models["pose"],
+        clip=tiny_models["clip"],
+        device="cpu",
+        person_threshold=0.0,
+        object_threshold=0.0,
+        **options,
+    )
+
+
+def test_infer_writes_valid_observations_and_ingests(
+    tiny_models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = _two_photos(tmp_path)
     out = tmp_path / "obs.jsonl"
     store = tmp_path / "graph"
     assert main(["init", "--store", str(store)]) == 0
@@ -74,20 +96,9 @@ def test_infer_stores_the_object_instances_once(
 
     from kg import EmbeddedStore
     from ontology.identity import object_key
-    from perception import Perceiver
 
-    images = tmp_path / "photos"
-    images.mkdir()
-    for i in range(2):
-        Image.new("RGB", (96, 128), color=(40 * i, 90, 160)).save(images / f"p{i}.png")
-    perceiver = Perceiver.from_pretrained(
-        detector=tiny_models["detector"],
-        pose=tiny_models["pose"],
-        clip=tiny_models["clip"],
-        device="cpu",
-        person_threshold=0.0,
-        object_threshold=0.0,
-    )
+    images = _two_photos(tmp_path)
+    perceiver = _tiny_perceiver(tiny_models)
     perceived = {o.key: o.object for s in perceiver.iter_scenes([images], progress=False) for o in s.objects}
     assert perceived  # (the tiny detector at threshold 0 finds objects)
     store = tmp_path / "graph"
@@ -290,21 +301,9 @@ def test_engine_infer_writes_instances_and_triplets(
     import ontology
     from kg import EmbeddedStore, Engine
     from kg.ingest import init_store
-    from perception import Perceiver
 
-    images = tmp_path / "photos"
-    images.mkdir()
-    for i in range(2):
-        Image.new("RGB", (96, 128), color=(40 * i, 90, 160)).save(images / f"p{i}.png")
-    perceiver = Perceiver.from_pretrained(
-        detector=tiny_models["detector"],
-        pose=tiny_models["pose"],
-        clip=tiny_models["clip"],
-        device="cpu",
-        person_threshold=0.0,
-        object_threshold=0.0,
-        max_persons=3,
-    )
+    images = _two_photos(tmp_path)
+    perceiver = _tiny_perceiver(tiny_models, max_persons=3)
     scenes = list(perceiver.iter_scenes([images], progress=False))
     instances = {o.key: o for scene in scenes for o in scene.objects}
     assert instances and any(p.objects for scene in scenes for p in scene.persons)
