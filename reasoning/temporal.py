@@ -47,7 +47,7 @@ frame mAP and segment F1 at every noise level and is the packaged checkpoint
 (``TemporalReasoner.from_pretrained()``); ``"smooth"`` came second and is what runs over a
 reasoner the head was not trained on. At the default noise level, on 600 test tracks
 (64,561 frames), frame mAP / segment F1 at IoU 0.5 / clip top-1 were: ``"frame"`` 42.60 /
-0.29 / 41.67, ``"smooth"`` 71.56 / 53.09 / 43.00, ``"tcn"`` 78.98 / 54.28 / 45.83 (SIMULATED;
+0.29 / 41.67, ``"smooth"`` 71.56 / 53.09 / 43.00, ``"tcn"`` 78.96 / 54.28 / 45.33 (SIMULATED;
 the packaged head's numbers at every level are in its model card).
 
 >>> import torch, reasoning
