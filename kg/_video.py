@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kg.store.base import BulkLoad, GraphStore
 from ontology import ActivitySegment, ClipLabel, Ontology, StoreError, VideoInfo
@@ -376,15 +376,7 @@ def stage_segments(
     """Check ``segments`` as :func:`write_segments` does and stage them into ``load`` (the
     caller's bulk load: they land with it, all or nothing). ``staged_tracks``: track keys the
     same load creates (they count as stored)."""
-    records = list(segments)
-    for s in records:
-        if not isinstance(s, ActivitySegment):
-            raise TypeError(
-                f"write_segments: expected ontology.ActivitySegment records, got {type(s).__name__}"
-            )
-    if not records:
-        return 0
-    _checked_activities(records, onto)
+    records = _checked(segments, ActivitySegment, "write_segments", onto)
     seen: set[tuple[str, str, str, str, int]] = set()
     for s in records:
         ident = (s.key, s.source, s.model, s.activity, s.start_frame)
@@ -394,35 +386,23 @@ def stage_segments(
                 f"{s.activity!r} from frame {s.start_frame}; give each once (merge them)"
             )
         seen.add(ident)
-    keys = [s.key for s in records]
-    missing = _missing(store, "Track", sorted(set(keys) - staged_tracks))
-    if missing:
-        raise StoreError(
-            f"write_segments: track {missing[0]!r} is not stored ({len(missing)} tracks missing); "
-            "ingest the video's observations with their track ids first (kg.ingest_observations)"
-        )
-    groups: dict[tuple[str, str, str], list[int]] = {}
-    for i, s in enumerate(records):
-        groups.setdefault((s.source, s.model, s.model_version), []).append(i)
-    runs = _stage_runs(load, store, "segments", "SEGMENT", groups, keys, onto)
-    load.relate(
-        "SEGMENT",
-        "Track",
-        "Activity",
-        {
-            "from": keys,
-            "to": [s.activity for s in records],
+    return _stage_rows(
+        load,
+        store,
+        onto,
+        records,
+        rel="SEGMENT",
+        holder="Track",
+        staged=staged_tracks,
+        missing="write_segments: track {first!r} is not stored ({n} tracks missing); ingest the video's "
+        "observations with their track ids first (kg.ingest_observations)",
+        columns={
             "start_frame": [s.start_frame for s in records],
             "end_frame": [s.end_frame for s in records],
             "start_time": [s.start_time for s in records],
             "end_time": [s.end_time for s in records],
-            "score": [s.score for s in records],
-            "source": [s.source for s in records],
-            "model": [s.model for s in records],
-            "run": runs,
         },
     )
-    return len(records)
 
 
 def write_clip_labels(store: GraphStore, labels: Iterable[ClipLabel]) -> int:
@@ -450,13 +430,7 @@ def stage_clip_labels(
 ) -> int:
     """Check ``labels`` as :func:`write_clip_labels` does and stage them into ``load``;
     ``staged_videos``: video keys the same load creates."""
-    records = list(labels)
-    for c in records:
-        if not isinstance(c, ClipLabel):
-            raise TypeError(f"write_clip_labels: expected ontology.ClipLabel records, got {type(c).__name__}")
-    if not records:
-        return 0
-    _checked_activities(records, onto)
+    records = _checked(labels, ClipLabel, "write_clip_labels", onto)
     seen: set[tuple[str, str, str, str]] = set()
     for c in records:
         ident = (c.key, c.source, c.model, c.activity)
@@ -466,27 +440,73 @@ def stage_clip_labels(
                 f"{c.model!r}; give each label once"
             )
         seen.add(ident)
-    keys = [c.key for c in records]
-    missing = _missing(store, "Video", sorted(set(keys) - staged_videos))
-    if missing:
-        raise StoreError(
-            f"write_clip_labels: video {missing[0]!r} is not stored ({len(missing)} videos missing); "
-            "ingest observations of its frames first (kg.ingest_observations)"
-        )
+    return _stage_rows(
+        load,
+        store,
+        onto,
+        records,
+        rel="CLIP_LABEL",
+        holder="Video",
+        staged=staged_videos,
+        missing="write_clip_labels: video {first!r} is not stored ({n} videos missing); ingest "
+        "observations of its frames first (kg.ingest_observations)",
+        columns={},
+    )
+
+
+_Labelled = TypeVar("_Labelled", ActivitySegment, ClipLabel)
+
+
+def _checked(
+    records: Iterable[_Labelled], kind: type[_Labelled], writer: str, onto: Ontology
+) -> list[_Labelled]:
+    """``records`` as a list, each of ``kind`` and naming an activity of ``onto``."""
+    out = list(records)
+    for r in out:
+        if not isinstance(r, kind):
+            raise TypeError(f"{writer}: expected ontology.{kind.__name__} records, got {type(r).__name__}")
+    _checked_activities(out, onto)
+    return out
+
+
+def _stage_rows(
+    load: BulkLoad,
+    store: GraphStore,
+    onto: Ontology,
+    records: Sequence[_Labelled],
+    *,
+    rel: str,
+    holder: str,
+    staged: Set[str],
+    missing: str,
+    columns: dict[str, list[Any]],
+) -> int:
+    """What segments and clip labels share: every ``holder`` (track or video) named is stored
+    or staged in this load (``missing`` is the error, with ``{first}`` and ``{n}``), one
+    ``Run`` per (source, model, version) replacing that model's earlier rows, then the
+    ``rel`` rows with their own ``columns``."""
+    if not records:
+        return 0
+    keys = [r.key for r in records]
+    absent = _missing(store, holder, sorted(set(keys) - staged))
+    if absent:
+        raise StoreError(missing.format(first=absent[0], n=len(absent)))
     groups: dict[tuple[str, str, str], list[int]] = {}
-    for i, c in enumerate(records):
-        groups.setdefault((c.source, c.model, c.model_version), []).append(i)
-    runs = _stage_runs(load, store, "clip_labels", "CLIP_LABEL", groups, keys, onto)
+    for i, r in enumerate(records):
+        groups.setdefault((r.source, r.model, r.model_version), []).append(i)
+    kind = "segments" if rel == "SEGMENT" else "clip_labels"
+    runs = _stage_runs(load, store, kind, rel, groups, keys, onto)
     load.relate(
-        "CLIP_LABEL",
-        "Video",
+        rel,
+        holder,
         "Activity",
         {
             "from": keys,
-            "to": [c.activity for c in records],
-            "score": [c.score for c in records],
-            "source": [c.source for c in records],
-            "model": [c.model for c in records],
+            "to": [r.activity for r in records],
+            **columns,
+            "score": [r.score for r in records],
+            "source": [r.source for r in records],
+            "model": [r.model for r in records],
             "run": runs,
         },
     )
