@@ -1,7 +1,9 @@
 """Object instances and <person, activity, object instance> triplets in the store
 (:mod:`kg.schema`: ``ObjectInstance``, ``IS_A``, ``INTERACTS_WITH``): staged into the bulk
 load of an annotation ingest (:func:`stage_annotated_triplets`), checked before predictions
-name an instance (:func:`instance_classes`), and read back (:func:`stored_triplets`).
+name an instance (:func:`instance_classes`), and read back (:func:`stored_triplets`); why the
+pairing model chose a prediction's instance, staged with the predictions
+(:func:`stage_pairing_explanations`) and read back as records (:func:`read_pairing_explanations`).
 
 The ground truth of an image is written once: an instance already stored is skipped when
 it is the same (class, box, score) and refused otherwise; a person's ground-truth triplets
@@ -13,25 +15,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kg._stored import LOOKUP_MAX
+from kg._stored import LOOKUP_MAX, stored_ids
 from kg.store.base import BulkLoad, GraphStore
 from ontology import HoiAnnotation, ObjectInstance, Ontology, StoreError
 from ontology.identity import image_key, object_key, person_key
 
+if TYPE_CHECKING:  # reasoning imports torch; kg imports it only where a model runs
+    from reasoning.pairing import PairingEvidence
+
 __all__ = [
     "GroundTruthTriplets",
+    "PairingExplanation",
     "TripletCounts",
+    "has_pairing_tables",
     "has_triplet_tables",
     "instance_classes",
+    "read_pairing_explanations",
     "stage_annotated_triplets",
+    "stage_pairing_explanations",
     "stored_triplets",
 ]
 
 #: What ``replace`` deletes before it writes a changed instance anew (a primary-key lookup
 #: per row on LadybugDB 0.22, as kg.ingest's person deletes; an index lookup on Neo4j).
 _DROP_INSTANCES = "UNWIND $rows AS r MATCH (o:ObjectInstance {id: r.id}) DETACH DELETE o"
+#: ... and, before it, the pairing explanations that concern those instances (an index lookup
+#: per row on Neo4j, checked with PROFILE in the tests).
+_DROP_PAIRINGS_OF_INSTANCES = (
+    "UNWIND $rows AS r MATCH (o:ObjectInstance {id: r.id})<-[:CONCERNS]-(e:PairingExplanation) "
+    "DETACH DELETE e"
+)
 
 #: A ground-truth triplet as the store holds it: (person key, activity id, object key).
 Triplet = tuple[str, str, str]
@@ -162,6 +177,8 @@ def stage_annotated_triplets(
             )
         counts.instances_skipped += 1
     if replaced:  # the stored instances go first (with the interactions that name them)
+        if has_pairing_tables(store):
+            load.first(_DROP_PAIRINGS_OF_INSTANCES, [{"id": k} for k in replaced])
         load.first(_DROP_INSTANCES, [{"id": k} for k in replaced])
     counts.instances_replaced = len(replaced)
     new_keys = {o.key for o in new}
@@ -269,3 +286,186 @@ def _stored_instances(store: GraphStore, keys: Sequence[str]) -> dict[str, tuple
 
 #: An instance and its class by the instance's key (a scalar parameter: the primary-key index).
 _INSTANCE_BY_KEY = "MATCH (o:ObjectInstance {id: $id})-[:IS_A]->(c:Object)"
+
+
+# ---- pairing explanations: why the pairing model chose a prediction's instance ----------
+
+#: Replacing a person's earlier pairing explanations of a model with its triplets, once a run's
+#: rows are in (kg.predictions.PredictionWriter.close runs these beside its own): embedded, the
+#: run's persons found by one scan of its DOES edges; Neo4j, an index lookup per person.
+STALE_PAIRINGS_EMBEDDED = (
+    "MATCH (p:Person)-[n:DOES]->(:Activity) WHERE n.run = $run WITH DISTINCT p "
+    "MATCH (p)-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation) WHERE e.model = $model "
+    "AND (e.run IS NULL OR e.run <> $run) DETACH DELETE e"
+)
+STALE_PAIRINGS_NEO4J = (
+    "UNWIND $rows AS r MATCH (p:Person {id: r.p})-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation) "
+    "WHERE e.model = r.model AND (e.run IS NULL OR e.run <> r.run) DETACH DELETE e"
+)
+
+#: The node label of each kind of pairing term (kg.schema: PAIR_CONTRIBUTES_TO).
+_PAIRING_LABELS = {
+    "geometry": "PairingTerm",
+    "cascade": "PairingTerm",
+    "part_state": "PartState",
+    "body_part": "BodyPart",
+}
+
+
+def has_pairing_tables(store: GraphStore) -> bool:
+    """Whether the store has the pairing-explanation tables: always, except an embedded store
+    of an earlier version opened read-only (opened read-write, it gains them)."""
+    if store.backend != "embedded":
+        return True
+    return any(r["name"] == "PairingExplanation" for r in store.query("CALL show_tables() RETURN name"))
+
+
+@dataclass(frozen=True)
+class PairingExplanation:
+    """Why the pairing model paired a person's activity with an object instance, as stored
+    (:mod:`kg.schema`: ``PairingExplanation``), what :func:`read_pairing_explanations` returns.
+
+    ``score == baseline + sum of the terms' weights + rest`` (:meth:`total`): ``score`` is the
+    pair score the instance won by, ``terms`` are ``(kind, term id, weight)``, largest
+    ``|weight|`` first (kinds ``"geometry"`` and ``"cascade"``: a ``PairingTerm``;
+    ``"part_state"``, ``"body_part"``: an ontology term); the fields of
+    :class:`reasoning.pairing.PairingEvidence` with the person, activity, instance, model and
+    run they belong to.
+    """
+
+    person: str
+    activity: str
+    object_key: str
+    model: str
+    run: str
+    method: str
+    score: float
+    baseline: float
+    rest: float
+    terms: tuple[tuple[str, str, float], ...]
+
+    def total(self) -> float:
+        """``baseline + sum of the terms + rest`` (equals :attr:`score`)."""
+        import math
+
+        return self.baseline + math.fsum(w for _, _, w in self.terms) + self.rest
+
+
+def stage_pairing_explanations(
+    load: BulkLoad,
+    store: GraphStore,
+    explained: Sequence[tuple[str, str, str, PairingEvidence]],
+    *,
+    run: str,
+    model: str,
+) -> int:
+    """Add to ``load`` why the pairing model chose each triplet's instance: ``explained`` is
+    ``(person key, activity id, object key, evidence)`` for triplets this load writes (their
+    persons and instances stored or staged in it), of run ``run`` of ``model`` (the
+    ``INTERACTS_WITH`` edges' run and model). Each is one ``PairingExplanation`` node with
+    its ``PAIR_EXPLAINED_BY``, ``CONCERNS`` and ``PAIR_CONTRIBUTES_TO`` edges
+    (:mod:`kg.schema`); the ``PairingTerm`` nodes its terms need are added when the store
+    lacks them. They land with the load (all or nothing) and are replaced with the model's
+    triplets of the person (:data:`STALE_PAIRINGS_EMBEDDED`). Returns the number staged."""
+    from reasoning.pairing import PAIRING_TERMS  # (the caller ran the pairing model)
+
+    if not explained:
+        return 0
+    kinds = {k for _, _, _, e in explained for k, _, _ in e.terms}
+    if kinds - set(_PAIRING_LABELS):
+        raise StoreError(
+            f"pairing evidence names term kinds {sorted(kinds - set(_PAIRING_LABELS))}; expected "
+            f"{sorted(_PAIRING_LABELS)}"
+        )
+    terms = {t[0]: (i, t) for i, t in enumerate(PAIRING_TERMS)}
+    named = {t for _, _, _, e in explained for k, t, _ in e.terms if _PAIRING_LABELS[k] == "PairingTerm"}
+    if named - set(terms):
+        raise StoreError(f"pairing evidence names unknown pairing terms {sorted(named - set(terms))}")
+    missing = [t for t in terms if t not in stored_ids(store, "PairingTerm", list(terms))]
+    if missing:
+        load.insert(
+            "PairingTerm",
+            {
+                "id": missing,
+                "kind": [terms[t][1][1] for t in missing],
+                "name": [terms[t][1][2] for t in missing],
+                "idx": [terms[t][0] for t in missing],
+            },
+        )
+    ids = [f"{run}:pair:{n}" for n in range(len(explained))]
+    load.tag("PairingExplanation", "run", run)
+    load.insert(
+        "PairingExplanation",
+        {
+            "id": ids,
+            "activity": [a for _, a, _, _ in explained],
+            "method": [e.method for _, _, _, e in explained],
+            "model": [model] * len(ids),
+            "score": [e.score for _, _, _, e in explained],
+            "baseline": [e.baseline for _, _, _, e in explained],
+            "rest": [e.rest for _, _, _, e in explained],
+            "run": [run] * len(ids),
+        },
+    )
+    load.relate(
+        "PAIR_EXPLAINED_BY",
+        "Person",
+        "PairingExplanation",
+        {"from": [p for p, _, _, _ in explained], "to": ids},
+    )
+    load.relate(
+        "CONCERNS",
+        "PairingExplanation",
+        "ObjectInstance",
+        {"from": ids, "to": [o for _, _, o, _ in explained]},
+    )
+    by_label: dict[str, dict[str, list[Any]]] = {}
+    for i, (_, _, _, e) in zip(ids, explained, strict=True):
+        for kind, term, weight in e.terms:
+            cols = by_label.setdefault(_PAIRING_LABELS[kind], {"from": [], "to": [], "weight": []})
+            cols["from"].append(term)
+            cols["to"].append(i)
+            cols["weight"].append(weight)
+    for label, cols in by_label.items():
+        load.relate("PAIR_CONTRIBUTES_TO", label, "PairingExplanation", cols)
+    return len(ids)
+
+
+#: A person's pairing explanations with their instance, and their terms (two reads: the terms
+#: by one OPTIONAL MATCH would repeat the explanation per term, as here, which is fine).
+_PAIRINGS_OF = (
+    "MATCH (p:Person {id: $person})-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation)-[:CONCERNS]->"
+    "(o:ObjectInstance) OPTIONAL MATCH (t)-[c:PAIR_CONTRIBUTES_TO]->(e) "
+    "RETURN e.id AS id, e.activity AS activity, o.id AS object, e.model AS model, e.run AS run, "
+    "e.method AS method, e.score AS score, e.baseline AS baseline, e.rest AS rest, "
+    "t.kind AS kind, t.id AS term, c.weight AS weight"
+)
+
+
+def read_pairing_explanations(store: GraphStore, person: str) -> list[PairingExplanation]:
+    """Why the pairing model chose each of ``person``'s model triplets' instances (person key
+    ``"<image>/<person>"``), ordered by activity, model and run; terms largest ``|weight|``
+    first. A store without the tables (an earlier version, read-only) has none. A read."""
+    if not has_pairing_tables(store):
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    for r in store.query(_PAIRINGS_OF, person=person):
+        entry = found.setdefault(r["id"], {**r, "terms": []})
+        if r["term"] is not None:
+            entry["terms"].append((r["kind"], r["term"], float(r["weight"])))
+    out = [
+        PairingExplanation(
+            person=person,
+            activity=e["activity"],
+            object_key=e["object"],
+            model=e["model"],
+            run=e["run"],
+            method=e["method"],
+            score=e["score"],
+            baseline=e["baseline"],
+            rest=e["rest"],
+            terms=tuple(sorted(e["terms"], key=lambda t: (-abs(t[2]), t[0], t[1]))),
+        )
+        for e in found.values()
+    ]
+    return sorted(out, key=lambda e: (e.activity, e.model, e.run))

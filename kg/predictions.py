@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kg._stored import stored_ids
+from kg._triplets import STALE_PAIRINGS_EMBEDDED, STALE_PAIRINGS_NEO4J
 from kg.ingest import _run_id
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import store_ontology
@@ -409,6 +410,7 @@ class PredictionWriter:
             rows = [{"p": p, "model": run.model, "run": run.id} for p in keys.to_pylist()]
             for cypher in _STALE_NEO4J:
                 self._load.then(cypher, rows)
+            self._load.then(STALE_PAIRINGS_NEO4J, rows)  # (the pairing explanations, kg._triplets)
         else:
             self._replace_embedded(keys)
         return run
@@ -442,6 +444,7 @@ class PredictionWriter:
             for cypher in _STALE_EMBEDDED:
                 load_.then_once(cypher, {"run": self.run.id, "model": model})
         load_.then_once(_STALE_TRIPLETS_EMBEDDED, {"run": self.run.id, "model": model})
+        load_.then_once(STALE_PAIRINGS_EMBEDDED, {"run": self.run.id, "model": model})
 
 
 #: Below this many replaced predictions, delete them row by row (a rebuild has a fixed cost).

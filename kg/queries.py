@@ -24,7 +24,7 @@ parameters, never format them into the query text.
 >>> sorted(EXAMPLES)[8:12]
 ['person_part_states', 'persons_doing_under', 'persons_sharing_instance', 'track_in_window']
 >>> sorted(EXAMPLES)[12:]
-['tracks_doing_while', 'who_does_what_with_which', 'why_prediction']
+['tracks_doing_while', 'who_does_what_with_which', 'why_paired', 'why_prediction']
 """
 
 from __future__ import annotations
@@ -133,6 +133,20 @@ EXAMPLES: dict[str, ExampleQuery] = {
             "RETURN DISTINCT o.id AS instance, c.name AS object, p.id AS person, q.id AS other "
             "ORDER BY instance, person, other LIMIT $limit",
             {"source": "annotation", "limit": 20},
+        ),
+        ExampleQuery(
+            "why_paired",
+            "Why was a person paired with an object instance? The pairing model's evidence for each "
+            "activity: the pair score, and the geometric features, part states and cascade terms "
+            "behind it, strongest first (baseline + weights + rest = score)",
+            "MATCH (p:Person {id: $person})-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation)"
+            "-[:CONCERNS]->(o:ObjectInstance {id: $instance}) "
+            "MATCH (a:Activity) WHERE a.id = e.activity "
+            "MATCH (t)-[c:PAIR_CONTRIBUTES_TO]->(e) "
+            "RETURN a.name AS activity, e.score AS score, e.baseline AS baseline, e.rest AS rest, "
+            "e.model AS model, t.kind AS kind, t.id AS term, t.name AS name, c.weight AS weight "
+            "ORDER BY activity, model, weight DESC, term",
+            {"person": "cafe.jpg/0", "instance": "cafe.jpg/0"},
         ),
         # ---- time: tracks, activity segments and clip labels of videos (kg.schema, "Time") ----
         # A segment is the interval [start, end] of frames (both included) and, where known, of

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg._chunks import CheckedChunk
 from kg._progress import progress_bar
+from kg._triplets import stage_pairing_explanations
 from kg.ingest import IngestReport, ingest_observations, ingest_observations_jsonl
 from kg.predictions import PredictionWriter, Run, new_run
 from kg.protocols import Reasoner
@@ -300,15 +301,17 @@ def reason_scenes(
     (``ObjectInstance`` nodes), the persons' predictions, and for each prediction of an
     activity with an object the instance it concerns (``pairer``: a
     :class:`reasoning.pairing.PairingModel` of the store's ontology;
-    :func:`reasoning.pairing.pair_predictions` chooses) as an ``INTERACTS_WITH`` edge.
-    Without a ``pairer`` the predictions name no instance; ``video_info`` (video id -> fps,
-    frames, duration) goes on the videos' ``Video`` nodes. With a ``temporal`` reasoner
+    :func:`reasoning.pairing.pair_predictions` chooses) as an ``INTERACTS_WITH`` edge, with
+    why it was chosen when ``explain`` (a ``PairingExplanation``, :mod:`kg.schema`;
+    :func:`reasoning.pairing.explain_pair_predictions`). Without a ``pairer`` the
+    predictions name no instance; ``video_info`` (video id -> fps, frames, duration) goes on
+    the videos' ``Video`` nodes. With a ``temporal`` reasoner
     (``reasoning.TemporalReasoner``) each video's tracks get their activity segments and the
     video its clip label (:func:`temporal_records`), in the same load. Returns per person
     (scene order) the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
     from reasoning import encode_observations
-    from reasoning.pairing import pair_predictions
+    from reasoning.pairing import PairingEvidence, explain_pair_predictions, pair_predictions
 
     scenes = list(scenes)
     reasoner, onto, options, run = _prepare(store, reasoner, top_k, explain, paths, min_share)
@@ -318,7 +321,10 @@ def reason_scenes(
     if persons:
         batch = reasoner.predict_rows(encode_observations(persons, onto), **options)
         predictions = batch.records([(p.image_key, p.person_id) for p in persons])
-    if pairer is not None and persons:
+    evidence: list[list[PairingEvidence | None]] = []
+    if pairer is not None and persons and explain:
+        predictions, evidence = explain_pair_predictions(pairer, scenes, predictions, onto)
+    elif pairer is not None and persons:
         predictions = pair_predictions(pairer, scenes, predictions, onto)
     segments, clip_labels = (
         temporal_records(temporal, scenes, video_info) if temporal is not None else ([], [])
@@ -342,6 +348,20 @@ def reason_scenes(
         writer.add_records(
             [(p.key, pred) for p, preds in zip(persons, predictions, strict=True) for pred in preds],
             staged_instances={o.key: o.object for o in instances},
+        )
+        stage_pairing_explanations(
+            load_,
+            store,
+            [
+                (p.key, pred.activity, str(pred.object_key), why)
+                for p, preds, whys in zip(persons, predictions, evidence, strict=True)
+                for pred, why in zip(preds, whys, strict=True)
+                if why is not None
+            ]
+            if evidence
+            else [],
+            run=run.id,
+            model=run.model,
         )
         writer.close()
     _note(

@@ -39,6 +39,10 @@ Instances::
     (:Person)-[:EXPLAINED_BY]->(:Explanation {id, method, model, score, baseline, rest, run})
     (:Explanation)-[:EXPLAINS]->(:Activity)
     (:PartState|:Object|:BodyPart)-[:CONTRIBUTES_TO {weight, edge}]->(:Explanation)
+    (:Person)-[:PAIR_EXPLAINED_BY]->(:PairingExplanation {id, activity, method, model, score,
+        baseline, rest, run})-[:CONCERNS]->(:ObjectInstance)   why the instance was chosen
+    (:PairingTerm|:PartState|:BodyPart)-[:PAIR_CONTRIBUTES_TO {weight}]->(:PairingExplanation)
+    (:PairingTerm {id, kind, name, idx})           a geometric feature or a cascade term
     (:Run {id, kind, model, version, ontology, created, method, top_k, min_share, persons,
         predictions})
 
@@ -65,7 +69,30 @@ that names its instance (:attr:`ontology.ActivityPrediction.object_id`), with it
 model and run, whose ``Run`` node has the version, as for ``DOES``. Every
 ``INTERACTS_WITH`` edge has a ``DOES`` edge of the same person, activity, source and run
 beside it (the person-level fact); a person-only activity has no ``INTERACTS_WITH``. The
-``NEAR`` edges stay as they were: a person's objects per class, with no instance. A store made
+``NEAR`` edges stay as they were: a person's objects per class, with no instance.
+
+Why a model triplet names its instance (the pairing model's choice, :mod:`reasoning.pairing`;
+written by :func:`kg.reason.reason_scenes` and ``Engine.infer`` in the load of the triplets,
+all or nothing): one ``PairingExplanation`` per ``INTERACTS_WITH`` edge of ``source =
+"model"`` that the pairing model chose, with the same person, ``activity`` (an id), ``model``
+and ``run``, ``CONCERNS`` the instance. It is exact as an ``Explanation`` is, on its own
+numbers: ``baseline`` plus its ``PAIR_CONTRIBUTES_TO`` weights plus ``rest`` is ``score``, the
+pair score the instance won by (:class:`reasoning.pairing.PairingEvidence`: the pair logit with
+the prediction's score as the second round's prior, plus ``log sigmoid`` of the pair's
+interactiveness; a log-probability up to the candidates' constant, not a probability).
+``method`` is ``"pairing-integrated-gradients"``. The terms kept: the strongest geometric
+features of the two boxes (a ``PairingTerm`` of ``kind = "geometry"``: ``"box_iou"``,
+``"centre_distance"``, ...), the strongest part states and active body parts of the person
+(their ontology nodes), and always the two ``kind = "cascade"`` terms ``"second_round"``
+(the other persons' claim on the instance) and ``"interactiveness"``; ``rest`` is the terms
+left out and what the integrated-gradient steps leave. ``PairingTerm`` nodes (``idx``: the
+feature's channel, :data:`reasoning.pairing.PAIRING_TERMS`) are added by the first write
+that needs them. Separate tables from ``Explanation`` on purpose: the embedded store rebuilds
+the ``Explanation`` tables when a write replaces many predictions (:mod:`kg.predictions`),
+and a pair of those tables it is not told about would lose its rows. A pairing explanation
+is replaced with its model's triplets of the person, deleted with its instance when an
+ingest with ``replace`` changes the instance, and read back as records by
+:func:`kg._triplets.read_pairing_explanations` (example query ``why_paired``). A store made
 before object instances (2026-12-06) opens read-write as before: :meth:`EmbeddedStore.ensure_schema
 <kg.store.embedded.EmbeddedStore.ensure_schema>` creates the new tables and adds the
 ``ObjectInstance -> Image`` pair to its ``IN_IMAGE`` table (:func:`ladybug_added_pairs`); opened
@@ -286,6 +313,20 @@ NODES: tuple[NodeTable, ...] = (
         ),
     ),
     NodeTable(
+        "PairingExplanation",
+        (
+            ("id", "STRING"),
+            ("activity", "STRING"),
+            ("method", "STRING"),
+            ("model", "STRING"),
+            ("score", "DOUBLE"),
+            ("baseline", "DOUBLE"),
+            ("rest", "DOUBLE"),
+            ("run", "STRING"),
+        ),
+    ),
+    NodeTable("PairingTerm", (("id", "STRING"), ("kind", "STRING"), ("name", "STRING"), ("idx", "INT64"))),
+    NodeTable(
         "Run",
         (
             ("id", "STRING"),
@@ -379,6 +420,17 @@ RELS: tuple[RelTable, ...] = (
         "CONTRIBUTES_TO",
         (("PartState", "Explanation"), ("Object", "Explanation"), ("BodyPart", "Explanation")),
         (("weight", "DOUBLE"), ("edge", "STRING")),
+    ),
+    RelTable("PAIR_EXPLAINED_BY", (("Person", "PairingExplanation"),)),
+    RelTable("CONCERNS", (("PairingExplanation", "ObjectInstance"),)),
+    RelTable(
+        "PAIR_CONTRIBUTES_TO",
+        (
+            ("PairingTerm", "PairingExplanation"),
+            ("PartState", "PairingExplanation"),
+            ("BodyPart", "PairingExplanation"),
+        ),
+        (("weight", "DOUBLE"),),
     ),
 )
 

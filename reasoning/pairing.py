@@ -102,9 +102,14 @@ from reasoning.metrics import voc_average_precision
 from reasoning.tasks import TASKS, encode_annotations, split_by_image
 
 __all__ = [
+    "GEOMETRY_IDS",
     "GEOMETRY_NAMES",
+    "PAIRING_METHOD",
+    "PAIRING_TERMS",
     "PAIR_TASK",
     "PairExplanation",
+    "PairingEvidence",
+    "explain_pair_predictions",
     "explain_pairs",
     "default_pairing_path",
     "load_pairing",
@@ -792,22 +797,30 @@ def train_pairing(
     return save_pairing(model, out_dir, info)
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """What :func:`_choose` decided: every candidate (edge, activity, log prior, owner
+    ``(person n, prediction j)``) of the predictions, and for each prediction that got an
+    instance the candidate position and the score it won by."""
+
+    graph: HeteroData
+    edges: list[int]
+    acts: list[int]
+    prior: list[float]
+    best: dict[tuple[int, int], tuple[float, int]]
+    paired: list[list[ontology.ActivityPrediction]]
+
+
 @torch.no_grad()
-def pair_predictions(
+def _choose(
     model: PairingModel,
     scenes: Sequence[ontology.ImageObservation],
     predictions: Sequence[Sequence[ontology.ActivityPrediction]],
-    onto: ontology.Ontology | None = None,
-) -> list[list[ontology.ActivityPrediction]]:
-    """Name the object instance each prediction concerns: ``predictions[i]`` are the
-    predictions of the ``i``-th person of ``scenes`` (persons in scene order). A prediction
-    whose activity has an object gets the scene's instance of that class with the highest
-    :meth:`PairingModel.instance_scores` (its own score as the prior of the second round), or
-    none when the scene
-    holds no instance of that class; the others are returned as they are."""
+    onto: ontology.Ontology,
+) -> _Choice:
+    """:func:`pair_predictions`, keeping the candidates and the winners' scores."""
     from dataclasses import replace
 
-    onto = onto or ontology.load()
     lay = input_layout(onto)
     graph = scene_graph(list(scenes), onto)
     persons = [(i, p) for i, scene in enumerate(scenes) for p in scene.persons]
@@ -840,9 +853,9 @@ def pair_predictions(
         logits = model.instance_scores(
             graph, torch.tensor(edges), torch.tensor(acts), torch.tensor(prior)
         ).tolist()
-        for e, logit, key in zip(edges, logits, owner, strict=True):
+        for i, (logit, key) in enumerate(zip(logits, owner, strict=True)):
             if key not in best or logit > best[key][0]:
-                best[key] = (logit, e)
+                best[key] = (logit, i)
     objects = [o for scene in scenes for o in scene.objects]
     out: list[list[ontology.ActivityPrediction]] = []
     for n, preds in enumerate(predictions):
@@ -852,10 +865,137 @@ def pair_predictions(
             paired.append(
                 pred
                 if hit is None
-                else replace(pred, object_id=objects[int(edge_index[1, hit[1]])].object_id)
+                else replace(pred, object_id=objects[int(edge_index[1, edges[hit[1]]])].object_id)
             )
         out.append(paired)
-    return out
+    return _Choice(graph, edges, acts, prior, best, out)
+
+
+def pair_predictions(
+    model: PairingModel,
+    scenes: Sequence[ontology.ImageObservation],
+    predictions: Sequence[Sequence[ontology.ActivityPrediction]],
+    onto: ontology.Ontology | None = None,
+) -> list[list[ontology.ActivityPrediction]]:
+    """Name the object instance each prediction concerns: ``predictions[i]`` are the
+    predictions of the ``i``-th person of ``scenes`` (persons in scene order). A prediction
+    whose activity has an object gets the scene's instance of that class with the highest
+    :meth:`PairingModel.instance_scores` (its own score as the prior of the second round), or
+    none when the scene holds no instance of that class; the others are returned as they
+    are. :func:`explain_pair_predictions` also says why each instance was chosen."""
+    return _choose(model, scenes, predictions, onto or ontology.load()).paired
+
+
+#: What each of the :data:`GEOMETRY_NAMES` is called in the graph (``PairingTerm.id``), in
+#: the same order.
+GEOMETRY_IDS = (
+    "horizontal_offset",
+    "vertical_offset",
+    "width_ratio",
+    "height_ratio",
+    "box_iou",
+    "object_overlap",
+    "person_overlap",
+    "centre_distance",
+    "area_ratio",
+    "distance_vs_nearest_person",
+    "distance_vs_nearest_instance",
+    "persons_in_image",
+    "same_class_instances",
+)
+
+#: Every term of a pairing explanation that is not an ontology term, as ``(id, kind, name)``:
+#: the geometric features (kind ``"geometry"``, :data:`GEOMETRY_NAMES` order), then the
+#: cascade's two exact terms (kind ``"cascade"``): the second round (the claim of the other
+#: persons of the instance on the same activity, :attr:`PairExplanation.competition`) and the
+#: pair's interactiveness (``log sigmoid``, the relation-ranking stage).
+PAIRING_TERMS: tuple[tuple[str, str, str], ...] = (
+    *((i, "geometry", name) for i, name in zip(GEOMETRY_IDS, GEOMETRY_NAMES, strict=True)),
+    ("second_round", "cascade", "second round: the other persons' claim on the instance"),
+    ("interactiveness", "cascade", "interactiveness: log sigmoid of the pair's interaction logit"),
+)
+
+#: The ``method`` of a pairing explanation (:class:`PairingEvidence`).
+PAIRING_METHOD = "pairing-integrated-gradients"
+
+
+@dataclass(frozen=True)
+class PairingEvidence:
+    """Why :func:`explain_pair_predictions` named a prediction's object instance: plain
+    values (no tensors), what :mod:`kg` writes beside the triplet.
+
+    ``score`` is the pair score the instance won by (:meth:`PairingModel.instance_scores`:
+    the pair logit with the prediction's score as the second round's prior, plus ``log
+    sigmoid`` of the interactiveness). Exactness: ``score == baseline + sum of the terms'
+    weights + rest`` (to float64 rounding; ``rest`` is computed from the three). ``baseline``
+    is the first round's logit for the average pair layout and no part states
+    (:class:`PairExplanation`); ``terms`` are ``(kind, term id, weight)``, largest ``|weight|``
+    first: the ``top_k`` geometric features (kind ``"geometry"``), the ``top_k`` part states and
+    active body parts (kinds ``"part_state"`` and ``"body_part"``, ontology ids) and always the
+    two ``"cascade"`` terms (:data:`PAIRING_TERMS`); ``rest`` holds the terms left out and
+    what the integrated-gradient steps leave.
+    """
+
+    object_id: str
+    score: float
+    baseline: float
+    rest: float
+    terms: tuple[tuple[str, str, float], ...]
+    method: str = PAIRING_METHOD
+
+    def total(self) -> float:
+        """``baseline + sum of the terms + rest`` (equals :attr:`score`)."""
+        return self.baseline + math.fsum(w for _, _, w in self.terms) + self.rest
+
+
+def explain_pair_predictions(
+    model: PairingModel,
+    scenes: Sequence[ontology.ImageObservation],
+    predictions: Sequence[Sequence[ontology.ActivityPrediction]],
+    onto: ontology.Ontology | None = None,
+    *,
+    top_k: int = 3,
+    steps: int = 32,
+) -> tuple[list[list[ontology.ActivityPrediction]], list[list[PairingEvidence | None]]]:
+    """:func:`pair_predictions` (the same choices) and, parallel to its output, why each
+    named instance won (:class:`PairingEvidence`; ``None`` for a prediction that names none).
+    :func:`explain_pairs` runs over every candidate (the second round compares them), so this
+    costs ``steps`` forward and backward passes over the candidates on top of the choice."""
+    if top_k < 0:
+        raise ReasoningError(f"top_k must be 0 or more, got {top_k}")
+    onto = onto or ontology.load()
+    choice = _choose(model, scenes, predictions, onto)
+    evidence: list[list[PairingEvidence | None]] = [[None] * len(preds) for preds in choice.paired]
+    if not choice.best:
+        return choice.paired, evidence
+    lay = input_layout(onto)
+    n_visual = lay.n_part_states + lay.n_body_parts
+    edges, acts, prior = torch.tensor(choice.edges), torch.tensor(choice.acts), torch.tensor(choice.prior)
+    why = explain_pairs(model, choice.graph, edges, acts, prior, steps=steps)
+    with torch.no_grad():
+        inter = F.logsigmoid(model.interactiveness(choice.graph, edges))
+    for (n, j), (score, i) in choice.best.items():
+        geo = why.geometry[i].tolist()
+        visual = why.part_states[i].tolist()
+        kept_geo = sorted(range(len(geo)), key=lambda k: -abs(geo[k]))[:top_k]
+        kept_vis = sorted(range(len(visual)), key=lambda k: -abs(visual[k]))[:top_k]
+        terms = [("geometry", GEOMETRY_IDS[k], float(geo[k])) for k in kept_geo]
+        terms += [
+            (lay.channel_kinds[k], lay.channel_terms[k], float(visual[k]))
+            for k in kept_vis
+            if k < n_visual and visual[k] != 0.0
+        ]
+        terms += [
+            ("cascade", "second_round", float(why.competition[i])),
+            ("cascade", "interactiveness", float(inter[i])),
+        ]
+        terms.sort(key=lambda t: (-abs(t[2]), t[0], t[1]))
+        baseline = float(why.baseline[i])
+        rest = score - baseline - math.fsum(w for _, _, w in terms)
+        obj = choice.paired[n][j].object_id
+        assert obj is not None  # (a winner names its instance)
+        evidence[n][j] = PairingEvidence(obj, score, baseline, rest, tuple(terms))
+    return choice.paired, evidence
 
 
 def triplet_scores(

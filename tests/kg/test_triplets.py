@@ -298,7 +298,7 @@ def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Pat
     keeps its rows, and takes triplets."""
     import ladybug
 
-    from kg._triplets import has_triplet_tables
+    from kg._triplets import has_pairing_tables, has_triplet_tables, read_pairing_explanations
     from kg.schema import REL_BY_TYPE
     from kg.store.embedded import DB_FILE
 
@@ -308,14 +308,16 @@ def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Pat
         write_predictions(new, [ActivityPrediction("cafe.jpg", "1", "hold cup", 0.5, "m", "1")])
     db = ladybug.Database(str(tmp_path / "g" / DB_FILE))
     conn = ladybug.Connection(db)
-    for table in ("INTERACTS_WITH", "IS_A", "IN_IMAGE", "ObjectInstance"):
+    pairing = ("PAIR_CONTRIBUTES_TO", "CONCERNS", "PAIR_EXPLAINED_BY", "PairingExplanation", "PairingTerm")
+    for table in (*pairing, "INTERACTS_WITH", "IS_A", "IN_IMAGE", "ObjectInstance"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("CREATE REL TABLE IN_IMAGE(FROM Person TO Image)")
     conn.execute("MATCH (p:Person), (i:Image) WHERE p.id STARTS WITH i.id CREATE (p)-[:IN_IMAGE]->(i)")
     conn.close()
     db.close()
     with EmbeddedStore(tmp_path / "g", read_only=True) as old:
-        assert not has_triplet_tables(old)
+        assert not has_triplet_tables(old) and not has_pairing_tables(old)
+        assert read_pairing_explanations(old, "cafe.jpg/1") == []
         (back,) = read_predictions(old, "cafe.jpg/1")
         assert (back.activity, back.object_id) == ("hold-cup", None)
     with EmbeddedStore(tmp_path / "g") as store:
@@ -323,6 +325,7 @@ def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Pat
             "CALL show_connection('IN_IMAGE') RETURN `source table name` AS a, `destination table name` AS b"
         )
         assert sorted((r["a"], r["b"]) for r in pairs) == sorted(REL_BY_TYPE["IN_IMAGE"].pairs)
+        assert has_pairing_tables(store)
         assert store.query("MATCH (p:Person)-[:IN_IMAGE]->(i:Image) RETURN count(p) AS n") == [{"n": 3}]
         again = ingest_hoi(store, [cafe()])  # the persons are stored: they gain their triplets
         assert (again.persons_skipped, again.extra["object_instances_added"]) == (3, 4)
@@ -566,3 +569,245 @@ def test_few_keys_are_looked_up_by_primary_key_on_the_embedded_store(
         ingest_hoi(store, [cafe()])
         assert stored_ids(store, "ObjectInstance", ["cafe.jpg/0", "nope"]) == {"cafe.jpg/0"}
         assert stored_ids(store, "Person", ["cafe.jpg/0", "cafe.jpg/9"]) == {"cafe.jpg/0"}
+
+
+# ---- pairing explanations: why the pairing model chose each model triplet's instance ------
+
+
+@pytest.fixture(scope="module")
+def pairer():  # type: ignore[no-untyped-def]
+    """A tiny pairing model, trained for a few steps on two images of the cafe's layout."""
+    import torch
+
+    from reasoning import pairing
+
+    torch.manual_seed(0)
+    onto = ontology.load()
+    image = cafe()
+    images = [
+        HoiAnnotation(
+            name,
+            640,
+            480,
+            tuple(dataclasses.replace(p, image_id=name) for p in image.persons),
+            tuple(dataclasses.replace(o, image_id=name) for o in image.objects),
+            tuple(
+                dataclasses.replace(i, activity=onto.activities[i.activity].id) for i in image.interactions
+            ),
+        )
+        for name in ("cafe.jpg", "cafe2.jpg")
+    ]
+    graph = pairing.pair_graph(images)
+    return pairing.fit_pairing(graph, pairing.pair_cases(images, graph), epochs=2, batch_cases=2)
+
+
+@pytest.fixture(scope="module")
+def activity_reasoner():  # type: ignore[no-untyped-def]
+    from reasoning import ActivityReasoner
+
+    return ActivityReasoner.from_pretrained()
+
+
+def _cafe_scene() -> ontology.ImageObservation:
+    """What perception might see in the cafe: persons 0 and 1 with a hand holding, and the cups."""
+    image = cafe()
+    persons = tuple(
+        ontology.PersonObservation(
+            "cafe.jpg",
+            p.person_id,
+            box=p.box,
+            part_states={"hand_hold": 0.9, "head_drink_with": 0.6},
+            objects=tuple(
+                ontology.DetectedObject(o.object, 0.9, o.box, object_id=o.object_id) for o in image.objects
+            ),
+        )
+        for p in image.persons[:2]
+    )
+    return ontology.ImageObservation("cafe.jpg", persons, image.objects)
+
+
+def _model_triplets(store: GraphStore) -> list[tuple[str, str, str, str]]:
+    rows = store.query(
+        "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) WHERE x.source = 'model' "
+        "RETURN p.id AS p, x.activity AS a, o.id AS o, x.run AS run"
+    )
+    return sorted((r["p"], r["a"], r["o"], r["run"]) for r in rows)
+
+
+def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
+    store: GraphStore,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    from kg._triplets import read_pairing_explanations
+    from kg.reason import reason_scenes
+    from reasoning.pairing import PAIRING_TERMS, explain_pair_predictions
+
+    init_store(store)
+    scene = _cafe_scene()
+    predicted = reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
+    # what went in: the same choices explained again (deterministic on the CPU)
+    unpaired = [[dataclasses.replace(p, object_id=None) for p in person] for person in predicted]
+    paired, evidence = explain_pair_predictions(pairer, [scene], unpaired)
+    assert paired == predicted
+    triplets = _model_triplets(store)
+    expected = sorted(
+        (pred.key, pred.activity, str(pred.object_key), why)
+        for person, whys in zip(paired, evidence, strict=True)
+        for pred, why in zip(person, whys, strict=True)
+        if why is not None
+    )
+    assert len(expected) >= 2 and {p for p, _, _, _ in expected} == {"cafe.jpg/0", "cafe.jpg/1"}
+    assert [t[:3] for t in triplets] == [e[:3] for e in expected]  # one explanation per triplet
+    back = read_pairing_explanations(store, "cafe.jpg/0") + read_pairing_explanations(store, "cafe.jpg/1")
+    back.sort(key=lambda b: (b.person, b.activity, b.object_key))
+    (run,) = {t[3] for t in triplets}
+    (model,) = {r["m"] for r in store.query("MATCH ()-[x:INTERACTS_WITH]->() RETURN DISTINCT x.model AS m")}
+    for b, (person, activity, obj, why) in zip(back, expected, strict=True):
+        assert (b.person, b.activity, b.object_key, b.run, b.model) == (person, activity, obj, run, model)
+        assert (b.method, b.score, b.baseline, b.rest, b.terms) == (
+            why.method,
+            why.score,
+            why.baseline,
+            why.rest,
+            why.terms,
+        )
+        assert b.total() == pytest.approx(b.score, abs=1e-9)  # exact: baseline + terms + rest
+    # the terms reach their nodes: PairingTerm for geometry and the cascade, PartState, BodyPart
+    (row,) = store.query("MATCH (t:PairingTerm) RETURN count(t) AS n")
+    assert row["n"] == len(PAIRING_TERMS)
+    rows = store.query(
+        "MATCH (t:PairingTerm {id: 'box_iou'}) RETURN t.kind AS kind, t.name AS name, t.idx AS idx"
+    )
+    assert rows == [{"kind": "geometry", "name": "box IoU", "idx": 4}]
+    # the example query answers the same numbers
+    from kg.queries import EXAMPLES
+
+    q = EXAMPLES["why_paired"]
+    b = back[0]
+    name = ontology.load().activities[b.activity].name
+    rows = store.query(q.cypher, person=b.person, instance=b.object_key)
+    assert {(r["activity"], r["term"], r["weight"]) for r in rows} >= {(name, t, w) for _, t, w in b.terms}
+    assert {(r["score"], r["baseline"], r["rest"]) for r in rows if r["activity"] == name} == {
+        (b.score, b.baseline, b.rest)
+    }
+    # the model's next run over the persons replaces its pairing explanations with its triplets
+    reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
+    again = _model_triplets(store)
+    (new_run,) = {t[3] for t in again}
+    assert new_run != run and [t[:3] for t in again] == [t[:3] for t in triplets]
+    runs = store.query("MATCH (e:PairingExplanation) RETURN e.run AS run, count(e) AS n")
+    assert runs == [{"run": new_run, "n": len(expected)}]
+    # without explanations the run writes triplets only, and the earlier explanations go
+    reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40, explain=False)
+    assert store.query("MATCH (e:PairingExplanation) RETURN count(e) AS n") == [{"n": 0}]
+    assert len(_model_triplets(store)) == len(expected)
+
+
+def test_a_failed_pairing_write_leaves_nothing(
+    store: GraphStore,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pairing explanations are written in the load of the persons and triplets: when they
+    fail, nothing of the load lands."""
+    from kg.reason import reason_scenes
+    from reasoning import pairing
+
+    init_store(store)
+    explain = pairing.explain_pair_predictions
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        paired, evidence = explain(*args, **kwargs)
+        bad = [
+            [None if e is None else dataclasses.replace(e, terms=(("colour", "red", 1.0),)) for e in p]
+            for p in evidence
+        ]
+        return paired, bad
+
+    monkeypatch.setattr(pairing, "explain_pair_predictions", broken)
+    with pytest.raises(StoreError, match="term kinds"):
+        reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
+    for label in ("Person", "ObjectInstance", "PairingExplanation", "PairingTerm"):
+        assert store.query(f"MATCH (n:{label}) RETURN count(n) AS n") == [{"n": 0}]
+    assert store.query("MATCH ()-[x:INTERACTS_WITH]->() RETURN count(x) AS n") == [{"n": 0}]
+
+
+def test_replacing_an_instance_drops_the_pairing_explanations_that_concern_it(
+    store: GraphStore,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    from kg._triplets import GroundTruthTriplets, read_pairing_explanations, stage_annotated_triplets
+    from kg.reason import reason_scenes
+
+    init_store(store)
+    reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
+    before = read_pairing_explanations(store, "cafe.jpg/0")
+    moved = {b.object_key for b in before}
+    assert moved
+    instances = [
+        dataclasses.replace(o, box=Box(1, 1, 2, 2)) if o.key in moved else o for o in _cafe_scene().objects
+    ]
+    with store.bulk_load() as load:
+        stage_annotated_triplets(
+            load,
+            store,
+            GroundTruthTriplets(instances, []),
+            run="r",
+            model="m",
+            persons_written=[],
+            images_present={"cafe.jpg"},
+            source="test",
+            ontology=ontology.load(),
+            replace=True,
+        )
+    assert [b for b in read_pairing_explanations(store, "cafe.jpg/0") if b.object_key in moved] == []
+    left = store.query("MATCH (e:PairingExplanation)-[:CONCERNS]->(o:ObjectInstance) RETURN o.id AS o")
+    assert {r["o"] for r in left}.isdisjoint(moved)
+    assert store.query(
+        "MATCH (e:PairingExplanation) WHERE NOT (e)-[:CONCERNS]->(:ObjectInstance) RETURN count(e) AS n"
+    ) == [{"n": 0}]
+
+
+def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, str, str]) -> None:
+    """Every per-batch statement the pairing explanations add on Neo4j finds its nodes by the
+    id index (PROFILE in a rolled-back transaction)."""
+    from kg._triplets import _DROP_PAIRINGS_OF_INSTANCES, STALE_PAIRINGS_NEO4J
+
+    uri, user, password, database = bolt_server
+    with Neo4jStore(uri, user, password, database) as store:
+        store.execute("MATCH (n) DETACH DELETE n")
+        init_store(store)
+        ingest_hoi(store, [cafe()])
+        # the nodes the profiled statements match (a plan shows a lookup only where rows reach it)
+        store.execute("CREATE (:PairingExplanation {id: 'r:pair:0', model: 'm', run: 'r0'})")
+        store.execute("CREATE (:PairingTerm {id: 'box_iou', kind: 'geometry'})")
+        statements: list[tuple[str, dict[str, object]]] = [
+            (STALE_PAIRINGS_NEO4J, {"rows": [{"p": "cafe.jpg/0", "model": "m", "run": "r"}]}),
+            (_DROP_PAIRINGS_OF_INSTANCES, {"rows": [{"id": "cafe.jpg/2"}]}),
+            ("UNWIND $ids AS i MATCH (n:PairingTerm {id: i}) RETURN n.id AS id", {"ids": ["box_iou"]}),
+        ]
+        for rel, (a, b), ends in (
+            ("PAIR_EXPLAINED_BY", ("Person", "PairingExplanation"), {"from": "cafe.jpg/0", "to": "r:pair:0"}),
+            ("CONCERNS", ("PairingExplanation", "ObjectInstance"), {"from": "r:pair:0", "to": "cafe.jpg/0"}),
+            (
+                "PAIR_CONTRIBUTES_TO",
+                ("PairingTerm", "PairingExplanation"),
+                {"from": "box_iou", "to": "r:pair:0"},
+            ),
+            (
+                "PAIR_CONTRIBUTES_TO",
+                ("PartState", "PairingExplanation"),
+                {"from": "hand_hold", "to": "r:pair:0"},
+            ),
+            (
+                "PAIR_CONTRIBUTES_TO",
+                ("BodyPart", "PairingExplanation"),
+                {"from": "right_hand", "to": "r:pair:0"},
+            ),
+        ):
+            statements.append(bulk_relate_statement(rel, a, b, ends))
+        assert_index_lookups(bolt_server, statements)
+        assert store.query("MATCH (e:PairingExplanation) RETURN count(e) AS n") == [{"n": 1}]  # rolled back

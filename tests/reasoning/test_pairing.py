@@ -303,3 +303,59 @@ def test_pair_explanations_add_up_and_converge() -> None:
     assert len(names) == 3 and set(names) <= set(pairing.GEOMETRY_NAMES)
     with pytest.raises(ontology.ReasoningError, match="steps must be at least 1"):
         pairing.explain_pairs(model, graph, cases.edge, activity, steps=0)
+
+
+def test_explained_choices_are_the_choices_and_their_evidence_adds_up() -> None:
+    """explain_pair_predictions names the instances pair_predictions names, and each named
+    instance's evidence adds up to the pair score it won by: the kept terms are the strongest
+    geometric features and part states of the integrated gradients, the two cascade terms
+    are exact, and ``rest`` is what was left out plus what the steps leave."""
+    train = _synthetic(20, 0)
+    graph = pairing.pair_graph(train)
+    model = pairing.fit_pairing(graph, pairing.pair_cases(train, graph), epochs=3, batch_cases=16)
+    scene = _scene()
+    predictions = [
+        [_prediction("0", "hold-cup", 0.9), _prediction("0", "ride-bicycle", 0.2)],
+        [_prediction("1", "hold-cup", 0.8), _prediction("1", "drink_with-cup", 0.3)],
+    ]
+    paired, evidence = pairing.explain_pair_predictions(model, [scene], predictions, top_k=2, steps=64)
+    assert paired == pairing.pair_predictions(model, [scene], predictions)
+    assert [[e is None for e in person] for person in evidence] == [[False, True], [False, False]]
+    # the pair scores the instances won by, recomputed over the same candidates: person 0's
+    # two cups (edges 0, 1) for hold-cup, then person 1's (edges 2, 3) for hold-cup and drink_with-cup
+    lay = input_layout()
+    scene_graph = pairing.scene_graph([scene])
+    edges = torch.tensor([0, 1, 2, 3, 2, 3])
+    acts = torch.tensor([lay.activity_index[a] for a in ["hold-cup"] * 4 + ["drink_with-cup"] * 2])
+    prior = torch.log(torch.tensor([0.9, 0.9, 0.8, 0.8, 0.3, 0.3]))
+    with torch.no_grad():
+        scores = model.instance_scores(scene_graph, edges, acts, prior)
+    first = {(0, 0): 0, (1, 0): 2, (1, 1): 4}  # each prediction's first candidate
+    full = pairing.explain_pairs(model, scene_graph, edges, acts, prior, steps=64)
+    for (n, j), at in first.items():
+        e = evidence[n][j]
+        assert e is not None and e.object_id == paired[n][j].object_id
+        assert e.score == pytest.approx(float(scores[at : at + 2].max()), abs=1e-6)
+        assert e.total() == pytest.approx(e.score, abs=1e-9)  # exact: baseline + terms + rest
+        kinds = [k for k, _, _ in e.terms]
+        assert kinds.count("geometry") == 2 and kinds.count("cascade") == 2
+        assert {t for k, t, _ in e.terms if k == "geometry"} <= set(pairing.GEOMETRY_IDS)
+        assert set(kinds) <= {"geometry", "cascade", "part_state", "body_part"}
+        assert [abs(w) for _, _, w in e.terms] == sorted((abs(w) for _, _, w in e.terms), reverse=True)
+        i = first[(n, j)] + int(e.object_id)  # the winner (object ids 0 and 1: the cups)
+        geo, vis = full.geometry[i], full.part_states[i]
+        kept_geo = sum(w for k, _, w in e.terms if k == "geometry")
+        kept_vis = sum(w for k, _, w in e.terms if k in ("part_state", "body_part"))
+        left_out = float(geo.sum() - kept_geo + vis.sum() - kept_vis + full.rest[i])
+        assert e.rest == pytest.approx(left_out, abs=1e-5)
+        cascade = {t: w for k, t, w in e.terms if k == "cascade"}
+        assert cascade["second_round"] == pytest.approx(float(full.competition[i]), abs=1e-6)
+        assert cascade["interactiveness"] == pytest.approx(
+            float(torch.nn.functional.logsigmoid(model.interactiveness(scene_graph, edges[i : i + 1]))[0]),
+            abs=1e-6,
+        )
+        top = sorted(range(pairing.N_GEOMETRY), key=lambda k: -abs(float(geo[k])))[:2]
+        assert {t for k, t, _ in e.terms if k == "geometry"} == {pairing.GEOMETRY_IDS[k] for k in top}
+    assert len(pairing.PAIRING_TERMS) == pairing.N_GEOMETRY + 2
+    with pytest.raises(ontology.ReasoningError, match="top_k must be 0 or more"):
+        pairing.explain_pair_predictions(model, [scene], predictions, top_k=-1)
