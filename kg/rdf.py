@@ -31,6 +31,17 @@ export format in the tests::
                              hake:contribution <expl>/<kind>/<term>[/<edge>]
         <contribution>       a hake:Contribution ; hake:term ; hake:kind ; hake:weight ;
                              hake:edge ; prov:wasDerivedFrom <the observation of the term>
+    data:pairing/<key>/<act>/<model>  a hake:PairingExplanation, prov:Entity ; why the
+                             prediction names its instance: hake:explains <pred> ;
+                             hake:objectInstance <instance> ; hake:method ; hake:pairScore ;
+                             hake:baseline ; hake:rest ; prov:wasGeneratedBy <run> ;
+                             prov:wasAttributedTo <model> ; prov:generatedAtTime ;
+                             hake:pairingContribution <pairing>/<kind>/<term>
+        <contribution>       a hake:PairingContribution ; hake:term ; hake:kind ; hake:weight ;
+                             prov:wasDerivedFrom <the part-state or body-part observation; the
+                             instance and the person for a geometric or cascade term>
+    data:pairing-term/<id>   a hake:PairingTerm ; rdfs:label ; hake:kind ("geometry" or
+                             "cascade") ; hake:index
     data:run/<model>/<version>/<created>  a hake:ReasoningRun, prov:Activity ;
                              prov:wasAssociatedWith <model> ; hake:modelVersion ;
                              prov:startedAtTime ; prov:used <each person it read> ;
@@ -79,7 +90,10 @@ A triplet ``<person, activity, object instance>`` (an ``INTERACTS_WITH`` edge of
 ground truth on the ``hake:ActivityAnnotation`` (one per person and activity, naming every
 instance the annotation pairs it with), a model's on its ``hake:ActivityPrediction`` (one
 instance per person, activity and model, with the prediction's score and run). An
-activity's object is the instance's class; a person-only activity names none.
+activity's object is the instance's class; a person-only activity names none. Why the
+pairing model chose a prediction's instance (a ``PairingExplanation`` of the store) is a
+``hake:PairingExplanation`` of that prediction and instance, exact as the store's:
+``hake:baseline`` + the contributions' ``hake:weight`` + ``hake:rest`` = ``hake:pairScore``.
 
 Provenance, as far as the store records it:
 
@@ -143,7 +157,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from kg._triplets import GroundTruthTriplets, has_triplet_tables
+from kg._triplets import GroundTruthTriplets, has_pairing_tables, has_triplet_tables
 from kg._video import has_video_tables, write_clip_labels, write_segments
 from kg.ingest import IngestReport, ingest_annotated, ingest_observations
 from kg.store.base import GraphStore
@@ -688,6 +702,68 @@ class _Provenance:
         t.add(c, h + "edge", edge)
         t.add(c, PROV + "wasDerivedFrom", t.node(_iri(_OBSERVATION_OF[kind], person, term)))
 
+    def pairing(
+        self,
+        person: str,
+        activity: str,
+        instance: str,
+        run: _Run,
+        method: str | None,
+        score: float,
+        baseline: float,
+        rest: float,
+    ) -> str:
+        """Why ``person``'s prediction of ``activity`` (by ``run``'s model) names ``instance``
+        (store keys): the pairing explanation, without its contributions."""
+        t, h = self.t, NAMESPACE
+        s = _iri("pairing", person, activity, run.model)
+        t.a(s, h + "PairingExplanation", PROV + "Entity")
+        t.add(s, h + "explains", t.node(_iri("pred", person, activity, run.model)))
+        t.add(s, h + "objectInstance", t.node(_iri("instance", instance)))
+        t.add(s, h + "method", method)
+        t.add(s, h + "pairScore", float(score))
+        t.add(s, h + "baseline", float(baseline))
+        t.add(s, h + "rest", float(rest))
+        t.add(s, PROV + "wasGeneratedBy", self.run(run))
+        t.add(s, PROV + "wasAttributedTo", self.agent(run.model))
+        t.time(s, PROV + "generatedAtTime", run.created)
+        return s
+
+    def pairing_contribution(
+        self,
+        explanation: str,
+        person: str,
+        instance: str,
+        kind: str,
+        term: str,
+        term_iri: str | None,
+        weight: float,
+        name: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        """One term of a pairing explanation: an ontology term (``term_iri``) for a part state
+        or body part, else a ``hake:PairingTerm`` (``data:pairing-term/<id>``, described once
+        with its ``name`` and channel ``index``)."""
+        t, h = self.t, NAMESPACE
+        c = contribution_iri(explanation, kind, term, None)
+        t.add(explanation, h + "pairingContribution", t.node(c))
+        t.a(c, h + "PairingContribution")
+        if term_iri is None:
+            term_iri = _iri("pairing-term", term)
+            if self._new(term_iri):
+                t.a(term_iri, h + "PairingTerm")
+                t.add(term_iri, RDFS + "label", name or term)
+                t.add(term_iri, h + "kind", kind)
+                t.add(term_iri, h + "index", index)
+        t.add(c, h + "term", t.node(term_iri))
+        t.add(c, h + "kind", kind)
+        t.add(c, h + "weight", float(weight))
+        if kind in _OBSERVATION_OF:  # the person's observation of the term
+            t.add(c, PROV + "wasDerivedFrom", t.node(_iri(_OBSERVATION_OF[kind], person, term)))
+        else:  # the two boxes and their image
+            t.add(c, PROV + "wasDerivedFrom", t.node(_iri("instance", instance)))
+            t.add(c, PROV + "wasDerivedFrom", t.node(_iri("person", person)))
+
 
 #: observation IRI kind -> (class, term property, value property)
 _OBSERVATIONS = {
@@ -722,7 +798,7 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=19, desc="exporting RDF", unit="query")
+        bar = tqdm(total=20, desc="exporting RDF", unit="query")
 
     def rows(cypher: str) -> list[dict[str, Any]]:
         if bar is not None:
@@ -838,6 +914,8 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
             by = [] if files is None else prov.source("annotation", None, files)
             obj = term_iri["Object"][r["object"]]
             prov.instance(r["id"], r["image"], r["object_id"], obj, r["bbox"], r["score"], by)
+    if has_pairing_tables(store):  # (not in a store of an earlier version opened read-only)
+        _pairing_triples(prov, rows, term_iri, reasoning_run)
     if has_video_tables(store):  # (not in a store of an earlier version opened read-only)
         _video_triples(prov, rows, term_iri["Activity"], reasoning_run)
     for label in ("Activity", "Verb"):
@@ -859,6 +937,28 @@ def _instance_triples(store: GraphStore, progress: bool = False) -> _Triples:
     if bar is not None:
         bar.close()
     return t
+
+
+def _pairing_triples(
+    prov: _Provenance,
+    rows: Callable[[str], list[dict[str, Any]]],
+    term_iri: dict[str, dict[str, str]],
+    run_of: Callable[[str | None, str], _Run],
+) -> None:
+    """The pairing explanations (why a prediction names its instance) and their terms."""
+    for r in rows(
+        "MATCH (p:Person)-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation)-[:CONCERNS]->(o:ObjectInstance) "
+        "MATCH (t)-[c:PAIR_CONTRIBUTES_TO]->(e) RETURN p.id AS p, e.activity AS a, o.id AS o, "
+        "e.method AS method, e.model AS model, e.run AS run, e.score AS score, e.baseline AS baseline, "
+        "e.rest AS rest, t.kind AS kind, t.id AS term, t.name AS name, t.idx AS idx, c.weight AS weight"
+    ):
+        run = run_of(r["run"], r["model"])
+        s = prov.pairing(r["p"], r["a"], r["o"], run, r["method"], r["score"], r["baseline"], r["rest"])
+        label = _LABEL_OF_KIND.get(r["kind"])
+        iri = None if label is None else term_iri[label][r["term"]]
+        prov.pairing_contribution(
+            s, r["p"], r["o"], r["kind"], r["term"], iri, r["weight"], r["name"], r["idx"]
+        )
 
 
 def _video_triples(
@@ -942,6 +1042,16 @@ def _person_triples(data: PersonExplanations) -> _Triples:
             cls = term_iri["Object"][inst.object]
             prov.instance(inst.key, image["id"], inst.object_id, cls, inst.box.to_list(), inst.score, [])
             prov.concerns(pred, inst.key)
+            why = data.pairing(p)
+            if why is not None:  # why the pairing model chose the instance
+                w = prov.pairing(
+                    data.person, p.activity, inst.key, run, why.method, why.score, why.baseline, why.rest
+                )
+                for kind, term, weight in why.terms:
+                    label = _LABEL_OF_KIND.get(kind)
+                    name, index = data.pairing_terms.get(term, (term, None))
+                    iri = None if label is None else term_iri[label][term]
+                    prov.pairing_contribution(w, data.person, inst.key, kind, term, iri, weight, name, index)
         s = prov.explanation(data.person, p.activity, run, e.method, e.baseline, e.rest)
         for c in data.ranked(e):
             term = term_iri[_LABEL_OF_KIND[c.kind]][c.term]

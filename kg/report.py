@@ -41,7 +41,18 @@ JSON schema (:meth:`PersonExplanations.to_dict`)::
                                           "rank", "edge"}, ...]}, ...]}
 
 ``object_instance`` is the object instance the prediction names (a triplet,
-:attr:`ontology.ActivityPrediction.object_id`), ``null`` when it names none.
+:attr:`ontology.ActivityPrediction.object_id`), ``null`` when it names none; ``pairing`` why
+the pairing model chose that instance (a ``PairingExplanation`` of the store, ``null`` when
+none was written)::
+
+    "pairing": {"method", "score", "baseline", "rest",
+                "terms": [{"kind", "term", "name", "weight"}, ...]}
+
+with ``baseline + sum(weights) + rest = score``, the pair score the instance won by (terms
+largest ``|weight|`` first; kinds ``"geometry"`` and ``"cascade"`` name the pairing model's
+own terms, ``"part_state"`` and ``"body_part"`` ontology terms). The HTML report draws it
+beside the triplet: the line from the instance to the person carries the strongest evidence
+as its tooltip, and the activity's section a table of the terms with the sum.
 
 ``baseline`` is the activity's logit without evidence and ``rest`` the summed weight of the
 contributions too small to store: ``baseline + sum(weights) + rest`` is the logit.
@@ -61,6 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kg._triplets import PairingExplanation, has_pairing_tables, read_pairing_explanations
 from kg.observations import read_observations, read_predictions
 from kg.queries import EXAMPLES
 from kg.store.base import GraphStore
@@ -103,6 +115,10 @@ _INSTANCE = (
 )
 
 
+#: ... and the names of the pairing model's own terms (a few nodes).
+_PAIRING_TERMS = "MATCH (t:PairingTerm) RETURN t.id AS id, t.name AS name, t.idx AS idx"
+
+
 def _vocabulary(onto: Ontology, kind: str) -> Vocabulary[Any]:
     """The terms a contribution of ``kind`` names."""
     vocabs: dict[str, Vocabulary[Any]] = {
@@ -130,6 +146,20 @@ class PersonExplanations:
     ontology: Ontology = field(default_factory=load, repr=False, compare=False)
     #: the object instances the predictions name, by their id within the image
     instances: dict[str, ObjectInstance] = field(default_factory=dict)
+    #: why the pairing model chose each prediction's instance, by ``(activity, model)``
+    pairings: dict[tuple[str, str], PairingExplanation] = field(default_factory=dict)
+    #: the names and channels of the pairing model's own terms (``PairingTerm``), by id
+    pairing_terms: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def pairing(self, prediction: ActivityPrediction) -> PairingExplanation | None:
+        """Why the pairing model chose ``prediction``'s instance, or ``None``."""
+        return self.pairings.get((prediction.activity, prediction.model))
+
+    def term_name(self, kind: str, term: str) -> str:
+        """The name of a pairing explanation's term (a ``PairingTerm`` or an ontology term)."""
+        if kind in ("part_state", "body_part"):
+            return str(_vocabulary(self.ontology, kind)[term].name)
+        return self.pairing_terms.get(term, (term, -1))[0]
 
     def instance(self, prediction: ActivityPrediction) -> ObjectInstance | None:
         """The object instance ``prediction`` names, or ``None``."""
@@ -195,6 +225,7 @@ class PersonExplanations:
                     "baseline": e.baseline,
                     "rest": e.rest,
                     "object_instance": self._instance_dict(p),
+                    "pairing": self._pairing_dict(p),
                     "contributions": [
                         {
                             "kind": c.kind,
@@ -209,6 +240,20 @@ class PersonExplanations:
                 }
             )
         return out
+
+    def _pairing_dict(self, p: ActivityPrediction) -> dict[str, Any] | None:
+        e = self.pairing(p)
+        if e is None:
+            return None
+        return {
+            "method": e.method,
+            "score": e.score,
+            "baseline": e.baseline,
+            "rest": e.rest,
+            "terms": [
+                {"kind": k, "term": t, "name": self.term_name(k, t), "weight": w} for k, t, w in e.terms
+            ],
+        }
 
     def _instance_dict(self, p: ActivityPrediction) -> dict[str, Any] | None:
         o = self.instance(p)
@@ -246,7 +291,15 @@ class PersonExplanations:
                 f"person {self.person!r} has no stored explanation for {activity!r}; it has {names or 'none'}"
             )
         return PersonExplanations(
-            self.person, self.image, self.observation, kept, self.created, self.ontology, self.instances
+            self.person,
+            self.image,
+            self.observation,
+            kept,
+            self.created,
+            self.ontology,
+            self.instances,
+            self.pairings,
+            self.pairing_terms,
         )
 
 
@@ -277,6 +330,19 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
             observation.frame_index,
             ontology=onto,
         )
+    pairings = {
+        (e.activity, e.model): e
+        for e in read_pairing_explanations(store, person)
+        if any(
+            p.activity == e.activity and p.model == e.model and p.object_key == e.object_key
+            for p in predictions
+        )
+    }
+    terms = (
+        {r["id"]: (r["name"], r["idx"]) for r in store.query(_PAIRING_TERMS)}
+        if pairings and has_pairing_tables(store)
+        else {}
+    )
     return PersonExplanations(
         person=person,
         image=rows[0],
@@ -285,6 +351,8 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
         created=created,
         ontology=onto,
         instances=instances,
+        pairings=pairings,
+        pairing_terms=terms,
     )
 
 
@@ -637,9 +705,41 @@ def _activity_section(data: PersonExplanations, p: ActivityPrediction) -> str:
         f"<h3>{html.escape(name)}{which} <small>score {_probability(p.score)} · {html.escape(p.model)} "
         f"{html.escape(str(p.model_version))} · {html.escape(e.method)}</small></h3>"
         f'<figure class="chart">{_bars_svg(rows)}<figcaption>{legend}{caption}'
-        f"{_sum_line(p, e, rows)}</figcaption></figure>{paths}"
+        f"{_sum_line(p, e, rows)}</figcaption></figure>{paths}{_pairing_table(data, p)}"
         f"<details><summary>Cypher to reproduce</summary><pre><code>{html.escape(why)}</code></pre>"
         f"<p>parameters: <code>{html.escape(params)}</code></p></details></section>"
+    )
+
+
+def _pairing_table(data: PersonExplanations, p: ActivityPrediction) -> str:
+    """Why the pairing model chose the instance ``p`` names: its terms with their signed
+    weights and the sum to the pair score ("" when none was stored)."""
+    e = data.pairing(p)
+    o = data.instance(p)
+    if e is None or o is None:
+        return ""
+    what = f"{readable(data.ontology.objects[o.object].name)} {o.object_id}"
+    body = "".join(
+        f'<tr class="pairing-term" data-kind="{html.escape(k)}">'
+        f"<td>{html.escape(readable(data.term_name(k, t)))}</td><td>{html.escape(k)}</td>"
+        f"<td>{w:+.3f}</td></tr>"
+        for k, t, w in e.terms
+    )
+    terms = math.fsum(w for _, _, w in e.terms)
+    query = EXAMPLES["why_paired"].cypher
+    params = json.dumps({"person": data.person, "instance": o.key})
+    return (
+        f'<table class="pairing" data-object="{html.escape(o.key)}"><caption>Why '
+        f"{html.escape(what)}: the pairing model's evidence, strongest first (geometry: the layout "
+        "of the two boxes; cascade: the other persons' claim on the instance and whether the pair "
+        "interacts at all)</caption>"
+        "<tr><th>term</th><th>kind</th><th>pair-score contribution</th></tr>"
+        f"{body}</table>"
+        f'<p class="sum pairing-sum">baseline {e.baseline:+.3f} + terms {terms:+.3f} + rest {e.rest:+.3f} '
+        f"= pair score {e.score:+.3f} ({html.escape(e.method)}: the score the instance won by among the "
+        "image's instances of its class).</p>"
+        f"<details><summary>Cypher for the pairing evidence</summary><pre><code>{html.escape(query)}"
+        f"</code></pre><p>parameters: <code>{html.escape(params)}</code></p></details>"
     )
 
 
@@ -727,10 +827,13 @@ def _scene(data: PersonExplanations, picture: _Picture | None) -> str:
         label = f"{readable(objects[o.object].name)} {o.object_id}: {', '.join(activities)}"
         if observation.box is not None:  # the triplet: from the instance's centre to the person's
             (ax, ay), (bx, by) = _centre(o.box), _centre(observation.box)
+            evidence = _pairing_tooltip(data, o)
             parts.append(
                 f'<line class="triplet-line" data-object="{html.escape(o.key)}" x1="{ax:g}" y1="{ay:g}" '
                 f'x2="{bx:g}" y2="{by:g}" stroke="{_INSTANCE_COLOR}" stroke-width="{2 * u:g}" '
-                f'stroke-dasharray="{6 * u:g} {4 * u:g}"/>'
+                f'stroke-dasharray="{6 * u:g} {4 * u:g}">'
+                + (f"<title>{html.escape(evidence)}</title>" if evidence else "")
+                + "</line>"
             )
         parts.append(_box("instance-box", o.box, _INSTANCE_COLOR, label, u, 2.5, 11))
     if instances:
@@ -746,6 +849,21 @@ def _scene(data: PersonExplanations, picture: _Picture | None) -> str:
         f'<figure class="scene">{"".join(parts)}<figcaption>{_legend(legend)}'
         f"Image <code>{image}</code></figcaption></figure>"
     )
+
+
+def _pairing_tooltip(data: PersonExplanations, o: ObjectInstance) -> str:
+    """The strongest geometric evidence of each pairing that chose ``o``, one line each."""
+    lines = []
+    for p in data.predictions:
+        e = data.pairing(p)
+        if e is None or e.object_key != o.key:
+            continue
+        geometry = [(t, w) for k, t, w in e.terms if k == "geometry"][:3]
+        said = ", ".join(f"{readable(data.term_name('geometry', t))} {w:+.2f}" for t, w in geometry)
+        lines.append(
+            f"{readable(data.ontology.activities[p.activity].name)}: pair score {e.score:+.2f}; {said}"
+        )
+    return "\n".join(lines)
 
 
 def _centre(box: Box) -> tuple[float, float]:

@@ -811,3 +811,99 @@ def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, 
             statements.append(bulk_relate_statement(rel, a, b, ends))
         assert_index_lookups(bolt_server, statements)
         assert store.query("MATCH (e:PairingExplanation) RETURN count(e) AS n") == [{"n": 1}]  # rolled back
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (rdflib's JSON-LD parser, pyshacl)
+@pytest.mark.parametrize("fmt", ["ttl", "jsonld"])
+def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
+    store: GraphStore,
+    tmp_path: Path,
+    fmt: str,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    import pyshacl
+    import rdflib
+
+    from kg._triplets import read_pairing_explanations
+    from kg.rdf import export_rdf, person_rdf, shapes_path, sparql
+    from kg.reason import reason_scenes
+    from kg.report import load_person
+
+    init_store(store)
+    reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
+    path = tmp_path / f"graph.{fmt}"
+    export_rdf(store, path, include_ontology=False)
+    graph = rdflib.Graph().parse(path, format="turtle" if fmt == "ttl" else "json-ld")
+    ok, _, report = pyshacl.validate(graph, shacl_graph=str(shapes_path()))
+    assert ok, report
+    hake = "PREFIX hake: <https://w3id.org/hake-engine/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
+    rows = sparql(
+        path,
+        hake + "SELECT ?e ?o ?pred_o ?score ?baseline ?rest (SUM(?w) AS ?terms) (COUNT(?c) AS ?n) WHERE { "
+        "?e a hake:PairingExplanation ; hake:objectInstance ?o ; hake:explains ?pred ; "
+        "hake:pairScore ?score ; hake:baseline ?baseline ; hake:rest ?rest ; hake:pairingContribution ?c . "
+        "?c hake:weight ?w . ?pred hake:objectInstance ?pred_o } "
+        "GROUP BY ?e ?o ?pred_o ?score ?baseline ?rest",
+    )
+    stored = read_pairing_explanations(store, "cafe.jpg/0") + read_pairing_explanations(store, "cafe.jpg/1")
+    assert len(rows) == len(stored) >= 2
+    for r in rows:
+        assert r["o"] == r["pred_o"]  # the explanation concerns the instance its prediction names
+        assert r["baseline"] + r["terms"] + r["rest"] == pytest.approx(r["score"], abs=1e-9)
+    assert sorted((r["score"], r["n"]) for r in rows) == sorted((e.score, len(e.terms)) for e in stored)
+    terms = sparql(
+        path,
+        hake + "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT ?label ?index WHERE { "
+        "?t a hake:PairingTerm ; rdfs:label ?label ; hake:kind 'geometry' ; hake:index ?index } "
+        "ORDER BY ?index",
+    )
+    assert terms and all(0 <= t["index"] < 13 for t in terms)
+    # one person's export says the same about its pairings
+    data = load_person(store, "cafe.jpg/0")
+    person = rdflib.Graph().parse(data=person_rdf(data, "ttl"), format="turtle")
+    ok, _, report = pyshacl.validate(person, shacl_graph=str(shapes_path()))
+    assert ok, report
+    h = rdflib.Namespace("https://w3id.org/hake-engine/ontology#")
+    mine = set(person.subjects(rdflib.RDF.type, h.PairingExplanation))
+    assert len(mine) == len(read_pairing_explanations(store, "cafe.jpg/0"))
+    full = set(graph)
+    assert {t for t in person if t[0] in mine} <= full
+
+
+def test_the_report_shows_the_pairing_evidence(
+    store: GraphStore,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    from kg._triplets import read_pairing_explanations
+    from kg.reason import reason_scenes
+    from kg.report import load_person, write_explanation
+    from reasoning.pairing import PAIRING_TERMS
+
+    pairing_names = {i: name for i, _, name in PAIRING_TERMS}
+    init_store(store)
+    reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
+    data = load_person(store, "cafe.jpg/0")
+    stored = {(e.activity, e.model): e for e in read_pairing_explanations(store, "cafe.jpg/0")}
+    assert stored and data.pairings == stored
+    entries = [e for e in data.to_dict()["explanations"] if e["pairing"] is not None]
+    assert {(e["activity"], e["model"]) for e in entries} == set(stored)
+    for e in entries:
+        why = stored[(e["activity"], e["model"])]
+        pairing = e["pairing"]
+        assert (pairing["score"], pairing["baseline"], pairing["rest"]) == (why.score, why.baseline, why.rest)
+        assert [(t["kind"], t["term"], t["weight"]) for t in pairing["terms"]] == list(why.terms)
+        assert e["object_instance"]["key"] == why.object_key
+        for t in pairing["terms"]:  # the pairing model's own terms by their PairingTerm names
+            if t["kind"] in ("geometry", "cascade"):
+                assert t["name"] == pairing_names[t["term"]]
+    page = write_explanation(data, "html")
+    assert page.count('<table class="pairing"') == len(entries)
+    assert page.count('class="pairing-term"') == sum(len(e["pairing"]["terms"]) for e in entries)
+    why = next(iter(stored.values()))
+    assert f"= pair score {why.score:+.3f}" in page
+    # the dashed line from an instance to the person carries the evidence as its tooltip
+    line = page[page.index('<line class="triplet-line"') :]
+    line = line[: line.index("</line>")]
+    assert "<title>" in line and "pair score" in line
