@@ -32,6 +32,7 @@ from kg.reason import ReasonResult
 from kg.report import PersonExplanations, load_person
 from kg.store.base import GraphStore, check_parameters
 from ontology import ActivityPrediction, PersonObservation
+from ontology.errors import StoreError
 
 __all__ = ["DEMO_OBSERVATIONS", "Engine"]
 
@@ -120,13 +121,35 @@ class Engine:
         count. Useful for a store without annotations (``hake ingest hake-*`` computes the
         store's own evidence instead)."""
         from kg.evidence import evidence_from_counts, write_evidence
+        from kg.store_ontology import store_ontology
 
+        onto = self.reasoner.ontology  # the counts are in its channel order
+        stored = store_ontology(self.store)
+        missing = [
+            t
+            for vocab, kept in (
+                (onto.part_states, stored.part_states),
+                (onto.activities, stored.activities),
+                (onto.verbs, stored.verbs),
+            )
+            for t in vocab.ids
+            if t not in kept.id_by_key
+        ]
+        if missing:
+            raise StoreError(
+                f"the reasoner's evidence names {len(missing)} terms that the store's ontology "
+                f"({stored.version}) lacks (first: {missing[0]!r}); load the reasoner's ontology "
+                "into the store (`hake ontology extend FILE --store ...`) or use a reasoner of the store's "
+                "ontology"
+            )
         ev = self.reasoner.evidence
         n = int(ev.n_examples)
         states = ev.part_state_counts.tolist()
         edges = evidence_from_counts(
-            n, states, ev.activity_counts.tolist(), ev.part_state_activity.tolist(), "activity"
-        ) + evidence_from_counts(n, states, ev.verb_counts.tolist(), ev.part_state_verb.tolist(), "verb")
+            n, states, ev.activity_counts.tolist(), ev.part_state_activity.tolist(), "activity", onto=onto
+        ) + evidence_from_counts(
+            n, states, ev.verb_counts.tolist(), ev.part_state_verb.tolist(), "verb", onto=onto
+        )
         return write_evidence(self.store, edges)
 
     def ingest(

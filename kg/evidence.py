@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kg.store.base import BulkLoad, GraphStore
-from ontology import EvidenceEdge, cond_prob, npmi
+from ontology import EvidenceEdge, Ontology, cond_prob, npmi
 
 __all__ = [
     "EvidenceCounts",
@@ -153,18 +153,28 @@ def evidence_from_counts(
     target_counts: list[float],
     pair_counts: list[list[float]],
     target_kind: str,
+    *,
+    onto: Ontology,
 ) -> list[EvidenceEdge]:
-    """Evidence edges from co-occurrence counts (e.g. a trained reasoner's training counts).
+    """Evidence edges from co-occurrence counts (e.g. a trained reasoner's training counts,
+    :attr:`reasoning.Evidence`), in the channel order of ``onto`` (the ontology the counts
+    were made with: the reasoner's).
 
-    ``state_counts[s]`` persons with part state ``s`` (93-set channel order),
-    ``target_counts[t]`` persons with target ``t`` (activity or verb channel order),
-    ``pair_counts[s][t]`` persons with both, out of ``n``.
+    ``state_counts[s]`` persons with part state ``s``, ``target_counts[t]`` persons with
+    target ``t`` (activity or verb), ``pair_counts[s][t]`` persons with both, out of ``n``.
     """
-    from ontology import load
-
-    onto = load()
+    if target_kind not in _KINDS:
+        raise ValueError(f"target_kind must be one of {list(_KINDS)}, got {target_kind!r}")
     states = onto.part_states.ids
     targets = (onto.activities if target_kind == "activity" else onto.verbs).ids
+    sizes = (len(state_counts), len(target_counts), len(pair_counts))
+    if sizes != (len(states), len(targets), len(states)):
+        raise ValueError(
+            f"evidence_from_counts: ontology {onto.version} has {len(states)} part states and "
+            f"{len(targets)} {target_kind} targets, but the counts are for {len(state_counts)} part states "
+            f"and {len(target_counts)} targets ({len(pair_counts)} rows of pairs); pass the ontology the "
+            "counts were made with (a reasoner's is reasoner.ontology)"
+        )
     counts = EvidenceCounts(persons=n)
     counts.states.update({states[s]: int(c) for s, c in enumerate(state_counts)})
     counts.targets[target_kind].update({targets[t]: int(c) for t, c in enumerate(target_counts)})

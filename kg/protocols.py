@@ -35,6 +35,11 @@ class Reasoner(Protocol):
     @property
     def evidence(self) -> Any: ...
 
+    @property
+    def ontology(self) -> Ontology:
+        """The ontology the reasoner was built on: its channel and label order."""
+        ...
+
     def predict_rows(
         self,
         x: Any,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import ontology
 from kg.cli import main
 from kg.engine import DEMO_OBSERVATIONS, Engine
 from kg.ingest import read_observations_jsonl
 from kg.queries import EXAMPLES
 from kg.store import GraphStore
 from ontology import PersonObservation
+from ontology.errors import StoreError
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +100,71 @@ def test_reason_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "<svg" in html.read_text()
     code = main(["explain", "nobody/0", "--store", store])
     assert code == 1 and "no person 'nobody/0'" in capsys.readouterr().err
+
+
+def _untrained_reasoner(
+    onto: ontology.Ontology, people: list[PersonObservation], labels: list[list[str]]
+) -> Any:
+    """A reasoner of ``onto`` whose evidence counts ``people`` (the model is never trained:
+    only its evidence is used here)."""
+    import torch
+
+    from reasoning import ActivityGNN, ActivityReasoner, Evidence, GNNConfig, build_graph, encode_labels
+    from reasoning import encode_observations as encode
+
+    x, y = encode(people, onto), encode_labels(labels, onto)
+    evidence = Evidence.from_examples(x, y, onto)
+    torch.manual_seed(0)
+    features = {
+        "part_state": torch.randn(len(onto.part_states), 384),
+        "verb": torch.randn(len(onto.verbs), 384),
+    }
+    return ActivityReasoner(
+        ActivityGNN(build_graph(evidence, features, onto), GNNConfig(hidden=4, query_hidden=4)), evidence
+    )
+
+
+def test_load_reasoner_evidence_is_in_the_reasoners_vocabulary(store: GraphStore) -> None:
+    """The reasoner's counts are in its own ontology's channel order: a reasoner of a smaller
+    ontology writes its evidence under its own term ids, not the packaged ones at its indices."""
+    toy = ontology.load().restricted(
+        part_states=["hand: hold", "hip: sit on", "foot: tread on", "head: drink with"],
+        verbs=["ride", "drink_with"],
+        objects=["bicycle", "cup"],
+        name="toy",
+    )
+    ride = {"hip: sit on": 1.0, "foot: tread on": 1.0, "hand: hold": 1.0}
+    drink = {"head: drink with": 1.0, "hand: hold": 1.0}
+    people = [
+        PersonObservation(f"img{i}", "0", part_states=ride if i % 3 else drink, ontology=toy)
+        for i in range(12)
+    ]
+    labels = [["ride-bicycle"] if i % 3 else ["drink_with-cup"] for i in range(12)]
+    engine = Engine(store, reasoner=_untrained_reasoner(toy, people, labels))
+    engine.init()
+    assert engine.load_reasoner_evidence() > 0
+    rows = store.query(
+        "MATCH (s:PartState)-[e:IMPLIES]->(a:Activity) RETURN s.name AS state, a.id AS activity, e.count AS n"
+    )
+    counts = {(r["state"], r["activity"]): r["n"] for r in rows}
+    assert counts == {
+        ("hip: sit on", "ride-bicycle"): 8,
+        ("foot: tread on", "ride-bicycle"): 8,
+        ("hand: hold", "ride-bicycle"): 8,
+        ("hand: hold", "drink_with-cup"): 4,
+        ("head: drink with", "drink_with-cup"): 4,
+    }
+    names = {
+        r["state"]
+        for r in store.query("MATCH (s:PartState)-[:IMPLIES]->(:Verb) RETURN DISTINCT s.name AS state")
+    }
+    assert names == {"hand: hold", "hip: sit on", "foot: tread on", "head: drink with"}
+
+
+def test_load_reasoner_evidence_refuses_terms_the_store_lacks(store: GraphStore) -> None:
+    extended = ontology.load(ontology.example_extension())
+    engine = Engine(store, reasoner=_untrained_reasoner(extended, [], []))
+    engine.init()  # the packaged ontology: the extension's terms are not in the store
+    with pytest.raises(StoreError, match="lacks .*hake ontology extend"):
+        engine.load_reasoner_evidence()
+    assert store.query("MATCH ()-[e:IMPLIES]->() RETURN count(e) AS n")[0]["n"] == 0
