@@ -303,6 +303,14 @@ STALE_PAIRINGS_NEO4J = (
     "WHERE e.model = r.model AND (e.run IS NULL OR e.run <> r.run) DETACH DELETE e"
 )
 
+#: A person's pairing explanations (a lookup per person), and their delete by id (a primary-key
+#: lookup per row on LadybugDB, an index lookup on Neo4j): what kg.ingest's ``replace`` deletes
+#: with a replaced person, beside its explanations.
+PAIRINGS_OF_PERSON = (
+    "MATCH (p:Person {id: $id})-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation) RETURN e.id AS id"
+)
+DROP_PAIRINGS = "UNWIND $rows AS r MATCH (e:PairingExplanation {id: r.id}) DETACH DELETE e"
+
 #: The node label of each kind of pairing term (kg.schema: PAIR_CONTRIBUTES_TO).
 _PAIRING_LABELS = {
     "geometry": "PairingTerm",

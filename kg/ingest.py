@@ -45,7 +45,7 @@ from kg._digest import changed_person, person_digest
 from kg._jsonl import iter_observations_jsonl, located, read_jsonl, read_observations_jsonl
 from kg._progress import progress_bar, progress_callback
 from kg._stored import image_timestamps, refuse_legacy_keys, stored_digests, stored_person
-from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
+from kg._triplets import DROP_PAIRINGS, PAIRINGS_OF_PERSON, GroundTruthTriplets, stage_annotated_triplets
 from kg._video import VideoFrames, stage_video_graph
 from kg.store.base import BulkLoad, GraphStore
 from kg.store_ontology import init_store, require_ontology
@@ -528,6 +528,10 @@ def _write_chunk(
             for e in state.store.query(_EXPLANATIONS_OF, id=person["id"])  # a lookup per person
         ]
         bulk.first(_DROP_EXPLANATIONS, explanations)
+        pairings = [
+            {"id": e["id"]} for person in gone for e in state.store.query(PAIRINGS_OF_PERSON, id=person["id"])
+        ]
+        bulk.first(DROP_PAIRINGS, pairings)  # (why the pairing model chose their instances, kg._triplets)
         bulk.first(_DROP_PERSONS, gone)
     person_ids = pa.array(persons["id"], type=pa.string())
     person_sources = pa.array(persons["source"], type=pa.string())

@@ -69,7 +69,11 @@ that names its instance (:attr:`ontology.ActivityPrediction.object_id`), with it
 model and run, whose ``Run`` node has the version, as for ``DOES``. Every
 ``INTERACTS_WITH`` edge has a ``DOES`` edge of the same person, activity, source and run
 beside it (the person-level fact); a person-only activity has no ``INTERACTS_WITH``. The
-``NEAR`` edges stay as they were: a person's objects per class, with no instance.
+``NEAR`` edges stay as they were: a person's objects per class, with no instance. A store made
+before object instances (2026-12-06) opens read-write as before: :meth:`EmbeddedStore.ensure_schema
+<kg.store.embedded.EmbeddedStore.ensure_schema>` creates the new tables and adds the
+``ObjectInstance -> Image`` pair to its ``IN_IMAGE`` table (:func:`ladybug_added_pairs`); opened
+read-only it is read as it is (no triplets).
 
 Why a model triplet names its instance (the pairing model's choice, :mod:`reasoning.pairing`;
 written by :func:`kg.reason.reason_scenes` and ``Engine.infer`` in the load of the triplets,
@@ -90,13 +94,10 @@ feature's channel, :data:`reasoning.pairing.PAIRING_TERMS`) are added by the fir
 that needs them. Separate tables from ``Explanation`` on purpose: the embedded store rebuilds
 the ``Explanation`` tables when a write replaces many predictions (:mod:`kg.predictions`),
 and a pair of those tables it is not told about would lose its rows. A pairing explanation
-is replaced with its model's triplets of the person, deleted with its instance when an
-ingest with ``replace`` changes the instance, and read back as records by
-:func:`kg._triplets.read_pairing_explanations` (example query ``why_paired``). A store made
-before object instances (2026-12-06) opens read-write as before: :meth:`EmbeddedStore.ensure_schema
-<kg.store.embedded.EmbeddedStore.ensure_schema>` creates the new tables and adds the
-``ObjectInstance -> Image`` pair to its ``IN_IMAGE`` table (:func:`ladybug_added_pairs`); opened
-read-only it is read as it is (no triplets).
+is replaced with its model's triplets of the person, deleted with its person or its
+instance when an ingest with ``replace`` changes them, and read back as records by
+:func:`kg.read_pairing_explanations` (example query ``why_paired``). A store made before
+pairing explanations opens read-write with the new tables, empty; read-only, it has none.
 
 Time: ``Video.id`` is the video key (:func:`ontology.identity.video_key`: the video id, with
 ``%`` and ``#`` encoded as in an image key, so a frame's ``Image.id`` is ``"<video key>#<frame>"``)

@@ -771,10 +771,43 @@ def test_replacing_an_instance_drops_the_pairing_explanations_that_concern_it(
     ) == [{"n": 0}]
 
 
+def test_replacing_a_person_drops_its_pairing_explanations(
+    store: GraphStore,
+    pairer,  # type: ignore[no-untyped-def]
+    activity_reasoner,  # type: ignore[no-untyped-def]
+) -> None:
+    from kg._triplets import read_pairing_explanations
+    from kg.ingest import ingest_observations
+    from kg.reason import reason_scenes
+
+    init_store(store)
+    scene = _cafe_scene()
+    reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
+    assert read_pairing_explanations(store, "cafe.jpg/0") and read_pairing_explanations(store, "cafe.jpg/1")
+    changed = dataclasses.replace(scene.persons[0], part_states={"hand_hold": 0.5})
+    assert ingest_observations(store, [changed], replace=True).extra["persons_replaced"] == 1
+    assert read_pairing_explanations(store, "cafe.jpg/0") == []
+    assert read_pairing_explanations(store, "cafe.jpg/1")  # the other person's stay
+    assert store.query(
+        "MATCH (e:PairingExplanation) WHERE NOT (:Person)-[:PAIR_EXPLAINED_BY]->(e) RETURN count(e) AS n"
+    ) == [{"n": 0}]
+
+
+def test_pairing_explanations_are_deleted_by_primary_key(tmp_path: Path) -> None:
+    """A replaced person's pairing explanations are deleted by index lookup on LadybugDB."""
+    from kg._triplets import DROP_PAIRINGS
+
+    with EmbeddedStore(tmp_path / "g") as store:
+        init_store(store)
+        plan = store.execute(f"EXPLAIN {DROP_PAIRINGS}", rows=[{"id": "r:pair:0"}])[0]["explain result"]
+    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: PairingExplanation" in plan
+    assert "SCAN_NODE_TABLE" not in plan
+
+
 def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, str, str]) -> None:
     """Every per-batch statement the pairing explanations add on Neo4j finds its nodes by the
     id index (PROFILE in a rolled-back transaction)."""
-    from kg._triplets import _DROP_PAIRINGS_OF_INSTANCES, STALE_PAIRINGS_NEO4J
+    from kg._triplets import _DROP_PAIRINGS_OF_INSTANCES, DROP_PAIRINGS, STALE_PAIRINGS_NEO4J
 
     uri, user, password, database = bolt_server
     with Neo4jStore(uri, user, password, database) as store:
@@ -785,6 +818,7 @@ def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, 
         store.execute("CREATE (:PairingExplanation {id: 'r:pair:0', model: 'm', run: 'r0'})")
         store.execute("CREATE (:PairingTerm {id: 'box_iou', kind: 'geometry'})")
         statements: list[tuple[str, dict[str, object]]] = [
+            (DROP_PAIRINGS, {"rows": [{"id": "r:pair:0"}]}),
             (STALE_PAIRINGS_NEO4J, {"rows": [{"p": "cafe.jpg/0", "model": "m", "run": "r"}]}),
             (_DROP_PAIRINGS_OF_INSTANCES, {"rows": [{"id": "cafe.jpg/2"}]}),
             ("UNWIND $ids AS i MATCH (n:PairingTerm {id: i}) RETURN n.id AS id", {"ids": ["box_iou"]}),
