@@ -41,11 +41,11 @@ __all__ = [
 #: What ``replace`` deletes before it writes a changed instance anew (a primary-key lookup
 #: per row on LadybugDB 0.22, as kg.ingest's person deletes; an index lookup on Neo4j).
 _DROP_INSTANCES = "UNWIND $rows AS r MATCH (o:ObjectInstance {id: r.id}) DETACH DELETE o"
-#: ... and, before it, the pairing explanations that concern those instances (an index lookup
-#: per row on Neo4j, checked with PROFILE in the tests).
-_DROP_PAIRINGS_OF_INSTANCES = (
-    "UNWIND $rows AS r MATCH (o:ObjectInstance {id: r.id})<-[:CONCERNS]-(e:PairingExplanation) "
-    "DETACH DELETE e"
+#: ... and, before it, the pairing explanations that concern those instances: found instance by
+#: instance (a scalar parameter: a primary-key lookup on LadybugDB 0.22, where an UNWIND of
+#: ids joined to CONCERNS scans both tables), deleted by id (:data:`DROP_PAIRINGS`).
+_PAIRINGS_OF_INSTANCE = (
+    "MATCH (o:ObjectInstance {id: $id})<-[:CONCERNS]-(e:PairingExplanation) RETURN e.id AS id"
 )
 
 #: A ground-truth triplet as the store holds it: (person key, activity id, object key).
@@ -178,7 +178,8 @@ def stage_annotated_triplets(
         counts.instances_skipped += 1
     if replaced:  # the stored instances go first (with the interactions that name them)
         if has_pairing_tables(store):
-            load.first(_DROP_PAIRINGS_OF_INSTANCES, [{"id": k} for k in replaced])
+            pairings = [{"id": r["id"]} for k in replaced for r in store.query(_PAIRINGS_OF_INSTANCE, id=k)]
+            load.first(DROP_PAIRINGS, pairings)
         load.first(_DROP_INSTANCES, [{"id": k} for k in replaced])
     counts.instances_replaced = len(replaced)
     new_keys = {o.key for o in new}

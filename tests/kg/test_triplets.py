@@ -794,20 +794,25 @@ def test_replacing_a_person_drops_its_pairing_explanations(
 
 
 def test_pairing_explanations_are_deleted_by_primary_key(tmp_path: Path) -> None:
-    """A replaced person's pairing explanations are deleted by index lookup on LadybugDB."""
-    from kg._triplets import DROP_PAIRINGS
+    """A replaced person's or instance's pairing explanations are found from it and deleted
+    by index lookup on LadybugDB."""
+    from kg._triplets import _PAIRINGS_OF_INSTANCE, DROP_PAIRINGS, PAIRINGS_OF_PERSON
 
     with EmbeddedStore(tmp_path / "g") as store:
         init_store(store)
         plan = store.execute(f"EXPLAIN {DROP_PAIRINGS}", rows=[{"id": "r:pair:0"}])[0]["explain result"]
-    assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: PairingExplanation" in plan
-    assert "SCAN_NODE_TABLE" not in plan
+        assert "QUERY_PRIMARY_KEY_LOOKUP" in plan and "Table: PairingExplanation" in plan
+        assert "SCAN_NODE_TABLE" not in plan
+        for cypher, label in ((PAIRINGS_OF_PERSON, "Person"), (_PAIRINGS_OF_INSTANCE, "ObjectInstance")):
+            plan = store.execute(f"EXPLAIN {cypher}", id="a.jpg/0")[0]["explain result"]
+            # the key's node by its primary key (as kg.ingest finds a person's explanations)
+            assert "PRIMARY_KEY_SCAN_NODE_TABLE" in plan and f"Tables: {label}" not in plan, plan
 
 
 def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, str, str]) -> None:
     """Every per-batch statement the pairing explanations add on Neo4j finds its nodes by the
     id index (PROFILE in a rolled-back transaction)."""
-    from kg._triplets import _DROP_PAIRINGS_OF_INSTANCES, DROP_PAIRINGS, STALE_PAIRINGS_NEO4J
+    from kg._triplets import DROP_PAIRINGS, STALE_PAIRINGS_NEO4J
 
     uri, user, password, database = bolt_server
     with Neo4jStore(uri, user, password, database) as store:
@@ -820,7 +825,6 @@ def test_neo4j_pairing_statements_use_the_id_index(bolt_server: tuple[str, str, 
         statements: list[tuple[str, dict[str, object]]] = [
             (DROP_PAIRINGS, {"rows": [{"id": "r:pair:0"}]}),
             (STALE_PAIRINGS_NEO4J, {"rows": [{"p": "cafe.jpg/0", "model": "m", "run": "r"}]}),
-            (_DROP_PAIRINGS_OF_INSTANCES, {"rows": [{"id": "cafe.jpg/2"}]}),
             ("UNWIND $ids AS i MATCH (n:PairingTerm {id: i}) RETURN n.id AS id", {"ids": ["box_iou"]}),
         ]
         for rel, (a, b), ends in (
