@@ -37,6 +37,11 @@ best instance, the earlier rule; seed 1: 0.945) to 0.995 (seed 1: 0.994); the in
 to the power 0.5 ties (0.996, 0.994), the second round fed the person model's prior gives
 0.994 (0.991), the interactiveness alone without the pair score 0.980 (0.982).
 
+Why an instance was chosen (:func:`explain_pair_predictions`, what :mod:`kg` stores beside the
+triplet) is the pair score it won by, split exactly into a baseline, the geometric features and
+part states (integrated gradients, :func:`explain_pairs`), the second round, the
+interactiveness and a rest (:class:`PairingEvidence`).
+
 Protocol ``hicodet-pairs`` (:func:`evaluate_pairs`; ``hake eval --task hicodet-pairs``), the
 "known boxes" setting: the instance-level HAKE file read as images of triplets
 (:func:`ontology.read_hake_pairs`), split by image (:func:`reasoning.tasks.split_by_image`,
@@ -960,7 +965,14 @@ def explain_pair_predictions(
     """:func:`pair_predictions` (the same choices) and, parallel to its output, why each
     named instance won (:class:`PairingEvidence`; ``None`` for a prediction that names none).
     :func:`explain_pairs` runs over every candidate (the second round compares them), so this
-    costs ``steps`` forward and backward passes over the candidates on top of the choice."""
+    costs ``steps`` forward and backward passes over the candidates on top of the choice.
+
+    Measured (packaged checkpoint, one CPU thread, 2026-12-06; 200 synthetic images of 3
+    persons and 6 instances, 5 predictions each: 9,600 candidates, 3,000 named instances):
+    0.13 s to choose, 0.59 s with the explanations. What ``top_k`` leaves in ``rest`` there:
+    median 0.38 (p99 1.5) with 3 (7 terms kept), 0.35 (1.3) with 5, 0.011 (0.04) with 13,
+    all the geometric features (17 terms; what remains is the integration's residual), on pair
+    scores of 2.6 in absolute value on average."""
     if top_k < 0:
         raise ReasoningError(f"top_k must be 0 or more, got {top_k}")
     onto = onto or ontology.load()
@@ -969,7 +981,6 @@ def explain_pair_predictions(
     if not choice.best:
         return choice.paired, evidence
     lay = input_layout(onto)
-    n_visual = lay.n_part_states + lay.n_body_parts
     edges, acts, prior = torch.tensor(choice.edges), torch.tensor(choice.acts), torch.tensor(choice.prior)
     why = explain_pairs(model, choice.graph, edges, acts, prior, steps=steps)
     with torch.no_grad():
@@ -980,10 +991,10 @@ def explain_pair_predictions(
         kept_geo = sorted(range(len(geo)), key=lambda k: -abs(geo[k]))[:top_k]
         kept_vis = sorted(range(len(visual)), key=lambda k: -abs(visual[k]))[:top_k]
         terms = [("geometry", GEOMETRY_IDS[k], float(geo[k])) for k in kept_geo]
-        terms += [
+        terms += [  # (the person's input columns: part states, then active body parts)
             (lay.channel_kinds[k], lay.channel_terms[k], float(visual[k]))
             for k in kept_vis
-            if k < n_visual and visual[k] != 0.0
+            if visual[k] != 0.0
         ]
         terms += [
             ("cascade", "second_round", float(why.competition[i])),
