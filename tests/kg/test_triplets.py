@@ -864,7 +864,7 @@ def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
     import rdflib
 
     from kg._triplets import read_pairing_explanations
-    from kg.rdf import export_rdf, person_rdf, shapes_path, sparql
+    from kg.rdf import export_rdf, import_rdf, person_rdf, shapes_path, sparql
     from kg.reason import reason_scenes
     from kg.report import load_person
 
@@ -907,6 +907,13 @@ def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
     assert len(mine) == len(read_pairing_explanations(store, "cafe.jpg/0"))
     full = set(graph)
     assert {t for t in person if t[0] in mine} <= full
+    # an import reads the ground truth back, as before: model predictions and their
+    # pairing explanations are the store's own (kg.rdf.import_rdf)
+    with EmbeddedStore(tmp_path / "copy") as copy:
+        init_store(copy)
+        report = import_rdf(copy, path)
+        assert report.persons_added == 2
+        assert copy.query("MATCH (e:PairingExplanation) RETURN count(e) AS n") == [{"n": 0}]
 
 
 def test_the_report_shows_the_pairing_evidence(
