@@ -16,6 +16,7 @@ from kg.queries import EXAMPLES
 from kg.store import GraphStore
 from ontology import PersonObservation
 from ontology.errors import StoreError
+from tests.reasoning.synthetic import TOY, TOY_DRINK, TOY_RIDE
 
 
 @pytest.fixture(autouse=True)
@@ -127,20 +128,12 @@ def _untrained_reasoner(
 def test_load_reasoner_evidence_is_in_the_reasoners_vocabulary(store: GraphStore) -> None:
     """The reasoner's counts are in its own ontology's channel order: a reasoner of a smaller
     ontology writes its evidence under its own term ids, not the packaged ones at its indices."""
-    toy = ontology.load().restricted(
-        part_states=["hand: hold", "hip: sit on", "foot: tread on", "head: drink with"],
-        verbs=["ride", "drink_with"],
-        objects=["bicycle", "cup"],
-        name="toy",
-    )
-    ride = {"hip: sit on": 1.0, "foot: tread on": 1.0, "hand: hold": 1.0}
-    drink = {"head: drink with": 1.0, "hand: hold": 1.0}
     people = [
-        PersonObservation(f"img{i}", "0", part_states=ride if i % 3 else drink, ontology=toy)
+        PersonObservation(f"img{i}", "0", part_states=TOY_RIDE if i % 3 else TOY_DRINK, ontology=TOY)
         for i in range(12)
     ]
     labels = [["ride-bicycle"] if i % 3 else ["drink_with-cup"] for i in range(12)]
-    engine = Engine(store, reasoner=_untrained_reasoner(toy, people, labels))
+    engine = Engine(store, reasoner=_untrained_reasoner(TOY, people, labels))
     engine.init()
     assert engine.load_reasoner_evidence() > 0
     rows = store.query(

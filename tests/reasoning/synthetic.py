@@ -27,6 +27,16 @@ RULES: dict[str, tuple[str, ...]] = {
     "drink_with-cup": ("head: drink with", "hand: hold", "hand: lift"),
     "wash-cup": ("hand: wash", "hand: squeeze", "hand: touch"),
 }
+#: A toy ontology of four part states, two verbs, two objects and two activities, and the
+#: part states of its two activities (tests/reasoning/test_toy_ontology.py, tests/kg/test_engine.py).
+TOY = ontology.load().restricted(
+    part_states=["hand: hold", "hip: sit on", "foot: tread on", "head: drink with"],
+    verbs=["ride", "drink_with"],
+    objects=["bicycle", "cup"],
+    name="toy",
+)
+TOY_RIDE = {"hip: sit on": 1.0, "foot: tread on": 1.0, "hand: hold": 1.0}
+TOY_DRINK = {"head: drink with": 1.0, "hand: hold": 1.0}
 NOISE = (
     "head: inspect",
     "foot: stand on",

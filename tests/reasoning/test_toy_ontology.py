@@ -21,15 +21,9 @@ from reasoning import (
     fit,
 )
 from reasoning.features import input_layout
-
-TOY = ontology.load().restricted(
-    part_states=["hand: hold", "hip: sit on", "foot: tread on", "head: drink with"],
-    verbs=["ride", "drink_with"],
-    objects=["bicycle", "cup"],
-    name="toy",
-)
-RIDE = {"hip: sit on": 1.0, "foot: tread on": 1.0, "hand: hold": 1.0}
-DRINK = {"head: drink with": 1.0, "hand: hold": 1.0}
+from tests.reasoning.synthetic import TOY
+from tests.reasoning.synthetic import TOY_DRINK as DRINK
+from tests.reasoning.synthetic import TOY_RIDE as RIDE
 
 
 def _person(i: int, states: dict[str, float], obj: str) -> ontology.PersonObservation:
