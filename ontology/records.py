@@ -53,6 +53,7 @@ from ontology.vocabulary import Vocabulary
 __all__ = [
     "COCO_KEYPOINTS",
     "CONTRIBUTION_KINDS",
+    "PAIRING_KINDS",
     "ActivityPrediction",
     "ActivitySegment",
     "Box",
@@ -67,6 +68,8 @@ __all__ = [
     "Interaction",
     "Keypoint",
     "ObjectInstance",
+    "PairingContribution",
+    "PairingExplanation",
     "PersonAnnotation",
     "PersonObservation",
     "VideoInfo",
@@ -75,6 +78,9 @@ __all__ = [
 
 #: What a contribution to an explanation can be.
 CONTRIBUTION_KINDS = ("part_state", "object", "body_part")
+#: What a contribution to a pairing explanation can be: the pairing model's own terms (a
+#: geometric feature of the two boxes, a term of its cascade) or the person's ontology terms.
+PAIRING_KINDS = ("geometry", "cascade", "part_state", "body_part")
 #: Where an observation came from.
 SOURCES = ("model", "annotation")
 #: The largest finite float32: box and keypoint coordinates beyond it are refused.
@@ -833,6 +839,141 @@ class Explanation:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PairingContribution:
+    """How much one term pushed the pair score an object instance won by (a
+    :class:`PairingExplanation`'s term).
+
+    ``kind`` is one of :data:`PAIRING_KINDS`: ``"part_state"`` and ``"body_part"`` name an
+    ontology term (checked, stored by id); ``"geometry"`` and ``"cascade"`` name one of the
+    pairing model's own terms (``reasoning.pairing.PAIRING_TERMS``: the ontology cannot know
+    them, so any non-empty name passes here; the store refuses one it does not hold).
+    ``weight`` is the term's signed share of the pair score, in logit units.
+
+    >>> PairingContribution("part_state", "hand: hold", 0.4).term
+    'hand_hold'
+    >>> PairingContribution("geometry", "", 1.0)
+    Traceback (most recent call last):
+    ontology.errors.RecordError: PairingContribution.term: expected a non-empty string, got ''
+    """
+
+    kind: str
+    term: str
+    weight: float
+    ontology: InitVar[Ontology | None] = None
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "PairingContribution"
+        if self.kind not in PAIRING_KINDS:
+            raise RecordError(rec, "kind", self.kind, f"one of {PAIRING_KINDS}")
+        if self.kind == "part_state":
+            term = _term(rec, "term", _onto(ontology).part_states, self.term)
+        elif self.kind == "body_part":
+            term = _term(rec, "term", _onto(ontology).body_parts, self.term)
+        else:
+            term = _text(rec, "term", self.term)
+        object.__setattr__(self, "term", term)
+        object.__setattr__(self, "weight", _number(rec, "weight", self.weight))
+
+    @classmethod
+    def unchecked(cls, kind: str, term: str, weight: float) -> PairingContribution:
+        """Build without validation, for producers whose ``kind`` and ``term`` come from the
+        ontology's own term order or the pairing model's term list and whose ``weight`` is a
+        finite float. Anything else must use the constructor."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "term", term)
+        object.__setattr__(self, "weight", weight)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "term": self.term, "weight": self.weight}
+
+
+def _pairing_order(c: PairingContribution) -> tuple[float, str, str]:
+    """Largest ``|weight|`` first, ties by kind then term: the one order of a pairing
+    explanation's contributions (as made, as stored, as read back)."""
+    return (-abs(c.weight), c.kind, c.term)
+
+
+@dataclass(frozen=True)
+class PairingExplanation:
+    """Why a pairing model named a prediction's object instance
+    (:attr:`ActivityPrediction.pairing`): the pair score the instance won by, split exactly.
+
+    Exactness: ``score == baseline + sum of the contributions' weights + rest``
+    (:meth:`total`, to float64 rounding): ``baseline`` is the model's score for a neutral pair,
+    ``contributions`` the terms kept, largest ``|weight|`` first (ties by kind, then term),
+    ``rest`` the terms left out and what the method leaves. Scores are logits (log-probabilities
+    up to a constant), not probabilities: any finite number.
+
+    JSON form (:meth:`to_dict`)::
+
+        {"method": "pairing-integrated-gradients", "score": 2.61, "baseline": 0.35,
+         "rest": 0.011, "contributions": [{"kind": "geometry", "term": "box_iou",
+                                           "weight": 1.2}, ...]}
+
+    >>> e = PairingExplanation("m", 1.5, 0.25, 0.0, (PairingContribution("cascade", "interactiveness", -0.25),
+    ...                        PairingContribution("geometry", "box_iou", 1.5)))
+    >>> [c.term for c in e.contributions], e.total()
+    (['box_iou', 'interactiveness'], 1.5)
+    """
+
+    method: str
+    score: float
+    baseline: float
+    rest: float
+    contributions: tuple[PairingContribution, ...]
+    ontology: InitVar[Ontology | None] = None
+
+    def __post_init__(self, ontology: Ontology | None) -> None:
+        rec = "PairingExplanation"
+        set_ = object.__setattr__
+        set_(self, "method", _text(rec, "method", self.method))
+        set_(self, "score", _number(rec, "score", self.score))
+        set_(self, "baseline", _number(rec, "baseline", self.baseline))
+        set_(self, "rest", _number(rec, "rest", self.rest))
+        if isinstance(self.contributions, str | Mapping) or not all(
+            isinstance(c, PairingContribution) for c in self.contributions
+        ):
+            raise RecordError(rec, "contributions", self.contributions, "a tuple of PairingContribution")
+        set_(self, "contributions", tuple(sorted(self.contributions, key=_pairing_order)))
+
+    @classmethod
+    def unchecked(
+        cls,
+        method: str,
+        score: float,
+        baseline: float,
+        rest: float,
+        contributions: tuple[PairingContribution, ...],
+    ) -> PairingExplanation:
+        """Build without validation or re-ordering, for producers whose numbers are finite
+        floats and whose contributions are already in order (largest ``|weight|`` first, ties
+        by kind, then term). Anything else must use the constructor."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "method", method)
+        set_(self, "score", score)
+        set_(self, "baseline", baseline)
+        set_(self, "rest", rest)
+        set_(self, "contributions", contributions)
+        return self
+
+    def total(self) -> float:
+        """``baseline + sum of the contributions' weights + rest`` (equals :attr:`score`)."""
+        return self.baseline + math.fsum(c.weight for c in self.contributions) + self.rest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "score": self.score,
+            "baseline": self.baseline,
+            "rest": self.rest,
+            "contributions": [c.to_dict() for c in self.contributions],
+        }
+
+
 @dataclass(frozen=True)
 class ActivityPrediction:
     """One activity predicted for one person, with the model that said so and why.
@@ -863,11 +1004,25 @@ class ActivityPrediction:
     #: when the prediction names no instance (a person-only activity, or a model that
     #: predicts activities only)
     object_id: str | None = field(default=None, kw_only=True)
+    #: why a pairing model named that instance (``None`` when none said why; only with an
+    #: ``object_id``)
+    pairing: PairingExplanation | None = field(default=None, kw_only=True)
 
     def __post_init__(self, ontology: Ontology | None) -> None:
         rec = "ActivityPrediction"
         if self.object_id is not None:
             object.__setattr__(self, "object_id", _text(rec, "object_id", self.object_id))
+        if self.pairing is not None:
+            if not isinstance(self.pairing, PairingExplanation):
+                raise RecordError(rec, "pairing", self.pairing, "a PairingExplanation or None")
+            if self.object_id is None:
+                raise RecordError(
+                    rec,
+                    "pairing",
+                    self.pairing,
+                    "None for a prediction that names no object instance (give the object_id the "
+                    "pairing explains, or leave pairing out)",
+                )
         object.__setattr__(self, "image_id", _text(rec, "image_id", self.image_id))
         object.__setattr__(self, "person_id", _text(rec, "person_id", self.person_id))
         activities = _onto(ontology).activities
@@ -895,6 +1050,7 @@ class ActivityPrediction:
         explanation: Explanation | None = None,
         level: str = "atomic",
         object_id: str | None = None,
+        pairing: PairingExplanation | None = None,
     ) -> ActivityPrediction:
         """Build without validation, for producers whose activity id comes from the
         ontology's own order, whose score is a probability and whose ids were validated on
@@ -910,6 +1066,7 @@ class ActivityPrediction:
         set_(self, "explanation", explanation)
         set_(self, "level", level)
         set_(self, "object_id", object_id)
+        set_(self, "pairing", pairing)
         return self
 
     @property
@@ -939,6 +1096,7 @@ class ActivityPrediction:
             "level": self.level,
             "object_id": self.object_id,
             "explanation": None if self.explanation is None else self.explanation.to_dict(),
+            "pairing": None if self.pairing is None else self.pairing.to_dict(),
         }
 
 

@@ -298,6 +298,7 @@ class PredictionBatch:
                     "explanation": why,
                     "level": lv,
                     "object_id": None,
+                    "pairing": None,
                 },
             )
         return [predictions[i : i + k_top] for i in range(0, len(predictions), k_top)]

@@ -13,6 +13,8 @@ from ontology import (
     Explanation,
     ImageAnnotation,
     Keypoint,
+    PairingContribution,
+    PairingExplanation,
     PersonObservation,
     RecordError,
     observation_dict,
@@ -118,6 +120,68 @@ def test_prediction_validates_score_and_explanation() -> None:
         ActivityPrediction("img", "0", "ride-bicycle", 1.2, "rule")
     with pytest.raises(RecordError, match="explanation.activity"):
         ActivityPrediction("img", "0", "board-airplane", 0.5, "rule", explanation=expl)
+
+
+def test_pairing_explanation_validates_orders_and_adds_up() -> None:
+    """A pairing explanation's ontology terms are checked against the ontology given (stored by
+    id), the pairing model's own terms need only a name, numbers must be finite, and the
+    contributions come in one order whatever order they are given in."""
+    terms = (
+        PairingContribution("cascade", "interactiveness", -0.5),
+        PairingContribution("part_state", "hand: hold", 0.25),
+        PairingContribution("geometry", "box_iou", 1.0),
+        PairingContribution("body_part", "right hand", -0.25),
+    )
+    e = PairingExplanation("pairing-integrated-gradients", 1.0, 0.5, 0.0, terms)
+    assert [(c.kind, c.term) for c in e.contributions] == [
+        ("geometry", "box_iou"),
+        ("cascade", "interactiveness"),
+        ("body_part", "right_hand"),
+        ("part_state", "hand_hold"),
+    ]
+    assert e.total() == 1.0 == e.score
+    assert PairingExplanation("pairing-integrated-gradients", 1.0, 0.5, 0.0, terms[::-1]) == e
+    assert e.to_dict()["contributions"][0] == {"kind": "geometry", "term": "box_iou", "weight": 1.0}
+    assert json.loads(json.dumps(e.to_dict())) == e.to_dict()
+    with pytest.raises(RecordError, match=r"PairingContribution.kind: expected one of \('geometry'"):
+        PairingContribution("colour", "red", 1.0)
+    with pytest.raises(RecordError, match="PairingContribution.term: expected a known part state"):
+        PairingContribution("part_state", "hand: juggle", 1.0)
+    with pytest.raises(RecordError, match="PairingContribution.term: expected a non-empty string"):
+        PairingContribution("geometry", "", 1.0)
+    with pytest.raises(RecordError, match="PairingContribution.weight: expected a finite number"):
+        PairingContribution("geometry", "box_iou", math.inf)
+    for name in ("score", "baseline", "rest"):
+        values = {"score": 1.0, "baseline": 0.5, "rest": 0.0, name: math.nan}
+        with pytest.raises(RecordError, match=f"PairingExplanation.{name}: expected a number"):
+            PairingExplanation("m", values["score"], values["baseline"], values["rest"], terms)
+    with pytest.raises(RecordError, match="PairingExplanation.contributions: expected a tuple of Pairing"):
+        PairingExplanation("m", 1.0, 0.5, 0.0, (("geometry", "box_iou", 1.0),))  # type: ignore[arg-type]
+    with pytest.raises(RecordError, match="PairingExplanation.method: expected a non-empty string"):
+        PairingExplanation("", 1.0, 0.5, 0.0, terms)
+
+
+def test_pairing_explanation_checks_terms_against_the_ontology_given() -> None:
+    """Part states and body parts are checked against the ontology passed: a term of another
+    ontology is refused, one of it accepted."""
+    toy = load().restricted(part_states=["hand: hold"], verbs=["drink_with"], objects=["cup"], name="toy")
+    assert PairingContribution("part_state", "hand: hold", 0.1, toy).term == "hand_hold"
+    with pytest.raises(RecordError, match="PairingContribution.term: expected a known part state"):
+        PairingContribution("part_state", "hip: sit on", 0.1, toy)
+
+
+def test_prediction_carries_its_pairing_only_with_an_instance() -> None:
+    why = PairingExplanation("m", 0.5, 0.5, 0.0, ())
+    pred = ActivityPrediction("img", "0", "hold cup", 0.7, "m", object_id="1", pairing=why)
+    assert pred.pairing is why and pred.to_dict()["pairing"] == why.to_dict()
+    assert ActivityPrediction("img", "0", "hold cup", 0.7, "m").to_dict()["pairing"] is None
+    assert pred != ActivityPrediction("img", "0", "hold cup", 0.7, "m", object_id="1")
+    fast = ActivityPrediction.unchecked("img", "0", "hold-cup", 0.7, "m", object_id="1", pairing=why)
+    assert fast == pred
+    with pytest.raises(RecordError, match="ActivityPrediction.pairing: expected None for a prediction that"):
+        ActivityPrediction("img", "0", "hold cup", 0.7, "m", pairing=why)
+    with pytest.raises(RecordError, match="ActivityPrediction.pairing: expected a PairingExplanation"):
+        ActivityPrediction("img", "0", "hold cup", 0.7, "m", object_id="1", pairing={"score": 1.0})  # type: ignore[arg-type]
 
 
 def test_records_carry_their_keys_by_the_one_rule() -> None:
