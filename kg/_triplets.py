@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kg._stored import LOOKUP_MAX, stored_ids
 from kg.store.base import BulkLoad, GraphStore
-from ontology import HoiAnnotation, ObjectInstance, Ontology, StoreError
+from ontology import ActivityPrediction, HoiAnnotation, ObjectInstance, Ontology, StoreError
 from ontology.identity import image_key, object_key, person_key
-
-if TYPE_CHECKING:  # reasoning imports torch; kg imports it only where a model runs
-    from reasoning.pairing import PairingEvidence
 
 __all__ = [
     "GroundTruthTriplets",
@@ -338,8 +335,8 @@ class PairingExplanation:
     pair score the instance won by, ``terms`` are ``(kind, term id, weight)``, largest
     ``|weight|`` first (kinds ``"geometry"`` and ``"cascade"``: a ``PairingTerm``;
     ``"part_state"``, ``"body_part"``: an ontology term); the fields of
-    :class:`reasoning.pairing.PairingEvidence` with the person, activity, instance, model and
-    run they belong to.
+    :class:`ontology.PairingExplanation` with the person, activity, instance, model and run
+    they belong to.
     """
 
     person: str
@@ -363,33 +360,47 @@ class PairingExplanation:
 def stage_pairing_explanations(
     load: BulkLoad,
     store: GraphStore,
-    explained: Sequence[tuple[str, str, str, PairingEvidence]],
+    predictions: Sequence[tuple[str, ActivityPrediction]],
     *,
     run: str,
     model: str,
 ) -> int:
-    """Add to ``load`` why the pairing model chose each triplet's instance: ``explained`` is
-    ``(person key, activity id, object key, evidence)`` for triplets this load writes (their
-    persons and instances stored or staged in it), of run ``run`` of ``model`` (the
-    ``INTERACTS_WITH`` edges' run and model). Each is one ``PairingExplanation`` node with
-    its ``PAIR_EXPLAINED_BY``, ``CONCERNS`` and ``PAIR_CONTRIBUTES_TO`` edges
-    (:mod:`kg.schema`); the ``PairingTerm`` nodes its terms need are added when the store
+    """Add to ``load`` why the pairing model chose each triplet's instance: ``predictions``
+    are ``(person key, prediction)`` as :class:`kg.predictions.PredictionWriter` takes them,
+    of run ``run`` of ``model`` (the ``INTERACTS_WITH`` edges' run and model); each prediction
+    with a :attr:`~ontology.ActivityPrediction.pairing` (it names an instance, stored or staged
+    in this load, as its person) is one ``PairingExplanation`` node with its
+    ``PAIR_EXPLAINED_BY``, ``CONCERNS`` and ``PAIR_CONTRIBUTES_TO`` edges (:mod:`kg.schema`);
+    the others are skipped. The ``PairingTerm`` nodes the terms need are added when the store
     lacks them. They land with the load (all or nothing) and are replaced with the model's
     triplets of the person (:data:`STALE_PAIRINGS_EMBEDDED`). Returns the number staged."""
     from reasoning.pairing import PAIRING_TERMS  # (the caller ran the pairing model)
 
+    explained = [
+        (person, p.activity, str(p.object_key), p.pairing)
+        for person, p in predictions
+        if p.pairing is not None
+    ]
     if not explained:
         return 0
-    kinds = {k for _, _, _, e in explained for k, _, _ in e.terms}
+    kinds = {c.kind for _, _, _, e in explained for c in e.contributions}
     if kinds - set(_PAIRING_LABELS):
         raise StoreError(
-            f"pairing evidence names term kinds {sorted(kinds - set(_PAIRING_LABELS))}; expected "
+            f"pairing explanations name term kinds {sorted(kinds - set(_PAIRING_LABELS))}; expected "
             f"{sorted(_PAIRING_LABELS)}"
         )
     terms = {t[0]: (i, t) for i, t in enumerate(PAIRING_TERMS)}
-    named = {t for _, _, _, e in explained for k, t, _ in e.terms if _PAIRING_LABELS[k] == "PairingTerm"}
+    named = {
+        c.term
+        for _, _, _, e in explained
+        for c in e.contributions
+        if _PAIRING_LABELS[c.kind] == "PairingTerm"
+    }
     if named - set(terms):
-        raise StoreError(f"pairing evidence names unknown pairing terms {sorted(named - set(terms))}")
+        raise StoreError(
+            f"pairing explanations name unknown pairing terms {sorted(named - set(terms))}; the "
+            f"store knows {sorted(terms)} (reasoning.pairing.PAIRING_TERMS)"
+        )
     missing = [t for t in terms if t not in stored_ids(store, "PairingTerm", list(terms))]
     if missing:
         load.insert(
@@ -430,11 +441,11 @@ def stage_pairing_explanations(
     )
     by_label: dict[str, dict[str, list[Any]]] = {}
     for i, (_, _, _, e) in zip(ids, explained, strict=True):
-        for kind, term, weight in e.terms:
-            cols = by_label.setdefault(_PAIRING_LABELS[kind], {"from": [], "to": [], "weight": []})
-            cols["from"].append(term)
+        for c in e.contributions:
+            cols = by_label.setdefault(_PAIRING_LABELS[c.kind], {"from": [], "to": [], "weight": []})
+            cols["from"].append(c.term)
             cols["to"].append(i)
-            cols["weight"].append(weight)
+            cols["weight"].append(c.weight)
     for label, cols in by_label.items():
         load.relate("PAIR_CONTRIBUTES_TO", label, "PairingExplanation", cols)
     return len(ids)

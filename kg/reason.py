@@ -311,7 +311,7 @@ def reason_scenes(
     (scene order) the predictions, best first. Scenes are held in memory: this is for a run of images or
     clips, not for a stream of millions of persons (use :func:`reason_file` for those)."""
     from reasoning import encode_observations
-    from reasoning.pairing import PairingEvidence, explain_pair_predictions, pair_predictions
+    from reasoning.pairing import explain_pair_predictions, pair_predictions
 
     scenes = list(scenes)
     reasoner, onto, options, run = _prepare(store, reasoner, top_k, explain, paths, min_share)
@@ -321,9 +321,8 @@ def reason_scenes(
     if persons:
         batch = reasoner.predict_rows(encode_observations(persons, onto), **options)
         predictions = batch.records([(p.image_key, p.person_id) for p in persons])
-    evidence: list[list[PairingEvidence | None]] = []
     if pairer is not None and persons and explain:
-        predictions, evidence = explain_pair_predictions(pairer, scenes, predictions, onto)
+        predictions = explain_pair_predictions(pairer, scenes, predictions, onto)
     elif pairer is not None and persons:
         predictions = pair_predictions(pairer, scenes, predictions, onto)
     segments, clip_labels = (
@@ -345,24 +344,9 @@ def reason_scenes(
             progress=progress,
         )
         writer = PredictionWriter(load_, store, run)
-        writer.add_records(
-            [(p.key, pred) for p, preds in zip(persons, predictions, strict=True) for pred in preds],
-            staged_instances={o.key: o.object for o in instances},
-        )
-        stage_pairing_explanations(
-            load_,
-            store,
-            [
-                (p.key, pred.activity, str(pred.object_key), why)
-                for p, preds, whys in zip(persons, predictions, evidence, strict=True)
-                for pred, why in zip(preds, whys, strict=True)
-                if why is not None
-            ]
-            if evidence
-            else [],
-            run=run.id,
-            model=run.model,
-        )
+        records = [(p.key, pred) for p, preds in zip(persons, predictions, strict=True) for pred in preds]
+        writer.add_records(records, staged_instances={o.key: o.object for o in instances})
+        stage_pairing_explanations(load_, store, records, run=run.id, model=run.model)
         writer.close()
     _note(
         progress,

@@ -40,7 +40,8 @@ to the power 0.5 ties (0.996, 0.994), the second round fed the person model's pr
 Why an instance was chosen (:func:`explain_pair_predictions`, what :mod:`kg` stores beside the
 triplet) is the pair score it won by, split exactly into a baseline, the geometric features and
 part states (integrated gradients, :func:`explain_pairs`), the second round, the
-interactiveness and a rest (:class:`PairingEvidence`).
+interactiveness and a rest: an :class:`ontology.PairingExplanation` on the prediction
+(:attr:`ontology.ActivityPrediction.pairing`).
 
 Protocol ``hicodet-pairs`` (:func:`evaluate_pairs`; ``hake eval --task hicodet-pairs``), the
 "known boxes" setting: the instance-level HAKE file read as images of triplets
@@ -113,7 +114,6 @@ __all__ = [
     "PAIRING_TERMS",
     "PAIR_TASK",
     "PairExplanation",
-    "PairingEvidence",
     "explain_pair_predictions",
     "explain_pairs",
     "default_pairing_path",
@@ -816,6 +816,25 @@ class _Choice:
     paired: list[list[ontology.ActivityPrediction]]
 
 
+def _with_instance(
+    pred: ontology.ActivityPrediction, object_id: str, pairing: ontology.PairingExplanation | None = None
+) -> ontology.ActivityPrediction:
+    """``pred`` naming the instance ``object_id`` (and why, ``pairing``): the same record
+    otherwise, not checked again (it was checked against its own ontology when made)."""
+    return ontology.ActivityPrediction.unchecked(
+        pred.image_id,
+        pred.person_id,
+        pred.activity,
+        pred.score,
+        pred.model,
+        pred.model_version,
+        pred.explanation,
+        pred.level,
+        object_id,
+        pairing,
+    )
+
+
 @torch.no_grad()
 def _choose(
     model: PairingModel,
@@ -824,8 +843,6 @@ def _choose(
     onto: ontology.Ontology,
 ) -> _Choice:
     """:func:`pair_predictions`, keeping the candidates and the winners' scores."""
-    from dataclasses import replace
-
     lay = input_layout(onto)
     graph = scene_graph(list(scenes), onto)
     persons = [(i, p) for i, scene in enumerate(scenes) for p in scene.persons]
@@ -870,7 +887,7 @@ def _choose(
             paired.append(
                 pred
                 if hit is None
-                else replace(pred, object_id=objects[int(edge_index[1, edges[hit[1]]])].object_id)
+                else _with_instance(pred, objects[int(edge_index[1, edges[hit[1]]])].object_id)
             )
         out.append(paired)
     return _Choice(graph, edges, acts, prior, best, out)
@@ -920,37 +937,8 @@ PAIRING_TERMS: tuple[tuple[str, str, str], ...] = (
     ("interactiveness", "cascade", "interactiveness: log sigmoid of the pair's interaction logit"),
 )
 
-#: The ``method`` of a pairing explanation (:class:`PairingEvidence`).
+#: The ``method`` of the pairing explanations :func:`explain_pair_predictions` makes.
 PAIRING_METHOD = "pairing-integrated-gradients"
-
-
-@dataclass(frozen=True)
-class PairingEvidence:
-    """Why :func:`explain_pair_predictions` named a prediction's object instance: plain
-    values (no tensors), what :mod:`kg` writes beside the triplet.
-
-    ``score`` is the pair score the instance won by (:meth:`PairingModel.instance_scores`:
-    the pair logit with the prediction's score as the second round's prior, plus ``log
-    sigmoid`` of the interactiveness). Exactness: ``score == baseline + sum of the terms'
-    weights + rest`` (to float64 rounding; ``rest`` is computed from the three). ``baseline``
-    is the first round's logit for the average pair layout and no part states
-    (:class:`PairExplanation`); ``terms`` are ``(kind, term id, weight)``, largest ``|weight|``
-    first: the ``top_k`` geometric features (kind ``"geometry"``), the ``top_k`` part states and
-    active body parts (kinds ``"part_state"`` and ``"body_part"``, ontology ids) and always the
-    two ``"cascade"`` terms (:data:`PAIRING_TERMS`); ``rest`` holds the terms left out and
-    what the integrated-gradient steps leave.
-    """
-
-    object_id: str
-    score: float
-    baseline: float
-    rest: float
-    terms: tuple[tuple[str, str, float], ...]
-    method: str = PAIRING_METHOD
-
-    def total(self) -> float:
-        """``baseline + sum of the terms + rest`` (equals :attr:`score`)."""
-        return self.baseline + math.fsum(w for _, _, w in self.terms) + self.rest
 
 
 def explain_pair_predictions(
@@ -961,11 +949,23 @@ def explain_pair_predictions(
     *,
     top_k: int = 3,
     steps: int = 32,
-) -> tuple[list[list[ontology.ActivityPrediction]], list[list[PairingEvidence | None]]]:
-    """:func:`pair_predictions` (the same choices) and, parallel to its output, why each
-    named instance won (:class:`PairingEvidence`; ``None`` for a prediction that names none).
-    :func:`explain_pairs` runs over every candidate (the second round compares them), so this
-    costs ``steps`` forward and backward passes over the candidates on top of the choice.
+) -> list[list[ontology.ActivityPrediction]]:
+    """:func:`pair_predictions` (the same choices), each prediction that names an instance
+    saying why it won: its :attr:`~ontology.ActivityPrediction.pairing`, an
+    :class:`ontology.PairingExplanation` (``None`` on the others).
+
+    The explanation's ``score`` is the pair score the instance won by
+    (:meth:`PairingModel.instance_scores`: the pair logit with the prediction's score as the
+    second round's prior, plus ``log sigmoid`` of the interactiveness), and ``score ==
+    baseline + sum of the weights + rest`` (to float64 rounding; ``rest`` is computed from the
+    others). ``baseline`` is the first round's logit for the average pair layout and no part
+    states (:class:`PairExplanation`); the contributions are the ``top_k`` geometric features
+    (kind ``"geometry"``, :data:`GEOMETRY_IDS`), the ``top_k`` part states and active body parts
+    (kinds ``"part_state"`` and ``"body_part"``, ontology ids) and always the two
+    ``"cascade"`` terms (:data:`PAIRING_TERMS`), largest ``|weight|`` first; ``rest`` holds the
+    terms left out and what the integrated-gradient steps leave. :func:`explain_pairs` runs
+    over every candidate (the second round compares them), so this costs ``steps`` forward
+    and backward passes over the candidates on top of the choice.
 
     Measured (packaged checkpoint, one CPU thread, 2026-12-06; 200 synthetic images of 3
     persons and 6 instances, 5 predictions each: 9,600 candidates, 3,000 named instances):
@@ -977,36 +977,37 @@ def explain_pair_predictions(
         raise ReasoningError(f"top_k must be 0 or more, got {top_k}")
     onto = onto or ontology.load()
     choice = _choose(model, scenes, predictions, onto)
-    evidence: list[list[PairingEvidence | None]] = [[None] * len(preds) for preds in choice.paired]
+    out = [list(preds) for preds in choice.paired]
     if not choice.best:
-        return choice.paired, evidence
+        return out
     lay = input_layout(onto)
     edges, acts, prior = torch.tensor(choice.edges), torch.tensor(choice.acts), torch.tensor(choice.prior)
     why = explain_pairs(model, choice.graph, edges, acts, prior, steps=steps)
     with torch.no_grad():
         inter = F.logsigmoid(model.interactiveness(choice.graph, edges))
+    term = ontology.PairingContribution
     for (n, j), (score, i) in choice.best.items():
         geo = why.geometry[i].tolist()
         visual = why.part_states[i].tolist()
         kept_geo = sorted(range(len(geo)), key=lambda k: -abs(geo[k]))[:top_k]
         kept_vis = sorted(range(len(visual)), key=lambda k: -abs(visual[k]))[:top_k]
-        terms = [("geometry", GEOMETRY_IDS[k], float(geo[k])) for k in kept_geo]
+        terms = [term("geometry", GEOMETRY_IDS[k], float(geo[k]), onto) for k in kept_geo]
         terms += [  # (the person's input columns: part states, then active body parts)
-            (lay.channel_kinds[k], lay.channel_terms[k], float(visual[k]))
+            term(lay.channel_kinds[k], lay.channel_terms[k], float(visual[k]), onto)
             for k in kept_vis
             if visual[k] != 0.0
         ]
         terms += [
-            ("cascade", "second_round", float(why.competition[i])),
-            ("cascade", "interactiveness", float(inter[i])),
+            term("cascade", "second_round", float(why.competition[i]), onto),
+            term("cascade", "interactiveness", float(inter[i]), onto),
         ]
-        terms.sort(key=lambda t: (-abs(t[2]), t[0], t[1]))
         baseline = float(why.baseline[i])
-        rest = score - baseline - math.fsum(w for _, _, w in terms)
-        obj = choice.paired[n][j].object_id
-        assert obj is not None  # (a winner names its instance)
-        evidence[n][j] = PairingEvidence(obj, score, baseline, rest, tuple(terms))
-    return choice.paired, evidence
+        rest = score - baseline - math.fsum(t.weight for t in terms)
+        pred = choice.paired[n][j]
+        assert pred.object_id is not None  # (a winner names its instance)
+        pairing = ontology.PairingExplanation(PAIRING_METHOD, score, baseline, rest, tuple(terms), onto)
+        out[n][j] = _with_instance(pred, pred.object_id, pairing)
+    return out
 
 
 def triplet_scores(

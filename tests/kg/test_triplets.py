@@ -647,15 +647,20 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
     scene = _cafe_scene()
     predicted = reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
     # what went in: the same choices explained again (deterministic on the CPU)
-    unpaired = [[dataclasses.replace(p, object_id=None) for p in person] for person in predicted]
-    paired, evidence = explain_pair_predictions(pairer, [scene], unpaired)
+    unpaired = [
+        [dataclasses.replace(p, object_id=None, pairing=None) for p in person] for person in predicted
+    ]
+    paired = explain_pair_predictions(pairer, [scene], unpaired)
     assert paired == predicted
     triplets = _model_triplets(store)
     expected = sorted(
-        (pred.key, pred.activity, str(pred.object_key), why)
-        for person, whys in zip(paired, evidence, strict=True)
-        for pred, why in zip(person, whys, strict=True)
-        if why is not None
+        (
+            (pred.key, pred.activity, str(pred.object_key), pred.pairing)
+            for person in paired
+            for pred in person
+            if pred.pairing is not None
+        ),
+        key=lambda e: e[:3],
     )
     assert len(expected) >= 2 and {p for p, _, _, _ in expected} == {"cafe.jpg/0", "cafe.jpg/1"}
     assert [t[:3] for t in triplets] == [e[:3] for e in expected]  # one explanation per triplet
@@ -670,7 +675,7 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
             why.score,
             why.baseline,
             why.rest,
-            why.terms,
+            tuple((c.kind, c.term, c.weight) for c in why.contributions),
         )
         assert b.total() == pytest.approx(b.score, abs=1e-9)  # exact: baseline + terms + rest
     # the terms reach their nodes: PairingTerm for geometry and the cascade, PartState, BodyPart
@@ -719,15 +724,19 @@ def test_a_failed_pairing_write_leaves_nothing(
     explain = pairing.explain_pair_predictions
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        paired, evidence = explain(*args, **kwargs)
-        bad = [
-            [None if e is None else dataclasses.replace(e, terms=(("colour", "red", 1.0),)) for e in p]
-            for p in evidence
+        colour = ontology.PairingContribution("geometry", "colour", 1.0)  # (no term of the store's)
+        return [
+            [
+                p
+                if p.pairing is None
+                else dataclasses.replace(p, pairing=dataclasses.replace(p.pairing, contributions=(colour,)))
+                for p in person
+            ]
+            for person in explain(*args, **kwargs)
         ]
-        return paired, bad
 
     monkeypatch.setattr(pairing, "explain_pair_predictions", broken)
-    with pytest.raises(StoreError, match="term kinds"):
+    with pytest.raises(StoreError, match=r"unknown pairing terms \['colour'\]"):
         reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
     for label in ("Person", "ObjectInstance", "PairingExplanation", "PairingTerm"):
         assert store.query(f"MATCH (n:{label}) RETURN count(n) AS n") == [{"n": 0}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -318,9 +319,11 @@ def test_explained_choices_are_the_choices_and_their_evidence_adds_up() -> None:
         [_prediction("0", "hold-cup", 0.9), _prediction("0", "ride-bicycle", 0.2)],
         [_prediction("1", "hold-cup", 0.8), _prediction("1", "drink_with-cup", 0.3)],
     ]
-    paired, evidence = pairing.explain_pair_predictions(model, [scene], predictions, top_k=2, steps=64)
-    assert paired == pairing.pair_predictions(model, [scene], predictions)
-    assert [[e is None for e in person] for person in evidence] == [[False, True], [False, False]]
+    paired = pairing.explain_pair_predictions(model, [scene], predictions, top_k=2, steps=64)
+    chosen = pairing.pair_predictions(model, [scene], predictions)
+    assert [[dataclasses.replace(p, pairing=None) for p in person] for person in paired] == chosen
+    assert [[p.pairing is None for p in person] for person in paired] == [[False, True], [False, False]]
+    assert all(p.object_id is not None for person in paired for p in person if p.pairing is not None)
     # the pair scores the instances won by, recomputed over the same candidates: person 0's
     # two cups (edges 0, 1) for hold-cup, then person 1's (edges 2, 3) for hold-cup and drink_with-cup
     lay = input_layout()
@@ -333,29 +336,34 @@ def test_explained_choices_are_the_choices_and_their_evidence_adds_up() -> None:
     first = {(0, 0): 0, (1, 0): 2, (1, 1): 4}  # each prediction's first candidate
     full = pairing.explain_pairs(model, scene_graph, edges, acts, prior, steps=64)
     for (n, j), at in first.items():
-        e = evidence[n][j]
-        assert e is not None and e.object_id == paired[n][j].object_id
+        e = paired[n][j].pairing
+        object_id = paired[n][j].object_id
+        assert isinstance(e, ontology.PairingExplanation) and object_id is not None
+        assert e.method == pairing.PAIRING_METHOD
         assert e.score == pytest.approx(float(scores[at : at + 2].max()), abs=1e-6)
         assert e.total() == pytest.approx(e.score, abs=1e-9)  # exact: baseline + terms + rest
-        kinds = [k for k, _, _ in e.terms]
+        kinds = [c.kind for c in e.contributions]
         assert kinds.count("geometry") == 2 and kinds.count("cascade") == 2
-        assert {t for k, t, _ in e.terms if k == "geometry"} <= set(pairing.GEOMETRY_IDS)
+        assert {c.term for c in e.contributions if c.kind == "geometry"} <= set(pairing.GEOMETRY_IDS)
         assert set(kinds) <= {"geometry", "cascade", "part_state", "body_part"}
-        assert [abs(w) for _, _, w in e.terms] == sorted((abs(w) for _, _, w in e.terms), reverse=True)
-        i = first[(n, j)] + int(e.object_id)  # the winner (object ids 0 and 1: the cups)
+        weights = [abs(c.weight) for c in e.contributions]
+        assert weights == sorted(weights, reverse=True)
+        i = first[(n, j)] + int(object_id)  # the winner (object ids 0 and 1: the cups)
         geo, vis = full.geometry[i], full.part_states[i]
-        kept_geo = sum(w for k, _, w in e.terms if k == "geometry")
-        kept_vis = sum(w for k, _, w in e.terms if k in ("part_state", "body_part"))
+        kept_geo = sum(c.weight for c in e.contributions if c.kind == "geometry")
+        kept_vis = sum(c.weight for c in e.contributions if c.kind in ("part_state", "body_part"))
         left_out = float(geo.sum() - kept_geo + vis.sum() - kept_vis + full.rest[i])
         assert e.rest == pytest.approx(left_out, abs=1e-5)
-        cascade = {t: w for k, t, w in e.terms if k == "cascade"}
+        cascade = {c.term: c.weight for c in e.contributions if c.kind == "cascade"}
         assert cascade["second_round"] == pytest.approx(float(full.competition[i]), abs=1e-6)
         assert cascade["interactiveness"] == pytest.approx(
             float(torch.nn.functional.logsigmoid(model.interactiveness(scene_graph, edges[i : i + 1]))[0]),
             abs=1e-6,
         )
         top = sorted(range(pairing.N_GEOMETRY), key=lambda k: -abs(float(geo[k])))[:2]
-        assert {t for k, t, _ in e.terms if k == "geometry"} == {pairing.GEOMETRY_IDS[k] for k in top}
+        assert {c.term for c in e.contributions if c.kind == "geometry"} == {
+            pairing.GEOMETRY_IDS[k] for k in top
+        }
     assert len(pairing.PAIRING_TERMS) == pairing.N_GEOMETRY + 2
     with pytest.raises(ontology.ReasoningError, match="top_k must be 0 or more"):
         pairing.explain_pair_predictions(model, [scene], predictions, top_k=-1)
