@@ -19,15 +19,16 @@ Videos (``Video``, frames in order, ``Track``, segments, clip labels): :mod:`kg.
 written and read as records by :func:`write_segments`, :func:`write_clip_labels`,
 :func:`read_segments`, :func:`read_clip_labels`.
 
-Object instances and triplets: why the pairing model chose each model triplet's instance is
-read back by :func:`read_pairing_explanations` (:class:`PairingExplanation` records).
+Object instances and triplets: :func:`read_predictions` gives each model prediction back with
+the object instance it names and why the pairing model chose it
+(:attr:`ontology.ActivityPrediction.pairing`, an :class:`ontology.PairingExplanation`: the
+record :func:`reasoning.pairing.explain_pair_predictions` made).
 
 Schema: :mod:`kg.schema`. Example queries and the portable Cypher subset: :mod:`kg.queries`.
 """
 
 from __future__ import annotations
 
-from kg._triplets import PairingExplanation, read_pairing_explanations
 from kg._video import read_clip_labels, read_segments, write_clip_labels, write_segments
 from kg.engine import Engine
 from kg.evidence import compute_evidence, evidence_edges, update_evidence
@@ -61,7 +62,6 @@ __all__ = [
     "GraphStore",
     "IngestReport",
     "Neo4jStore",
-    "PairingExplanation",
     "ReasonResult",
     "Run",
     "compute_evidence",
@@ -82,7 +82,6 @@ __all__ = [
     "read_clip_labels",
     "read_observations",
     "read_observations_jsonl",
-    "read_pairing_explanations",
     "read_predictions",
     "read_segments",
     "sparql",

@@ -3,7 +3,9 @@
 load of an annotation ingest (:func:`stage_annotated_triplets`), checked before predictions
 name an instance (:func:`instance_classes`), and read back (:func:`stored_triplets`); why the
 pairing model chose a prediction's instance, staged with the predictions
-(:func:`stage_pairing_explanations`) and read back as records (:func:`read_pairing_explanations`).
+(:func:`stage_pairing_explanations`, from their :attr:`ontology.ActivityPrediction.pairing`)
+and read back as the same records (:func:`read_pairings`, which
+:func:`kg.read_predictions` puts back on the predictions).
 
 The ground truth of an image is written once: an instance already stored is skipped when
 it is the same (class, box, score) and refused otherwise; a person's ground-truth triplets
@@ -19,17 +21,24 @@ from typing import Any
 
 from kg._stored import LOOKUP_MAX, stored_ids
 from kg.store.base import BulkLoad, GraphStore
-from ontology import ActivityPrediction, HoiAnnotation, ObjectInstance, Ontology, StoreError
+from ontology import (
+    ActivityPrediction,
+    HoiAnnotation,
+    ObjectInstance,
+    Ontology,
+    PairingContribution,
+    PairingExplanation,
+    StoreError,
+)
 from ontology.identity import image_key, object_key, person_key
 
 __all__ = [
     "GroundTruthTriplets",
-    "PairingExplanation",
     "TripletCounts",
     "has_pairing_tables",
     "has_triplet_tables",
     "instance_classes",
-    "read_pairing_explanations",
+    "read_pairings",
     "stage_annotated_triplets",
     "stage_pairing_explanations",
     "stored_triplets",
@@ -326,37 +335,6 @@ def has_pairing_tables(store: GraphStore) -> bool:
     return any(r["name"] == "PairingExplanation" for r in store.query("CALL show_tables() RETURN name"))
 
 
-@dataclass(frozen=True)
-class PairingExplanation:
-    """Why the pairing model paired a person's activity with an object instance, as stored
-    (:mod:`kg.schema`: ``PairingExplanation``), what :func:`read_pairing_explanations` returns.
-
-    ``score == baseline + sum of the terms' weights + rest`` (:meth:`total`): ``score`` is the
-    pair score the instance won by, ``terms`` are ``(kind, term id, weight)``, largest
-    ``|weight|`` first (kinds ``"geometry"`` and ``"cascade"``: a ``PairingTerm``;
-    ``"part_state"``, ``"body_part"``: an ontology term); the fields of
-    :class:`ontology.PairingExplanation` with the person, activity, instance, model and run
-    they belong to.
-    """
-
-    person: str
-    activity: str
-    object_key: str
-    model: str
-    run: str
-    method: str
-    score: float
-    baseline: float
-    rest: float
-    terms: tuple[tuple[str, str, float], ...]
-
-    def total(self) -> float:
-        """``baseline + sum of the terms + rest`` (equals :attr:`score`)."""
-        import math
-
-        return self.baseline + math.fsum(w for _, _, w in self.terms) + self.rest
-
-
 def stage_pairing_explanations(
     load: BulkLoad,
     store: GraphStore,
@@ -451,41 +429,38 @@ def stage_pairing_explanations(
     return len(ids)
 
 
-#: A person's pairing explanations with their instance, and their terms (two reads: the terms
-#: by one OPTIONAL MATCH would repeat the explanation per term, as here, which is fine).
+#: A person's pairing explanations with their instance and their terms (one read: the
+#: OPTIONAL MATCH repeats the explanation per term, which is fine for a few).
 _PAIRINGS_OF = (
     "MATCH (p:Person {id: $person})-[:PAIR_EXPLAINED_BY]->(e:PairingExplanation)-[:CONCERNS]->"
     "(o:ObjectInstance) OPTIONAL MATCH (t)-[c:PAIR_CONTRIBUTES_TO]->(e) "
-    "RETURN e.id AS id, e.activity AS activity, o.id AS object, e.model AS model, e.run AS run, "
+    "RETURN e.id AS id, e.activity AS activity, o.id AS object, e.run AS run, "
     "e.method AS method, e.score AS score, e.baseline AS baseline, e.rest AS rest, "
     "t.kind AS kind, t.id AS term, c.weight AS weight"
 )
 
 
-def read_pairing_explanations(store: GraphStore, person: str) -> list[PairingExplanation]:
+def read_pairings(
+    store: GraphStore, person: str, ontology: Ontology
+) -> dict[tuple[str, str], tuple[str, PairingExplanation]]:
     """Why the pairing model chose each of ``person``'s model triplets' instances (person key
-    ``"<image>/<person>"``), ordered by activity, model and run; terms largest ``|weight|``
-    first. A store without the tables (an earlier version, read-only) has none. A read."""
+    ``"<image>/<person>"``), by ``(run, activity id)``: the instance's key and the
+    :class:`ontology.PairingExplanation` that was written, checked against ``ontology`` (the
+    store's). :func:`kg.read_predictions` puts each on its prediction. A store without the
+    tables (an earlier version, read-only) has none. A read."""
     if not has_pairing_tables(store):
-        return []
+        return {}
     found: dict[str, dict[str, Any]] = {}
     for r in store.query(_PAIRINGS_OF, person=person):
-        entry = found.setdefault(r["id"], {**r, "terms": []})
+        entry = found.setdefault(r["id"], {**r, "contributions": []})
         if r["term"] is not None:
-            entry["terms"].append((r["kind"], r["term"], float(r["weight"])))
-    out = [
-        PairingExplanation(
-            person=person,
-            activity=e["activity"],
-            object_key=e["object"],
-            model=e["model"],
-            run=e["run"],
-            method=e["method"],
-            score=e["score"],
-            baseline=e["baseline"],
-            rest=e["rest"],
-            terms=tuple(sorted(e["terms"], key=lambda t: (-abs(t[2]), t[0], t[1]))),
+            entry["contributions"].append(PairingContribution(r["kind"], r["term"], r["weight"], ontology))
+    return {
+        (e["run"], e["activity"]): (
+            e["object"],
+            PairingExplanation(
+                e["method"], e["score"], e["baseline"], e["rest"], tuple(e["contributions"]), ontology
+            ),
         )
         for e in found.values()
-    ]
-    return sorted(out, key=lambda e: (e.activity, e.model, e.run))
+    }

@@ -1,7 +1,9 @@
 """Read stored persons and predictions back as the records that were written.
 
 :func:`read_predictions` gives a person's stored model predictions back as
-:class:`ontology.ActivityPrediction` records with their :class:`ontology.Explanation`.
+:class:`ontology.ActivityPrediction` records with their :class:`ontology.Explanation`, the
+object instance each names and why the pairing model named it
+(:class:`ontology.PairingExplanation`).
 
 :func:`read_observations` is the inverse of :func:`kg.ingest.ingest_observations`: each
 stored person comes back as a :class:`ontology.PersonObservation` made with the store's
@@ -26,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from kg._triplets import has_triplet_tables
+from kg._triplets import has_triplet_tables, read_pairings
 from kg.store.base import GraphStore
 from kg.store_ontology import store_ontology
 from ontology import (
@@ -39,7 +41,7 @@ from ontology import (
     PersonObservation,
     StoreError,
 )
-from ontology.identity import split_image_key
+from ontology.identity import object_key, split_image_key
 
 __all__ = ["read_annotated", "read_observations", "read_predictions"]
 
@@ -165,8 +167,10 @@ def read_annotated(store: GraphStore) -> tuple[list[PersonObservation], list[tup
 def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]:
     """The model predictions stored for ``person`` (``"<image>/<person>"``), best first, each
     with its explanation as an :class:`~ontology.Explanation` record (``None`` when the run
-    wrote none) and the object instance it names (``object_id``, ``None`` when it names
-    none). ``image_id`` is the image node id, as the reasoner's records give it. A read."""
+    wrote none), the object instance it names (``object_id``, ``None`` when it names none)
+    and why the pairing model named that instance (``pairing``, an
+    :class:`~ontology.PairingExplanation`; ``None`` when none was written). ``image_id`` is
+    the image node id, as the reasoner's records give it. A read."""
     onto = store_ontology(store)
     rows = store.query(_PREDICTIONS, person=person)
     if not rows and not store.query("MATCH (p:Person {id: $person}) RETURN p.id AS id", person=person):
@@ -183,9 +187,18 @@ def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]
     if has_triplet_tables(store):
         for r in store.query(_TRIPLETS, person=person):
             instances[(r["run"], r["activity"])] = r["object_id"]
+    pairings = read_pairings(store, person, onto) if instances else {}
     out = []
     for r in rows:
         e = found.get((r["run"], r["activity"]))
+        object_id = instances.get((r["run"], r["activity"]))
+        paired = pairings.get((r["run"], r["activity"]))
+        # (written with the triplet; the instance is the one the triplet names)
+        pairing = (
+            paired[1]
+            if paired is not None and object_id is not None and paired[0] == object_key(r["image"], object_id)
+            else None
+        )
         explanation = (
             None
             if e is None
@@ -209,7 +222,8 @@ def read_predictions(store: GraphStore, person: str) -> list[ActivityPrediction]
                 r["version"],
                 explanation,
                 onto,
-                object_id=instances.get((r["run"], r["activity"])),
+                object_id=object_id,
+                pairing=pairing,
             )
         )
     return sorted(out, key=lambda p: (-p.score, p.activity))

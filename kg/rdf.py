@@ -1047,11 +1047,13 @@ def _person_triples(data: PersonExplanations) -> _Triples:
                 w = prov.pairing(
                     data.person, p.activity, inst.key, run, why.method, why.score, why.baseline, why.rest
                 )
-                for kind, term, weight in why.terms:
-                    label = _LABEL_OF_KIND.get(kind)
-                    name, index = data.pairing_terms.get(term, (term, None))
-                    iri = None if label is None else term_iri[label][term]
-                    prov.pairing_contribution(w, data.person, inst.key, kind, term, iri, weight, name, index)
+                for pc in why.contributions:
+                    label = _LABEL_OF_KIND.get(pc.kind)
+                    name, index = data.pairing_terms.get(pc.term, (pc.term, None))
+                    iri = None if label is None else term_iri[label][pc.term]
+                    prov.pairing_contribution(
+                        w, data.person, inst.key, pc.kind, pc.term, iri, pc.weight, name, index
+                    )
         s = prov.explanation(data.person, p.activity, run, e.method, e.baseline, e.rest)
         for c in data.ranked(e):
             term = term_iri[_LABEL_OF_KIND[c.kind]][c.term]

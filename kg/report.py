@@ -42,8 +42,9 @@ JSON schema (:meth:`PersonExplanations.to_dict`)::
 
 ``object_instance`` is the object instance the prediction names (a triplet,
 :attr:`ontology.ActivityPrediction.object_id`), ``null`` when it names none; ``pairing`` why
-the pairing model chose that instance (a ``PairingExplanation`` of the store, ``null`` when
-none was written)::
+the pairing model chose that instance (:attr:`ontology.ActivityPrediction.pairing`, a
+``PairingExplanation`` of the store; ``null`` when none was written), its contributions as
+``terms`` with their names::
 
     "pairing": {"method", "score", "baseline", "rest",
                 "terms": [{"kind", "term", "name", "weight"}, ...]}
@@ -72,7 +73,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg._triplets import PairingExplanation, has_pairing_tables, read_pairing_explanations
 from kg.observations import read_observations, read_predictions
 from kg.queries import EXAMPLES
 from kg.store.base import GraphStore
@@ -84,6 +84,7 @@ from ontology import (
     Explanation,
     ObjectInstance,
     Ontology,
+    PairingExplanation,
     PersonObservation,
     StoreError,
     Vocabulary,
@@ -146,14 +147,13 @@ class PersonExplanations:
     ontology: Ontology = field(default_factory=load, repr=False, compare=False)
     #: the object instances the predictions name, by their id within the image
     instances: dict[str, ObjectInstance] = field(default_factory=dict)
-    #: why the pairing model chose each prediction's instance, by ``(activity, model)``
-    pairings: dict[tuple[str, str], PairingExplanation] = field(default_factory=dict)
     #: the names and channels of the pairing model's own terms (``PairingTerm``), by id
     pairing_terms: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def pairing(self, prediction: ActivityPrediction) -> PairingExplanation | None:
-        """Why the pairing model chose ``prediction``'s instance, or ``None``."""
-        return self.pairings.get((prediction.activity, prediction.model))
+        """Why the pairing model chose ``prediction``'s instance, or ``None``
+        (:attr:`ontology.ActivityPrediction.pairing`)."""
+        return prediction.pairing
 
     def term_name(self, kind: str, term: str) -> str:
         """The name of a pairing explanation's term (a ``PairingTerm`` or an ontology term)."""
@@ -251,7 +251,8 @@ class PersonExplanations:
             "baseline": e.baseline,
             "rest": e.rest,
             "terms": [
-                {"kind": k, "term": t, "name": self.term_name(k, t), "weight": w} for k, t, w in e.terms
+                {"kind": c.kind, "term": c.term, "name": self.term_name(c.kind, c.term), "weight": c.weight}
+                for c in e.contributions
             ],
         }
 
@@ -298,7 +299,6 @@ class PersonExplanations:
             self.created,
             self.ontology,
             self.instances,
-            self.pairings,
             self.pairing_terms,
         )
 
@@ -330,17 +330,9 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
             observation.frame_index,
             ontology=onto,
         )
-    pairings = {
-        (e.activity, e.model): e
-        for e in read_pairing_explanations(store, person)
-        if any(
-            p.activity == e.activity and p.model == e.model and p.object_key == e.object_key
-            for p in predictions
-        )
-    }
     terms = (
         {r["id"]: (r["name"], r["idx"]) for r in store.query(_PAIRING_TERMS)}
-        if pairings and has_pairing_tables(store)
+        if any(p.pairing is not None for p in predictions)  # (then the store has the tables)
         else {}
     )
     return PersonExplanations(
@@ -351,7 +343,6 @@ def load_person(store: GraphStore, person: str) -> PersonExplanations:
         created=created,
         ontology=onto,
         instances=instances,
-        pairings=pairings,
         pairing_terms=terms,
     )
 
@@ -720,12 +711,12 @@ def _pairing_table(data: PersonExplanations, p: ActivityPrediction) -> str:
         return ""
     what = f"{readable(data.ontology.objects[o.object].name)} {o.object_id}"
     body = "".join(
-        f'<tr class="pairing-term" data-kind="{html.escape(k)}">'
-        f"<td>{html.escape(readable(data.term_name(k, t)))}</td><td>{html.escape(k)}</td>"
-        f"<td>{w:+.3f}</td></tr>"
-        for k, t, w in e.terms
+        f'<tr class="pairing-term" data-kind="{html.escape(c.kind)}">'
+        f"<td>{html.escape(readable(data.term_name(c.kind, c.term)))}</td><td>{html.escape(c.kind)}</td>"
+        f"<td>{c.weight:+.3f}</td></tr>"
+        for c in e.contributions
     )
-    terms = math.fsum(w for _, _, w in e.terms)
+    terms = math.fsum(c.weight for c in e.contributions)
     query = EXAMPLES["why_paired"].cypher
     params = json.dumps({"person": data.person, "instance": o.key})
     return (
@@ -856,9 +847,9 @@ def _pairing_tooltip(data: PersonExplanations, o: ObjectInstance) -> str:
     lines = []
     for p in data.predictions:
         e = data.pairing(p)
-        if e is None or e.object_key != o.key:
+        if e is None or p.object_key != o.key:
             continue
-        geometry = [(t, w) for k, t, w in e.terms if k == "geometry"][:3]
+        geometry = [(c.term, c.weight) for c in e.contributions if c.kind == "geometry"][:3]
         said = ", ".join(f"{readable(data.term_name('geometry', t))} {w:+.2f}" for t, w in geometry)
         lines.append(
             f"{readable(data.ontology.activities[p.activity].name)}: pair score {e.score:+.2f}; {said}"

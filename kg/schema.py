@@ -81,7 +81,7 @@ all or nothing): one ``PairingExplanation`` per ``INTERACTS_WITH`` edge of ``sou
 "model"`` that the pairing model chose, with the same person, ``activity`` (an id), ``model``
 and ``run``, ``CONCERNS`` the instance. It is exact as an ``Explanation`` is, on its own
 numbers: ``baseline`` plus its ``PAIR_CONTRIBUTES_TO`` weights plus ``rest`` is ``score``, the
-pair score the instance won by (:class:`reasoning.pairing.PairingEvidence`: the pair logit with
+pair score the instance won by (:class:`ontology.PairingExplanation`: the pair logit with
 the prediction's score as the second round's prior, plus ``log sigmoid`` of the pair's
 interactiveness; a log-probability up to the candidates' constant, not a probability).
 ``method`` is ``"pairing-integrated-gradients"``. The terms kept: the strongest geometric
@@ -95,9 +95,12 @@ that needs them. Separate tables from ``Explanation`` on purpose: the embedded s
 the ``Explanation`` tables when a write replaces many predictions (:mod:`kg.predictions`),
 and a pair of those tables it is not told about would lose its rows. A pairing explanation
 is replaced with its model's triplets of the person, deleted with its person or its
-instance when an ingest with ``replace`` changes them, and read back as records by
-:func:`kg.read_pairing_explanations` (example query ``why_paired``). A store made before
-pairing explanations opens read-write with the new tables, empty; read-only, it has none.
+instance when an ingest with ``replace`` changes them, and read back by
+:func:`kg.read_predictions` as the record that was written (each prediction's
+:attr:`~ontology.ActivityPrediction.pairing`, the :class:`ontology.PairingExplanation` that
+:func:`reasoning.pairing.explain_pair_predictions` made; example query ``why_paired``). A
+store made before pairing explanations opens read-write with the new tables, empty;
+read-only, it has none.
 
 Time: ``Video.id`` is the video key (:func:`ontology.identity.video_key`: the video id, with
 ``%`` and ``#`` encoded as in an image key, so a frame's ``Image.id`` is ``"<video key>#<frame>"``)

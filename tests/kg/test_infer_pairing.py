@@ -11,7 +11,7 @@ __all__ = ["tiny_models"]  # (the fixture, shared with tests/kg/test_cli_infer.p
 
 
 def test_engine_infer_explains_each_triplets_instance(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    from kg import EmbeddedStore, Engine, read_pairing_explanations
+    from kg import EmbeddedStore, Engine, read_predictions
     from kg.ingest import init_store
 
     perceiver = _tiny_perceiver(tiny_models, max_persons=3)
@@ -24,15 +24,24 @@ def test_engine_infer_explains_each_triplets_instance(tiny_models: dict[str, Pat
             (p.key, p.activity, str(p.object_key)) for person in predictions for p in person if p.object_id
         )
         assert named  # (among the 40 best, activities of the objects near a person)
+        assert all(p.pairing is not None for person in predictions for p in person if p.object_id)
         triplets = store.query(
             "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) RETURN p.id AS p, x.activity AS a, "
             "o.id AS o, x.run AS run, x.model AS model"
         )
         explained = [
-            e for person in sorted({k for k, _, _ in named}) for e in read_pairing_explanations(store, person)
+            p
+            for person in sorted({k for k, _, _ in named})
+            for p in read_predictions(store, person)
+            if p.pairing is not None
         ]
-        assert sorted((e.person, e.activity, e.object_key) for e in explained) == named
-        assert {(e.run, e.model) for e in explained} == {(t["run"], t["model"]) for t in triplets}
-        for e in explained:
-            assert abs(e.total() - e.score) < 1e-9  # exact: baseline + terms + rest = pair score
-            assert [k for k, _, _ in e.terms].count("cascade") == 2
+        assert sorted((p.key, p.activity, str(p.object_key)) for p in explained) == named
+        # what went in comes back: the same pairing explanations on the same predictions
+        went_in = {(p.key, p.activity): p.pairing for person in predictions for p in person if p.pairing}
+        assert {(p.key, p.activity): p.pairing for p in explained} == went_in
+        written = store.query("MATCH (e:PairingExplanation) RETURN DISTINCT e.run AS run, e.model AS model")
+        assert {(r["run"], r["model"]) for r in written} == {(t["run"], t["model"]) for t in triplets}
+        for p in explained:
+            assert p.pairing is not None
+            assert abs(p.pairing.total() - p.pairing.score) < 1e-9  # exact: baseline + terms + rest
+            assert [c.kind for c in p.pairing.contributions].count("cascade") == 2

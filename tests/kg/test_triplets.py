@@ -298,7 +298,7 @@ def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Pat
     keeps its rows, and takes triplets."""
     import ladybug
 
-    from kg._triplets import has_pairing_tables, has_triplet_tables, read_pairing_explanations
+    from kg._triplets import has_pairing_tables, has_triplet_tables
     from kg.schema import REL_BY_TYPE
     from kg.store.embedded import DB_FILE
 
@@ -317,9 +317,8 @@ def test_store_of_the_schema_before_instances_opens_and_takes_them(tmp_path: Pat
     db.close()
     with EmbeddedStore(tmp_path / "g", read_only=True) as old:
         assert not has_triplet_tables(old) and not has_pairing_tables(old)
-        assert read_pairing_explanations(old, "cafe.jpg/1") == []
         (back,) = read_predictions(old, "cafe.jpg/1")
-        assert (back.activity, back.object_id) == ("hold-cup", None)
+        assert (back.activity, back.object_id, back.pairing) == ("hold-cup", None, None)
     with EmbeddedStore(tmp_path / "g") as store:
         pairs = store.execute(  # (not an allowed read procedure of kg.store.readonly)
             "CALL show_connection('IN_IMAGE') RETURN `source table name` AS a, `destination table name` AS b"
@@ -626,6 +625,11 @@ def _cafe_scene() -> ontology.ImageObservation:
     return ontology.ImageObservation("cafe.jpg", persons, image.objects)
 
 
+def _pairings(store: GraphStore, person: str) -> list[ontology.PairingExplanation]:
+    """Why the pairing model chose the instances of ``person``'s stored predictions."""
+    return [p.pairing for p in read_predictions(store, person) if p.pairing is not None]
+
+
 def _model_triplets(store: GraphStore) -> list[tuple[str, str, str, str]]:
     rows = store.query(
         "MATCH (p:Person)-[x:INTERACTS_WITH]->(o:ObjectInstance) WHERE x.source = 'model' "
@@ -639,7 +643,6 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
     pairer,  # type: ignore[no-untyped-def]
     activity_reasoner,  # type: ignore[no-untyped-def]
 ) -> None:
-    from kg._triplets import read_pairing_explanations
     from kg.reason import reason_scenes
     from reasoning.pairing import PAIRING_TERMS, explain_pair_predictions
 
@@ -650,34 +653,21 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
     unpaired = [
         [dataclasses.replace(p, object_id=None, pairing=None) for p in person] for person in predicted
     ]
-    paired = explain_pair_predictions(pairer, [scene], unpaired)
-    assert paired == predicted
+    assert explain_pair_predictions(pairer, [scene], unpaired) == predicted
+    went_in = [p for person in predicted for p in person if p.pairing is not None]
+    assert len(went_in) >= 2 and {p.key for p in went_in} == {"cafe.jpg/0", "cafe.jpg/1"}
     triplets = _model_triplets(store)
-    expected = sorted(
-        (
-            (pred.key, pred.activity, str(pred.object_key), pred.pairing)
-            for person in paired
-            for pred in person
-            if pred.pairing is not None
-        ),
-        key=lambda e: e[:3],
-    )
-    assert len(expected) >= 2 and {p for p, _, _, _ in expected} == {"cafe.jpg/0", "cafe.jpg/1"}
-    assert [t[:3] for t in triplets] == [e[:3] for e in expected]  # one explanation per triplet
-    back = read_pairing_explanations(store, "cafe.jpg/0") + read_pairing_explanations(store, "cafe.jpg/1")
-    back.sort(key=lambda b: (b.person, b.activity, b.object_key))
+    expected = sorted((p.key, p.activity, str(p.object_key)) for p in went_in)
+    assert [t[:3] for t in triplets] == expected  # one explanation per triplet
+    # what comes back: the same records, the pairing explanations on their predictions
+    for person in predicted:
+        assert read_predictions(store, person[0].key) == sorted(person, key=lambda p: (-p.score, p.activity))
+    for p in went_in:
+        assert p.pairing is not None and p.pairing.total() == pytest.approx(p.pairing.score, abs=1e-9)
     (run,) = {t[3] for t in triplets}
     (model,) = {r["m"] for r in store.query("MATCH ()-[x:INTERACTS_WITH]->() RETURN DISTINCT x.model AS m")}
-    for b, (person, activity, obj, why) in zip(back, expected, strict=True):
-        assert (b.person, b.activity, b.object_key, b.run, b.model) == (person, activity, obj, run, model)
-        assert (b.method, b.score, b.baseline, b.rest, b.terms) == (
-            why.method,
-            why.score,
-            why.baseline,
-            why.rest,
-            tuple((c.kind, c.term, c.weight) for c in why.contributions),
-        )
-        assert b.total() == pytest.approx(b.score, abs=1e-9)  # exact: baseline + terms + rest
+    written = store.query("MATCH (e:PairingExplanation) RETURN DISTINCT e.run AS run, e.model AS model")
+    assert written == [{"run": run, "model": model}]  # the triplets' run and model
     # the terms reach their nodes: PairingTerm for geometry and the cascade, PartState, BodyPart
     (row,) = store.query("MATCH (t:PairingTerm) RETURN count(t) AS n")
     assert row["n"] == len(PAIRING_TERMS)
@@ -689,12 +679,16 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
     from kg.queries import EXAMPLES
 
     q = EXAMPLES["why_paired"]
-    b = back[0]
+    b = went_in[0]
+    why = b.pairing
+    assert why is not None
     name = ontology.load().activities[b.activity].name
-    rows = store.query(q.cypher, person=b.person, instance=b.object_key)
-    assert {(r["activity"], r["term"], r["weight"]) for r in rows} >= {(name, t, w) for _, t, w in b.terms}
+    rows = store.query(q.cypher, person=b.key, instance=b.object_key)
+    assert {(r["activity"], r["term"], r["weight"]) for r in rows} >= {
+        (name, c.term, c.weight) for c in why.contributions
+    }
     assert {(r["score"], r["baseline"], r["rest"]) for r in rows if r["activity"] == name} == {
-        (b.score, b.baseline, b.rest)
+        (why.score, why.baseline, why.rest)
     }
     # the model's next run over the persons replaces its pairing explanations with its triplets
     reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
@@ -707,6 +701,7 @@ def test_pairing_explanations_land_with_the_triplets_and_come_back_exactly(
     reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40, explain=False)
     assert store.query("MATCH (e:PairingExplanation) RETURN count(e) AS n") == [{"n": 0}]
     assert len(_model_triplets(store)) == len(expected)
+    assert [p for p in read_predictions(store, "cafe.jpg/0") if p.pairing is not None] == []
 
 
 def test_a_failed_pairing_write_leaves_nothing(
@@ -748,13 +743,12 @@ def test_replacing_an_instance_drops_the_pairing_explanations_that_concern_it(
     pairer,  # type: ignore[no-untyped-def]
     activity_reasoner,  # type: ignore[no-untyped-def]
 ) -> None:
-    from kg._triplets import GroundTruthTriplets, read_pairing_explanations, stage_annotated_triplets
+    from kg._triplets import GroundTruthTriplets, stage_annotated_triplets
     from kg.reason import reason_scenes
 
     init_store(store)
     reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
-    before = read_pairing_explanations(store, "cafe.jpg/0")
-    moved = {b.object_key for b in before}
+    moved = {p.object_key for p in read_predictions(store, "cafe.jpg/0") if p.pairing is not None}
     assert moved
     instances = [
         dataclasses.replace(o, box=Box(1, 1, 2, 2)) if o.key in moved else o for o in _cafe_scene().objects
@@ -772,7 +766,7 @@ def test_replacing_an_instance_drops_the_pairing_explanations_that_concern_it(
             ontology=ontology.load(),
             replace=True,
         )
-    assert [b for b in read_pairing_explanations(store, "cafe.jpg/0") if b.object_key in moved] == []
+    assert [p for p in read_predictions(store, "cafe.jpg/0") if p.pairing and p.object_key in moved] == []
     left = store.query("MATCH (e:PairingExplanation)-[:CONCERNS]->(o:ObjectInstance) RETURN o.id AS o")
     assert {r["o"] for r in left}.isdisjoint(moved)
     assert store.query(
@@ -785,18 +779,20 @@ def test_replacing_a_person_drops_its_pairing_explanations(
     pairer,  # type: ignore[no-untyped-def]
     activity_reasoner,  # type: ignore[no-untyped-def]
 ) -> None:
-    from kg._triplets import read_pairing_explanations
     from kg.ingest import ingest_observations
     from kg.reason import reason_scenes
 
     init_store(store)
     scene = _cafe_scene()
     reason_scenes(store, activity_reasoner, [scene], pairer=pairer, top_k=40)
-    assert read_pairing_explanations(store, "cafe.jpg/0") and read_pairing_explanations(store, "cafe.jpg/1")
+    assert _pairings(store, "cafe.jpg/0") and _pairings(store, "cafe.jpg/1")
     changed = dataclasses.replace(scene.persons[0], part_states={"hand_hold": 0.5})
     assert ingest_observations(store, [changed], replace=True).extra["persons_replaced"] == 1
-    assert read_pairing_explanations(store, "cafe.jpg/0") == []
-    assert read_pairing_explanations(store, "cafe.jpg/1")  # the other person's stay
+    assert _pairings(store, "cafe.jpg/0") == []
+    assert store.query(
+        "MATCH (:Person {id: 'cafe.jpg/0'})-[:PAIR_EXPLAINED_BY]->(e) RETURN count(e) AS n"
+    ) == [{"n": 0}]
+    assert _pairings(store, "cafe.jpg/1")  # the other person's stay
     assert store.query(
         "MATCH (e:PairingExplanation) WHERE NOT (:Person)-[:PAIR_EXPLAINED_BY]->(e) RETURN count(e) AS n"
     ) == [{"n": 0}]
@@ -872,7 +868,6 @@ def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
     import pyshacl
     import rdflib
 
-    from kg._triplets import read_pairing_explanations
     from kg.rdf import export_rdf, import_rdf, person_rdf, shapes_path, sparql
     from kg.reason import reason_scenes
     from kg.report import load_person
@@ -893,12 +888,13 @@ def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
         "?c hake:weight ?w . ?pred hake:objectInstance ?pred_o } "
         "GROUP BY ?e ?o ?pred_o ?score ?baseline ?rest",
     )
-    stored = read_pairing_explanations(store, "cafe.jpg/0") + read_pairing_explanations(store, "cafe.jpg/1")
+    stored = _pairings(store, "cafe.jpg/0") + _pairings(store, "cafe.jpg/1")
     assert len(rows) == len(stored) >= 2
     for r in rows:
         assert r["o"] == r["pred_o"]  # the explanation concerns the instance its prediction names
         assert r["baseline"] + r["terms"] + r["rest"] == pytest.approx(r["score"], abs=1e-9)
-    assert sorted((r["score"], r["n"]) for r in rows) == sorted((e.score, len(e.terms)) for e in stored)
+    counts = sorted((e.score, len(e.contributions)) for e in stored)
+    assert sorted((r["score"], r["n"]) for r in rows) == counts
     terms = sparql(
         path,
         hake + "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT ?label ?index WHERE { "
@@ -913,7 +909,7 @@ def test_rdf_export_of_pairing_explanations_conforms_and_adds_up(
     assert ok, report
     h = rdflib.Namespace("https://w3id.org/hake-engine/ontology#")
     mine = set(person.subjects(rdflib.RDF.type, h.PairingExplanation))
-    assert len(mine) == len(read_pairing_explanations(store, "cafe.jpg/0"))
+    assert len(mine) == len(_pairings(store, "cafe.jpg/0"))
     full = set(graph)
     assert {t for t in person if t[0] in mine} <= full
     # an import reads the ground truth back, as before: model predictions and their
@@ -930,7 +926,6 @@ def test_the_report_shows_the_pairing_evidence(
     pairer,  # type: ignore[no-untyped-def]
     activity_reasoner,  # type: ignore[no-untyped-def]
 ) -> None:
-    from kg._triplets import read_pairing_explanations
     from kg.reason import reason_scenes
     from kg.report import load_person, write_explanation
     from reasoning.pairing import PAIRING_TERMS
@@ -939,24 +934,28 @@ def test_the_report_shows_the_pairing_evidence(
     init_store(store)
     reason_scenes(store, activity_reasoner, [_cafe_scene()], pairer=pairer, top_k=40)
     data = load_person(store, "cafe.jpg/0")
-    stored = {(e.activity, e.model): e for e in read_pairing_explanations(store, "cafe.jpg/0")}
-    assert stored and data.pairings == stored
+    stored = {(p.activity, p.model): p for p in read_predictions(store, "cafe.jpg/0") if p.pairing}
+    assert stored and {(p.activity, p.model): p for p in data.predictions if p.pairing} == stored
     entries = [e for e in data.to_dict()["explanations"] if e["pairing"] is not None]
     assert {(e["activity"], e["model"]) for e in entries} == set(stored)
     for e in entries:
-        why = stored[(e["activity"], e["model"])]
+        pred = stored[(e["activity"], e["model"])]
+        why = pred.pairing
+        assert why is not None and data.pairing(pred) is why
         pairing = e["pairing"]
         assert (pairing["score"], pairing["baseline"], pairing["rest"]) == (why.score, why.baseline, why.rest)
-        assert [(t["kind"], t["term"], t["weight"]) for t in pairing["terms"]] == list(why.terms)
-        assert e["object_instance"]["key"] == why.object_key
+        assert [(t["kind"], t["term"], t["weight"]) for t in pairing["terms"]] == [
+            (c.kind, c.term, c.weight) for c in why.contributions
+        ]
+        assert e["object_instance"]["key"] == pred.object_key
         for t in pairing["terms"]:  # the pairing model's own terms by their PairingTerm names
             if t["kind"] in ("geometry", "cascade"):
                 assert t["name"] == pairing_names[t["term"]]
     page = write_explanation(data, "html")
     assert page.count('<table class="pairing"') == len(entries)
     assert page.count('class="pairing-term"') == sum(len(e["pairing"]["terms"]) for e in entries)
-    why = next(iter(stored.values()))
-    assert f"= pair score {why.score:+.3f}" in page
+    why = next(iter(stored.values())).pairing
+    assert why is not None and f"= pair score {why.score:+.3f}" in page
     # the dashed line from an instance to the person carries the evidence as its tooltip
     line = page[page.index('<line class="triplet-line"') :]
     line = line[: line.index("</line>")]
