@@ -84,8 +84,8 @@ numbers: ``baseline`` plus its ``PAIR_CONTRIBUTES_TO`` weights plus ``rest`` is 
 pair score the instance won by (:class:`ontology.PairingExplanation`: the pair logit with
 the prediction's score as the second round's prior, plus ``log sigmoid`` of the pair's
 interactiveness; a log-probability up to the candidates' constant, not a probability).
-``method`` is ``"pairing-integrated-gradients"``. The terms kept: the strongest geometric
-features of the two boxes (a ``PairingTerm`` of ``kind = "geometry"``: ``"box_iou"``,
+``method`` is ``"pairing-integrated-gradients"``. The terms kept: the geometric features of
+the two boxes (all 13 by default; a ``PairingTerm`` of ``kind = "geometry"``: ``"box_iou"``,
 ``"centre_distance"``, ...), the strongest part states and active body parts of the person
 (their ontology nodes), and always the two ``kind = "cascade"`` terms ``"second_round"``
 (the other persons' claim on the instance) and ``"interactiveness"``; ``rest`` is the terms

@@ -319,7 +319,7 @@ def test_explained_choices_are_the_choices_and_their_evidence_adds_up() -> None:
         [_prediction("0", "hold-cup", 0.9), _prediction("0", "ride-bicycle", 0.2)],
         [_prediction("1", "hold-cup", 0.8), _prediction("1", "drink_with-cup", 0.3)],
     ]
-    paired = pairing.explain_pair_predictions(model, [scene], predictions, top_k=2, steps=64)
+    paired = pairing.explain_pair_predictions(model, [scene], predictions, top_k=2, top_geometry=2, steps=64)
     chosen = pairing.pair_predictions(model, [scene], predictions)
     assert [[dataclasses.replace(p, pairing=None) for p in person] for person in paired] == chosen
     assert [[p.pairing is None for p in person] for person in paired] == [[False, True], [False, False]]
@@ -367,3 +367,19 @@ def test_explained_choices_are_the_choices_and_their_evidence_adds_up() -> None:
     assert len(pairing.PAIRING_TERMS) == pairing.N_GEOMETRY + 2
     with pytest.raises(ontology.ReasoningError, match="top_k must be 0 or more"):
         pairing.explain_pair_predictions(model, [scene], predictions, top_k=-1)
+    with pytest.raises(ontology.ReasoningError, match="top_geometry must be 0 or more"):
+        pairing.explain_pair_predictions(model, [scene], predictions, top_geometry=-1)
+    # by default every geometric feature is kept (and the 3 strongest part states): what is
+    # left in rest is the integration's residual and the part states left out, here none
+    default = pairing.explain_pair_predictions(model, [scene], predictions, steps=64)
+    assert [[p.object_id for p in person] for person in default] == [
+        [p.object_id for p in person] for person in paired
+    ]
+    for (n, j), at in first.items():
+        e = default[n][j].pairing
+        assert e is not None
+        geometry = {c.term for c in e.contributions if c.kind == "geometry"}
+        assert geometry == set(pairing.GEOMETRY_IDS)
+        i = at + int(str(default[n][j].object_id))
+        assert e.rest == pytest.approx(float(full.rest[i]), abs=1e-5)  # (one part state each)
+        assert abs(e.rest) <= 0.05 * abs(e.score - e.baseline) + 0.01
