@@ -331,7 +331,8 @@ def pair_cases(
     images: list[ontology.HoiAnnotation], graph: HeteroData, onto: ontology.Ontology | None = None
 ) -> PairCases:
     """Every (person, activity) of ``images`` with an object, and its candidate edges in
-    ``graph`` (:func:`pair_graph` of the same images)."""
+    ``graph`` (:func:`pair_graph` of the same images). An interaction may name its activity by
+    id, name or IRI (:class:`ontology.Interaction`): each is resolved through ``onto``."""
     onto = onto or ontology.load()
     lay = input_layout(onto)
     case: list[int] = []
@@ -345,7 +346,8 @@ def pair_cases(
         by_person: dict[str, dict[str, set[str]]] = {}
         for it in image.interactions:
             if it.object_id is not None:
-                by_person.setdefault(it.person_id, {}).setdefault(it.activity, set()).add(it.object_id)
+                act = onto.activities[it.activity].id
+                by_person.setdefault(it.person_id, {}).setdefault(act, set()).add(it.object_id)
         for a, person in enumerate(image.persons):
             for act, instances in by_person.get(person.person_id, {}).items():
                 wanted = onto.activities[act].object
@@ -1088,7 +1090,8 @@ def _right_triplets(
         oid = {o.object_id: o0 + i for i, o in enumerate(image.objects)}
         for it in image.interactions:
             if it.object_id is not None:
-                out.add((pid[it.person_id], oid[it.object_id], lay.activity_index[it.activity]))
+                act = onto.activities[it.activity].id
+                out.add((pid[it.person_id], oid[it.object_id], lay.activity_index[act]))
         p0 += len(image.persons)
         o0 += len(image.objects)
     return out
@@ -1238,7 +1241,7 @@ def evaluate_pairs(
     train_counts = np.zeros(input_layout(onto).n_activities, dtype=np.int64)
     for image in train_images:
         for it in image.interactions:
-            train_counts[input_layout(onto).activity_index[it.activity]] += 1
+            train_counts[input_layout(onto).activity_index[onto.activities[it.activity].id]] += 1
     rare = {int(a) for a in np.flatnonzero(train_counts < 10)}
     p_act = person_scores[p_node, activity]
     # a triplet's score: P(activity | person) x how the instance compares with the person's

@@ -125,6 +125,28 @@ def _synthetic(n: int, seed: int) -> list[HoiAnnotation]:
     return images
 
 
+def test_interactions_may_name_their_activity_by_name_or_iri() -> None:
+    """An interaction's activity is resolved through the ontology (id, name or IRI), as
+    HoiAnnotation accepts it: the cases and the right triplets are those of the ids."""
+    onto = ontology.load()
+    by_id = _synthetic(3, 0)
+    for key in ("hold cup", str(onto.activities["hold-cup"].iri)):
+        named = [
+            dataclasses.replace(
+                image, interactions=tuple(dataclasses.replace(i, activity=key) for i in image.interactions)
+            )
+            for image in by_id
+        ]
+        graph = pairing.pair_graph(named)
+        cases, expected = (
+            pairing.pair_cases(named, graph),
+            pairing.pair_cases(by_id, pairing.pair_graph(by_id)),
+        )
+        for name in ("case", "edge", "right", "activity", "person"):
+            assert torch.equal(getattr(cases, name), getattr(expected, name)), name
+        assert pairing._right_triplets(named, onto) == pairing._right_triplets(by_id, onto)
+
+
 def test_the_model_learns_a_layout_nearest_gets_wrong() -> None:
     train, test = _synthetic(60, 0), _synthetic(30, 1)
     g_train, g_test = pairing.pair_graph(train), pairing.pair_graph(test)
