@@ -1114,17 +1114,24 @@ def person_rdf(data: PersonExplanations, fmt: str) -> str:
     return out.getvalue().decode("utf-8")
 
 
-def rdf_store(store: GraphStore | None = None, include_ontology: bool = True, progress: bool = False) -> Any:
+def rdf_store(
+    store: GraphStore | None = None,
+    include_ontology: bool = True,
+    progress: bool = False,
+    folder: str | os.PathLike[str] | None = None,
+) -> Any:
     """A ``pyoxigraph.Store`` holding the ontology (the store's own, extensions included; the
-    packaged one without a store) and (when ``store`` is given) the instances."""
+    packaged one without a store) and (when ``store`` is given) the instances: in memory, or
+    on disk in ``folder`` (an empty or new folder) for a graph too big for memory."""
     import pyoxigraph
 
-    ox = pyoxigraph.Store()
+    ox = pyoxigraph.Store() if folder is None else pyoxigraph.Store(str(folder))
+    add = ox.extend if folder is None else ox.bulk_extend
     if include_ontology:
         onto = load() if store is None else store_ontology(store)
-        ox.load(onto.to_turtle(), format=pyoxigraph.RdfFormat.TURTLE)
+        add(list(pyoxigraph.parse(onto.to_turtle(), format=pyoxigraph.RdfFormat.TURTLE)))
     if store is not None:
-        _instance_triples(store, progress, sink=ox.extend).flush()
+        _instance_triples(store, progress, sink=add).flush()
     return ox
 
 
@@ -1146,11 +1153,14 @@ def export_rdf(
 
     path = check_file_target(path)
     fmt = _fmt(format or path.suffix.lstrip(".") or "ttl")
-    if fmt == pyoxigraph.RdfFormat.JSON_LD:  # compaction groups by subject: an in-memory graph
-        ox = rdf_store(store, include_ontology, progress)
-        with atomic_write(path, "wb") as fh:
-            _dump(ox, fh, fmt)
-        return len(ox)
+    if fmt == pyoxigraph.RdfFormat.JSON_LD:  # compaction groups by subject: a graph on disk
+        with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as folder:
+            ox = rdf_store(store, include_ontology, progress, folder=folder)
+            try:
+                with atomic_write(path, "wb") as fh:
+                    return _write_jsonld(ox, fh)
+            finally:
+                del ox  # (closes the on-disk store before its folder goes)
     with atomic_write(path, "wb") as fh:
         return _stream_rdf(store, include_ontology, progress, fh, fmt)
 
@@ -1294,11 +1304,11 @@ class _Compactor:
         return node
 
 
-def _write_jsonld(ox: Any, fh: IO[bytes]) -> None:
+def _write_jsonld(ox: Any, fh: IO[bytes]) -> int:
     """Write the default graph of ``ox`` as one compact JSON-LD document, the published
     context embedded, one node object per line, subjects in IRI order (pyoxigraph's
     in-memory store iterates in no order, so each subject's triples are looked up by
-    subject)."""
+    subject). Returns the number of triples written."""
     import pyoxigraph
 
     context = jsonld_context()
@@ -1307,15 +1317,18 @@ def _write_jsonld(ox: Any, fh: IO[bytes]) -> None:
     subjects = {quad.subject for quad in ox.quads_for_pattern(None, None, None, graph)}
     fh.write(b'{"@context": ' + json.dumps(context, ensure_ascii=False).encode("utf-8") + b',\n"@graph": [')
     separator = b"\n"
+    written = 0
     for subject in sorted(subjects, key=lambda s: (isinstance(s, pyoxigraph.BlankNode), s.value)):
         pairs = sorted(
             ((q.predicate, q.object) for q in ox.quads_for_pattern(subject, None, None, graph)),
             key=lambda pair: pair[0].value,
         )
+        written += len(pairs)
         line = json.dumps(compact.node(subject, pairs), ensure_ascii=False, separators=(",", ":"))
         fh.write(separator + line.encode("utf-8"))
         separator = b",\n"
     fh.write(b"\n]}\n")
+    return written
 
 
 # ---- SPARQL -----------------------------------------------------------------------------
